@@ -1,0 +1,47 @@
+# Loumo — `make run` serves the API with demo data; `make test` runs the whole suite.
+SHELL := /bin/bash
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+# uv comes from PATH, else it is installed into .tools/ from PyPI (only python3 is required).
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+
+.PHONY: install run serve migrate test lint format bench worker clean
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced
+
+migrate: install
+	$(UV) run loumo migrate
+
+run: migrate
+	$(UV) run loumo serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(UV) run loumo serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check src tests migrations bench
+	$(UV) run ruff format --check src tests migrations bench
+	$(UV) run mypy
+
+format: install
+	$(UV) run ruff check --fix src tests migrations bench
+	$(UV) run ruff format src tests migrations bench
+
+bench: install
+	$(UV) run python -m bench
+
+clean:
+	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""`make bench`: every benchmark, one table. BENCH_DURATION (seconds) shortens a run."""
+
+from __future__ import annotations
+
+import os
+
+from bench.harness import BENCH_DB, Result, print_table, rss_mb, run_wrk, server
+
+
+def main() -> None:
+    duration = int(os.environ.get("BENCH_DURATION", "15"))
+    results: list[Result] = []
+    with server(BENCH_DB) as (base, pid):
+        result = run_wrk("GET /healthz (all middleware)", f"{base}/healthz", duration=duration)
+        result.rss_mb = rss_mb(pid)
+        results.append(result)
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Benchmark harness: a real `loumo serve` on loopback, driven by wrk, summarised in a table."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    rss_mb: float | None = None
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("bench: wrk is not available (apt-get install wrk)")
+    return found
+
+
+def _ms(value: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", value)
+    if not match:
+        return float("nan")
+    number, unit = float(match.group(1)), match.group(2)
+    return {"us": number / 1000, "ms": number, "s": number * 1000}[unit]
+
+
+def run_wrk(
+    name: str,
+    url: str,
+    *,
+    threads: int = 2,
+    connections: int = 50,
+    duration: int = 15,
+    script: str | None = None,
+) -> Result:
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    errors = int(errors_match.group(1)) if errors_match else 0
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Result(name, rps, p50, p99, errors)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn workers), in MB, the largest one."""
+    pids = [pid, *_children(pid)]
+    sizes = []
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) / 1024)
+        except FileNotFoundError:
+            continue
+    return max(sizes) if sizes else float("nan")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@contextmanager
+def server(
+    database_url: str, *, port: int = 8765, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """Migrate, then serve Loumo as a real process; yields its base URL and pid."""
+    var_dir = tempfile.mkdtemp(prefix="loumo-bench-")
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "VAR_DIR": var_dir,
+        "LOG_LEVEL": "WARNING",
+        "ENVIRONMENT": "development",
+        **(env or {}),
+    }
+    subprocess.run([sys.executable, "-m", "loumo", "migrate"], env=full_env, check=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loumo", "serve", "--port", str(port), "--workers", str(workers)],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: server did not become ready")
+            time.sleep(0.2)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'benchmark':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MB':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else "-"
+        print(
+            f"{r.name:<44} {r.requests_per_s:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
+            f"{r.errors:>7} {rss:>7}"
+        )

@@ -1,0 +1,3 @@
+from loumo.cli import main
+
+main()

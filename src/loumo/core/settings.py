@@ -1,0 +1,102 @@
+"""Application settings, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "loumo"})
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the settings cannot be used in the current environment."""
+
+
+class Settings(BaseSettings):
+    """Every runtime knob of Loumo; names match the environment variables (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/loumo.db"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    secret_key: SecretStr | None = None
+    var_dir: Path = Path("var")
+
+    redis_url: str | None = None
+    broker_url: str | None = None
+
+    email_backend: Literal["file", "console", "smtp"] = "file"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout: float = 10.0
+    mail_from: str = "Loumo <no-reply@loumo.local>"
+    mail_dir: Path = Path("var/mail")
+
+    storage_backend: Literal["local", "s3"] = "local"
+    media_root: Path = Path("var/media")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_public_base_url: str | None = None
+
+    payment_providers: str = "sandbox,cash"
+    pawapay_base_url: str | None = None
+    pawapay_api_token: SecretStr | None = None
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    default_language: Literal["fr", "en"] = "fr"
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """Return a usable signing key, generating a development one into `var/` when unset.
+
+    In production a missing or weak key is refused, so that tokens are never signed with a
+    guessable secret.
+    """
+    key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if settings.environment == "production":
+        if not key:
+            raise ConfigurationError("SECRET_KEY is not set; production needs a random secret")
+        if key.lower() in WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                "SECRET_KEY is weak; production needs at least "
+                f"{MIN_SECRET_LENGTH} random characters"
+            )
+        return key
+    if key:
+        return key
+    path = settings.var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generated = secrets.token_urlsafe(48)
+    path.write_text(generated)
+    path.chmod(0o600)
+    return generated
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

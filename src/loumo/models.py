@@ -1,0 +1,8 @@
+"""The registry of every model, so that Alembic and the tests see the whole schema."""
+
+from loumo.core.db import Base
+from loumo.jobs.models import Job
+
+metadata = Base.metadata
+
+__all__ = ["Base", "Job", "metadata"]

@@ -1,0 +1,126 @@
+"""Fixtures: a fresh database per test run, the real app over ASGI, and clean tables per test.
+
+`DATABASE_URL` chooses the engine: unset means a temporary SQLite file; a PostgreSQL URL means a
+fresh database created next to the one named, and dropped at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.db import Database
+from loumo.core.migrations import upgrade_async
+from loumo.core.settings import Settings
+from loumo.main import create_app
+from loumo.models import metadata
+
+
+def _pg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("loumo")
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        url = f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
+        await upgrade_async(url)
+        yield url
+        return
+    name = f"loumo_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_pg_dsn(base))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        await upgrade_async(url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(_pg_dsn(base))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_root: Path) -> Settings:
+    return make_settings(database_url, tmp_root)
+
+
+def make_settings(database_url: str, tmp_root: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "var_dir": tmp_root / "var",
+        "mail_dir": tmp_root / "mail",
+        "media_root": tmp_root / "media",
+        "redis_url": None,
+        "broker_url": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session on the app's database, for arranging and checking state in tests."""
+    database: Database = app.state.db
+    async with database.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Empty every table after each test that touched the app, so tests never share rows."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application: FastAPI = request.getfixturevalue("app")
+    database: Database = application.state.db
+    async with database.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(delete(table))
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield port

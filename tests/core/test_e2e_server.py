@@ -1,0 +1,63 @@
+"""End to end: `loumo migrate` and `loumo serve` as real processes, spoken to over TCP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_real_server_serves_docs_health_metrics_and_logs_json(
+    tmp_path: Path, free_port: int
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
+        "VAR_DIR": str(tmp_path / "var"),
+        "ENVIRONMENT": "development",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "loumo", "migrate"], env=env, cwd=tmp_path, check=True, timeout=120
+    )
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "loumo", "serve", "--port", str(free_port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{free_port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
+        assert "swagger" in httpx.get(f"{base}/docs").text.lower()
+        assert httpx.get(f"{base}/openapi.json").json()["openapi"].startswith("3.1")
+        assert "loumo_http_requests_total" in httpx.get(f"{base}/metrics").text
+        missing = httpx.get(f"{base}/no/such/route", headers={"X-Request-ID": "e2e-trace-0001"})
+        assert missing.status_code == 404
+        assert missing.json()["request_id"] == "e2e-trace-0001"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    access = [rec for rec in lines if rec.get("request_id") == "e2e-trace-0001"]
+    assert access and access[0]["status"] == 404 and access[0]["route"] == "<unmatched>"
+    assert {"method", "route", "status", "duration_ms", "timestamp"} <= access[0].keys()

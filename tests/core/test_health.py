@@ -1,0 +1,127 @@
+"""Liveness, readiness (with recovery, in the same process) and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from loumo.core.migrations import upgrade_async
+from loumo.core.settings import Settings
+from loumo.main import create_app
+from tests.conftest import make_settings
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok"}
+
+
+async def test_readyz_ok(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json()["checks"]["database"] == "ok"
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/healthz")
+    await client.get("/api/v1/missing/42")
+    text = (await client.get("/metrics")).text
+    assert 'loumo_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "loumo_http_request_duration_seconds_bucket" in text
+    assert "loumo_http_requests_in_flight" in text
+    assert 'loumo_db_pool_checked_out{engine="primary"}' in text
+
+
+@contextlib.asynccontextmanager
+async def _app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    application: FastAPI = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+async def test_readyz_waits_for_migrations_then_recovers(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    async with _app_client(make_settings(url, tmp_path)) as c:
+        resp = await c.get("/readyz")
+        assert resp.status_code == 503
+        assert resp.json()["failing"] == ["database"]
+        assert "migrations not at head" in resp.json()["checks"]["database"]
+        await upgrade_async(url)
+        assert (await c.get("/readyz")).status_code == 200
+
+
+class TcpProxy:
+    """A loopback TCP forwarder that can be cut and restored, to make a server unreachable."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.links.update({writer, up_writer})
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for link in self.links:
+            link.close()
+        self.links.clear()
+        await self.server.wait_closed()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+    reason="needs a networked database (runs in the PostgreSQL pass)",
+)
+async def test_readyz_names_unreachable_database_and_recovers(
+    database_url: str, tmp_path: Path
+) -> None:
+    real = make_url(database_url)
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432)
+    await proxy.start()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    async with _app_client(make_settings(proxied, tmp_path)) as c:
+        assert (await c.get("/readyz")).status_code == 200
+        await proxy.stop()
+        resp = await c.get("/readyz")
+        assert resp.status_code == 503
+        assert resp.json()["failing"] == ["database"]
+        assert resp.json()["checks"]["database"].startswith("error:")
+        await proxy.start()
+        for _ in range(20):
+            resp = await c.get("/readyz")
+            if resp.status_code == 200:
+                break
+            await asyncio.sleep(0.25)
+        assert resp.status_code == 200
+    await proxy.stop()
