@@ -1,0 +1,107 @@
+"""Who is calling: access-token decoding, the principal, and permission dependencies.
+
+Tokens are issued by `accounts`; this module only verifies them and asks the loader that
+`accounts` registers on the app (`app.state.principal_loader`) to turn claims into a current
+`Principal` (so that a deactivated user or a revoked session is refused at once). Domains depend
+on this module, never on `accounts`, to know who is calling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.db import SessionDep
+from loumo.core.errors import PermissionDenied, Unauthorized
+
+ALGORITHM = "HS256"
+AUDIENCE = "loumo"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 (a token kind, not a secret)
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/v1/auth/login")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller, as every service sees it."""
+
+    user_id: str
+    roles: frozenset[str] = frozenset()
+    permissions: frozenset[str] = frozenset()
+    managed_shop_ids: frozenset[str] = frozenset()
+    session_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions or "*" in self.permissions
+
+    def manages_shop(self, shop_id: str) -> bool:
+        return shop_id in self.managed_shop_ids
+
+
+PrincipalLoader = Callable[[AsyncSession, dict[str, Any]], Awaitable[Principal | None]]
+
+
+def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["sub", "exp", "iat", "typ"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The access token has expired") from None
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The access token is invalid") from None
+    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+        raise Unauthorized("The access token is invalid")
+    return claims
+
+
+async def _optional_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    claims = decode_access_token(credentials.credentials, request.app.state.secret_key)
+    loader: PrincipalLoader | None = getattr(request.app.state, "principal_loader", None)
+    principal = await loader(session, claims) if loader else None
+    if principal is None:
+        raise Unauthorized("The session is no longer valid")
+    return principal
+
+
+async def _principal(
+    principal: Annotated[Principal | None, Depends(_optional_principal)],
+) -> Principal:
+    if principal is None:
+        error = Unauthorized("Sign in to use this endpoint")
+        error.headers["WWW-Authenticate"] = "Bearer"
+        raise error
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits only callers holding `permission` (403 otherwise)."""
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(permission):
+            raise PermissionDenied(f"This needs the '{permission}' permission")
+        return principal
+
+    dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    return dependency
