@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.db import Base, TimestampMixin, utcnow
+from loumo.core.ids import new_id
 
 
 class JobStatus:
@@ -23,7 +23,7 @@ class Job(TimestampMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status_run_at", "status", "run_at"),)
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid.uuid4().hex)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)

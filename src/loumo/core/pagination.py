@@ -1,0 +1,55 @@
+"""Cursor (keyset) pagination: opaque cursors, a capped limit, and the list envelope."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Query
+from pydantic import BaseModel
+
+from loumo.core.errors import BadRequest
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list; pass `next_cursor` back as `cursor` to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """Decode a cursor made by `encode_cursor`; anything else is a 400, never a 500."""
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError):
+        raise InvalidCursor("The cursor is not one this API issued") from None
+    if not isinstance(value, dict):
+        raise InvalidCursor("The cursor is not one this API issued")
+    return value
+
+
+LimitParam = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT})")
+]
+CursorParam = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+]
