@@ -1,0 +1,162 @@
+"""Conditional GETs for clients on slow, metered links: ETag, Cache-Control and 304.
+
+A router that serves a cacheable read returns `cached_json(request, body, ...)` instead of the
+model: the body is serialised once, its hash becomes the `ETag`, and a request whose
+`If-None-Match` matches gets `304 Not Modified` with no body (RFC 9110 §13.1.2: weak
+comparison, lists of tags, `*`).
+
+    @router.get("/products/{id}")
+    async def get_product(id: str, request: Request, session: SessionDep) -> Response:
+        product = await service.get(session, id)
+        return cached_json(request, ProductRead.model_validate(product), max_age=60)
+
+JSON responses carry weak tags by default (`W/"…"`): the compression middleware may re-encode
+the body, so the representation is only semantically, not byte-for-byte, the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+_ENTITY_TAG = re.compile(r'\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"\s*')
+
+
+def make_etag(body: bytes, *, weak: bool = True) -> str:
+    """An entity tag from the hash of `body` (a 128-bit prefix of its sha256)."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return f'W/"{digest}"' if weak else f'"{digest}"'
+
+
+def _opaque(tag: str) -> str:
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def parse_if_none_match(header: str) -> list[str] | None:
+    """The entity tags of an `If-None-Match` value, `["*"]` for the wildcard, or None if malformed.
+
+    Tags are parsed, not split on commas, because a comma is a legal character inside a tag.
+    """
+    value = header.strip()
+    if value == "*":
+        return ["*"]
+    tags: list[str] = []
+    position = 0
+    while position < len(value):
+        match = _ENTITY_TAG.match(value, position)
+        if match is None:
+            return None
+        tags.append(match.group().strip())
+        position = match.end()
+        if position < len(value):
+            if value[position] != ",":
+                return None
+            position += 1
+            while position < len(value) and value[position] in " \t,":
+                position += 1
+    return tags
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` matches `etag` by weak comparison (so `W/"x"` matches `"x"`)."""
+    if not if_none_match:
+        return False
+    tags = parse_if_none_match(if_none_match)
+    if not tags:
+        return False
+    if tags == ["*"]:
+        return True
+    wanted = _opaque(etag)
+    return any(_opaque(tag) == wanted for tag in tags)
+
+
+def cache_control(
+    *,
+    max_age: int = 0,
+    public: bool = True,
+    must_revalidate: bool = False,
+    stale_while_revalidate: int | None = None,
+    immutable: bool = False,
+) -> str:
+    """A `Cache-Control` value; `max_age=0` with an ETag means "revalidate every time"."""
+    parts = ["public" if public else "private", f"max-age={max(0, max_age)}"]
+    if must_revalidate:
+        parts.append("must-revalidate")
+    if stale_while_revalidate:
+        parts.append(f"stale-while-revalidate={stale_while_revalidate}")
+    if immutable:
+        parts.append("immutable")
+    return ", ".join(parts)
+
+
+def not_modified(etag: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A 304 with no body, repeating the validators and caching headers a 200 would carry."""
+    return Response(status_code=304, headers={**(headers or {}), "ETag": etag})
+
+
+def conditional_response(
+    request: Request,
+    body: bytes,
+    *,
+    media_type: str,
+    cache: str,
+    weak: bool = True,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """`body` with an `ETag` and `Cache-Control`, or a 304 when the client already holds it."""
+    etag = make_etag(body, weak=weak)
+    response_headers = {**(headers or {}), "Cache-Control": cache}
+    if request.method in {"GET", "HEAD"} and etag_matches(
+        request.headers.get("if-none-match"), etag
+    ):
+        return not_modified(etag, response_headers)
+    response_headers["ETag"] = etag
+    return Response(
+        content=body, status_code=status_code, media_type=media_type, headers=response_headers
+    )
+
+
+def serialize_json(content: Any) -> bytes:
+    """JSON bytes of a Pydantic model or any value FastAPI could return."""
+    if isinstance(content, BaseModel):
+        return content.model_dump_json().encode()
+    return orjson.dumps(jsonable_encoder(content))
+
+
+def cached_json(
+    request: Request,
+    content: Any,
+    *,
+    max_age: int = 0,
+    public: bool = True,
+    stale_while_revalidate: int | None = None,
+    weak: bool = True,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Serialise `content` to JSON and answer it with an ETag, or 304 if unchanged.
+
+    Use `public=False` for anything that depends on who is asking, so that shared caches
+    (proxies, CDNs) never hand one user's answer to another.
+    """
+    return conditional_response(
+        request,
+        serialize_json(content),
+        media_type="application/json",
+        cache=cache_control(
+            max_age=max_age, public=public, stale_while_revalidate=stale_while_revalidate
+        ),
+        weak=weak,
+        status_code=status_code,
+        headers=headers,
+    )
