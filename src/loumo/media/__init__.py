@@ -1,0 +1,1 @@
+"""File upload service: image intake, content-addressed storage, reference counting."""

@@ -1,0 +1,24 @@
+"""FastAPI dependencies of the media package, for any router that stores or links images."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from loumo.media.storage import Storage, build_storage
+
+
+def get_storage(request: Request) -> Storage:
+    """The app's storage backend, built from its settings on first use.
+
+    Tests (or another backend) can set `app.state.storage` beforehand to replace it.
+    """
+    storage: Storage | None = getattr(request.app.state, "storage", None)
+    if storage is None:
+        storage = build_storage(request.app.state.settings)
+        request.app.state.storage = storage
+    return storage
+
+
+StorageDep = Annotated[Storage, Depends(get_storage)]

@@ -1,0 +1,141 @@
+"""Media fixtures: a caller's access token, a local or S3 (moto server) storage per test."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+from fastapi import FastAPI
+from moto.server import ThreadedMotoServer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.auth import ACCESS_TOKEN_TYPE, ALGORITHM, AUDIENCE, Principal
+from loumo.media.storage import LocalStorage, S3Storage, Storage
+
+S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+S3_REGION = "us-east-1"
+
+AuthHeaders = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def auth_headers(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> AuthHeaders:
+    """`auth_headers(user_id)` -> headers carrying a valid access token for that user.
+
+    Stand-in until `accounts` is merged: it registers a principal loader that trusts the token's
+    subject and mints tokens the way `core.auth` verifies them. Swap this one fixture for the
+    accounts package's real users and login when integrating.
+    """
+
+    async def load_principal(_session: AsyncSession, claims: dict[str, Any]) -> Principal:
+        return Principal(user_id=str(claims["sub"]))
+
+    monkeypatch.setattr(app.state, "principal_loader", load_principal, raising=False)
+
+    def make(user_id: str) -> dict[str, str]:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": user_id,
+            "aud": AUDIENCE,
+            "typ": ACCESS_TOKEN_TYPE,
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+        }
+        token = jwt.encode(claims, app.state.secret_key, algorithm=ALGORITHM)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API: moto's server on a free loopback port, for the whole run."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield endpoint
+    server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client("s3", endpoint_url=endpoint, region_name=S3_REGION, **S3_CREDENTIALS)
+
+
+def make_s3_storage(endpoint: str, *, public_base_url: str | None = None) -> S3Storage:
+    bucket = f"loumo-test-{uuid.uuid4().hex[:16]}"
+    s3_client(endpoint).create_bucket(Bucket=bucket)
+    return S3Storage(
+        bucket,
+        endpoint_url=endpoint,
+        region=S3_REGION,
+        access_key_id=S3_CREDENTIALS["aws_access_key_id"],
+        secret_access_key=S3_CREDENTIALS["aws_secret_access_key"],
+        public_base_url=public_base_url,
+    )
+
+
+def stored_keys(storage: Storage) -> set[str]:
+    """Every object a backend holds (temporary files included, for a local disk)."""
+    if isinstance(storage, LocalStorage):
+        if not storage.root.exists():
+            return set()
+        return {
+            p.relative_to(storage.root).as_posix() for p in storage.root.rglob("*") if p.is_file()
+        }
+    assert isinstance(storage, S3Storage)
+    response = storage.client.list_objects_v2(Bucket=storage.bucket)
+    return {item["Key"] for item in response.get("Contents", [])}
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """An empty storage of each backend, so that every test sees exactly what it stored."""
+    if request.param == "local":
+        return LocalStorage(tmp_path / "media", "http://testserver")
+    endpoint: str = request.getfixturevalue("s3_endpoint")
+    return make_s3_storage(endpoint)
+
+
+@pytest.fixture
+def local_storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "media", "http://testserver")
+
+
+@pytest.fixture
+def app_storage(app: FastAPI, storage: Storage, monkeypatch: pytest.MonkeyPatch) -> Storage:
+    """Make the app store uploads in `storage` (each backend in turn)."""
+    monkeypatch.setattr(app.state, "storage", storage, raising=False)
+    return storage
+
+
+@pytest.fixture
+def app_local_storage(
+    app: FastAPI, local_storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> LocalStorage:
+    monkeypatch.setattr(app.state, "storage", local_storage, raising=False)
+    return local_storage
