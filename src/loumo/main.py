@@ -16,13 +16,16 @@ from loumo.core.metrics import POOL_COLLECTOR
 from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
+from loumo.media import router as media
 
 API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
     """Every domain router, mounted under /api/v1."""
-    return APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(media.router)
+    return api
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(build_api_router())
+    app.include_router(media.files_router)
     return app

@@ -3,7 +3,8 @@
 from loumo.core.db import Base
 from loumo.delivery.models import Zone
 from loumo.jobs.models import Job
+from loumo.media.models import MediaFile
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Job", "Zone", "metadata"]
+__all__ = ["Base", "Job", "MediaFile", "Zone", "metadata"]

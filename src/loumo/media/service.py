@@ -1,0 +1,226 @@
+"""Media rules: store an upload once per content hash, count references, collect the unused.
+
+Owning packages (catalog, shops, accounts, delivery) keep a media key in their rows and call
+`attach(session, key)` when an object starts using an image and `detach(session, key)` when it
+stops (deleted, or the image replaced). `collect_unreferenced` removes files nobody has used for
+a grace period; the jobs package runs it periodically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.db import utcnow
+from loumo.core.errors import NotFound
+from loumo.media.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageSource,
+    ProcessedImage,
+    process_image_async,
+    read_limited,
+)
+from loumo.media.keys import RENDITION_SIZES, is_media_key, rendition_key
+from loumo.media.models import MediaFile
+from loumo.media.schemas import Purpose
+from loumo.media.storage import Storage
+
+DEFAULT_MAX_BYTES = 5 * 1_048_576
+UNREFERENCED_GRACE = timedelta(hours=24)
+COLLECT_BATCH = 500
+
+logger = structlog.get_logger("loumo.media")
+
+
+class MediaNotFound(NotFound):
+    code, title = "media_not_found", "Media not found"
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+async def get(session: AsyncSession, key: str) -> MediaFile:
+    media = await session.get(MediaFile, key) if is_media_key(key) else None
+    if media is None:
+        raise MediaNotFound(f"No image has the key {key!r}")
+    return media
+
+
+async def store_image(
+    session: AsyncSession,
+    source: ImageSource,
+    *,
+    storage: Storage,
+    uploaded_by: str | None,
+    purpose: Purpose,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> MediaFile:
+    """Validate, clean and store an image, or return the stored one with the same content.
+
+    Nothing is written (no file, no row) unless the image is accepted. Raises `FileTooLarge` or
+    `ImageTooLarge` (413) and `UnsupportedImage` (415). The new file starts with no references:
+    attach it to an owner within the grace period or it is collected.
+    """
+    data = await read_limited(source, max_bytes)
+    processed = await process_image_async(data, max_pixels=max_pixels)
+    del data
+    if not await _touch(session, processed.media_key):
+        # Every object is put before the row exists, so a row always has all of its files;
+        # identical keys hold identical bytes, so racing identical uploads are harmless.
+        await asyncio.gather(
+            *(storage.put(item.key, item.data, item.content_type) for item in processed.files)
+        )
+        await _insert(session, processed, uploaded_by=uploaded_by, purpose=purpose)
+    media = await session.get(MediaFile, processed.media_key, populate_existing=True)
+    assert media is not None
+    logger.info(
+        "media_stored",
+        key=media.key,
+        purpose=purpose,
+        uploaded_by=uploaded_by,
+        bytes=media.bytes,
+        content_type=media.content_type,
+    )
+    return media
+
+
+async def _touch(session: AsyncSession, key: str) -> bool:
+    """Mark an existing file as just uploaded again (restarting its grace period)."""
+    result = await session.execute(
+        update(MediaFile)
+        .where(MediaFile.key == key)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def _insert(
+    session: AsyncSession, processed: ProcessedImage, *, uploaded_by: str | None, purpose: str
+) -> None:
+    original = processed.original
+    now = utcnow()
+    values = {
+        "key": processed.media_key,
+        "content_type": original.content_type,
+        "width": original.width,
+        "height": original.height,
+        "bytes": len(original.data),
+        "renditions": {
+            item.name: {
+                "key": item.key,
+                "content_type": item.content_type,
+                "width": item.width,
+                "height": item.height,
+                "bytes": len(item.data),
+            }
+            for item in processed.files
+        },
+        "purpose": purpose,
+        "uploaded_by": uploaded_by,
+        "reference_count": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # An identical upload committed meanwhile wins; ours is then the same file.
+    await session.execute(
+        insert(MediaFile).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
+async def attach(session: AsyncSession, key: str) -> None:
+    """Count one more owner of `key`; raises `MediaNotFound` (404) for an unknown key."""
+    if not is_media_key(key):
+        raise MediaNotFound(f"No image has the key {key!r}")
+    result = await session.execute(
+        update(MediaFile)
+        .where(MediaFile.key == key)
+        .values(reference_count=MediaFile.reference_count + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        raise MediaNotFound(f"No image has the key {key!r}")
+
+
+async def detach(session: AsyncSession, key: str) -> None:
+    """Count one owner fewer; once none is left the file is collected after the grace period."""
+    result = await session.execute(
+        update(MediaFile)
+        .where(MediaFile.key == key, MediaFile.reference_count > 0)
+        .values(reference_count=MediaFile.reference_count - 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        logger.warning("media_detach_without_reference", key=key)
+
+
+async def replace(session: AsyncSession, old_key: str | None, new_key: str | None) -> None:
+    """Move one owner from `old_key` to `new_key` (either may be None); a no-op if equal."""
+    if old_key == new_key:
+        return
+    if new_key is not None:
+        await attach(session, new_key)
+    if old_key is not None:
+        await detach(session, old_key)
+
+
+def image_urls(storage: Storage, key: str) -> dict[str, str]:
+    """URLs of the WebP renditions of `key` by size (``{"160": url, ...}``), without a query.
+
+    Renditions exist for every size (never upscaled), so lists can link thumbnails from the key.
+    """
+    return {str(size): storage.url(rendition_key(key, size)) for size in RENDITION_SIZES}
+
+
+async def collect_unreferenced(
+    session: AsyncSession,
+    storage: Storage,
+    *,
+    grace: timedelta = UNREFERENCED_GRACE,
+    now: datetime | None = None,
+    batch: int = COLLECT_BATCH,
+) -> int:
+    """Delete up to `batch` files unreferenced for longer than `grace`; returns how many.
+
+    Idempotent and safe to run concurrently: each row is deleted only if it is still
+    unreferenced and stale at that moment, and its files only by the run that deleted it. If the
+    transaction then fails, the row stays and the next run removes it again (deleting a missing
+    object is a no-op).
+    """
+    cutoff = (now or utcnow()) - grace
+    stale = (
+        MediaFile.reference_count == 0,
+        MediaFile.updated_at < cutoff,
+    )
+    candidates = (
+        await session.execute(
+            select(MediaFile.key, MediaFile.renditions)
+            .where(*stale)
+            .order_by(MediaFile.updated_at)
+            .limit(batch)
+        )
+    ).all()
+    deleted = 0
+    for key, renditions in candidates:
+        result = await session.execute(
+            delete(MediaFile)
+            .where(MediaFile.key == key, *stale)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(result) != 1:
+            continue
+        await asyncio.gather(*(storage.delete(entry["key"]) for entry in renditions.values()))
+        deleted += 1
+    if deleted:
+        logger.info("media_collected", deleted=deleted)
+    return deleted
