@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette_compress import CompressMiddleware, add_compress_type
 
 from loumo import __version__
 from loumo.core import health
@@ -19,6 +20,11 @@ from loumo.core.settings import Settings, get_settings, resolve_secret_key
 from loumo.media import router as media
 
 API_PREFIX = "/api/v1"
+# Bodies smaller than this gain little from compression (headers and framing dominate).
+COMPRESS_MIN_BYTES = 1024
+
+# Error bodies are JSON too; images are never in the list, so they pass through untouched.
+add_compress_type("application/problem+json")
 
 
 def build_api_router() -> APIRouter:
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
+    app.add_middleware(CompressMiddleware, minimum_size=COMPRESS_MIN_BYTES)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(health.router)
