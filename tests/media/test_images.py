@@ -130,7 +130,16 @@ def test_sniffing_ignores_everything_but_the_content() -> None:
 
 @pytest.mark.parametrize(
     ("width", "height"),
-    [(20_000, 20_000), (8_000, 6_000)],  # beyond Pillow's own bomb limit, and beyond ours
+    [
+        pytest.param(20_000, 20_000, id="beyond-pillow-error-limit"),
+        pytest.param(
+            10_000,
+            10_000,
+            id="pillow-warning-as-error",
+            marks=pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning"),
+        ),
+        pytest.param(8_000, 6_000, id="beyond-our-limit"),
+    ],
 )
 def test_pixel_bombs_are_rejected_before_decoding(width: int, height: int) -> None:
     data = factories.png_declaring(width, height)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import threading
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -23,6 +24,9 @@ from loumo.media.keys import ORIGINAL, RENDITION_SIZES, original_key, rendition_
 
 DEFAULT_MAX_PIXELS = 40_000_000
 READ_CHUNK = 64 * 1024
+# A 40 MP image takes 160 MB decoded; bound how many are decoded at once per process.
+MAX_CONCURRENT_DECODES = 2
+_decode_slots = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
 
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 ACCEPTED_CONTENT_TYPES = frozenset(_FORMATS.values())
@@ -130,7 +134,8 @@ def _open_checked(data: bytes, fmt: str, max_pixels: int) -> Image.Image:
             probe.verify()
         image = Image.open(io.BytesIO(data), formats=[fmt])
         image.load()
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # The warning is an exception only where warnings are turned into errors.
         raise ImageTooLarge(
             f"The image declares more than {max_pixels} pixels", max_pixels=max_pixels
         ) from None
@@ -192,6 +197,11 @@ def process_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Proce
     fmt = sniff_format(data)
     if fmt is None:
         raise _unsupported()
+    with _decode_slots:
+        return _process(data, fmt, max_pixels)
+
+
+def _process(data: bytes, fmt: str, max_pixels: int) -> ProcessedImage:
     with _open_checked(data, fmt, max_pixels) as decoded:
         image = _normalise(decoded)
     original_bytes = _encode(image, fmt, quality=88)
