@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
@@ -205,6 +206,20 @@ async def test_identical_uploads_share_one_key_and_one_row(
     different = await upload(client, auth_headers("u-1"), factories.image_bytes("WEBP"))
     assert different.json()["key"] != first.json()["key"]
     assert await media_rows(db) == 2
+
+
+async def test_concurrent_identical_uploads_make_one_row(
+    client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage, db: AsyncSession
+) -> None:
+    data = factories.image_bytes("WEBP", (900, 900))
+    responses = await asyncio.gather(
+        *(upload(client, auth_headers(f"u-{i}"), data, filename="a.webp") for i in range(4))
+    )
+
+    assert [r.status_code for r in responses] == [201] * 4
+    assert len({r.json()["key"] for r in responses}) == 1
+    assert await media_rows(db) == 1
+    assert len(stored_keys(app_storage)) == 4
 
 
 async def test_anonymous_uploads_are_refused_before_reading(
