@@ -124,6 +124,16 @@ async def test_uploading_a_collected_image_again_restores_its_files(
     assert len(stored_keys(storage)) == 4
 
 
+async def test_uploading_again_repairs_missing_files(db: AsyncSession, storage: Storage) -> None:
+    # As after a collection that deleted the files and then failed to commit.
+    key = await _store(db, storage, (6, 6, 6))
+    for stored in stored_keys(storage):
+        await storage.delete(stored)
+
+    assert await _store(db, storage, (6, 6, 6)) == key
+    assert len(stored_keys(storage)) == 4
+
+
 def test_rendition_urls_come_from_the_key_alone(storage: Storage) -> None:
     key = "f" * 64
     urls = service.image_urls(storage, key)

@@ -73,12 +73,14 @@ async def store_image(
     data = await read_limited(source, max_bytes)
     processed = await process_image_async(data, max_pixels=max_pixels)
     del data
-    if not await _touch(session, processed.media_key):
-        # Every object is put before the row exists, so a row always has all of its files;
-        # identical keys hold identical bytes, so racing identical uploads are harmless.
-        await asyncio.gather(
-            *(storage.put(item.key, item.data, item.content_type) for item in processed.files)
-        )
+    known = await _touch(session, processed.media_key)
+    # Objects are (re)written before the row is inserted, so that a row always has its files,
+    # even after a collection whose transaction failed once its files were gone. Identical keys
+    # hold identical bytes, so racing identical uploads are harmless.
+    await asyncio.gather(
+        *(storage.put(item.key, item.data, item.content_type) for item in processed.files)
+    )
+    if not known:
         await _insert(session, processed, uploaded_by=uploaded_by, purpose=purpose)
     media = await session.get(MediaFile, processed.media_key, populate_existing=True)
     assert media is not None
@@ -94,7 +96,11 @@ async def store_image(
 
 
 async def _touch(session: AsyncSession, key: str) -> bool:
-    """Mark an existing file as just uploaded again (restarting its grace period)."""
+    """Mark an existing file as just uploaded again, restarting its grace period.
+
+    The update also locks the row (on PostgreSQL) until commit, so a concurrent collection
+    cannot delete it in the meantime.
+    """
     result = await session.execute(
         update(MediaFile)
         .where(MediaFile.key == key)
