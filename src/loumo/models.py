@@ -2,8 +2,9 @@
 
 from loumo.core.db import Base
 from loumo.delivery.models import Zone
-from loumo.jobs.models import Job
+from loumo.jobs.models import Job, PeriodicRun
+from loumo.notifications.models import Notification
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Job", "Zone", "metadata"]
+__all__ = ["Base", "Job", "Notification", "PeriodicRun", "Zone", "metadata"]
