@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,13 @@ from loumo.core.settings import Settings
 from loumo.jobs.runner import run_job
 
 ACTOR_NAME = "loumo.run_job"
+# No Retries middleware: the jobs table schedules retries, with its own backoff and dead state.
 # The jobs table's lease bounds a run; dramatiq's own time limit only guards against a hung
 # thread, so it is generous.
 TIME_LIMIT_MS = 24 * 3600 * 1000
+
+
+logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO lines narrate every connection
 
 
 def create_broker(url: str, queue: str) -> dramatiq.Broker:
@@ -55,7 +60,6 @@ class BrokerRuntime:
             broker=self.broker,
             actor_name=ACTOR_NAME,
             queue_name=self.settings.jobs_queue,
-            max_retries=0,
             time_limit=TIME_LIMIT_MS,
         )(self._run)
 

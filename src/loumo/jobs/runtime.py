@@ -40,10 +40,14 @@ class JobSystem:
         if self.loop is not None:
             await self.loop.start()
 
-    async def stop(self) -> None:
+    async def stop_loop(self) -> None:
+        """Stop taking, relaying and scheduling jobs."""
         if self.loop is not None:
             await self.loop.stop()
             self.loop = None
+
+    async def stop(self) -> None:
+        await self.stop_loop()
         if self.broker is not None:
             self.broker.close()
             await self.broker.dispose()

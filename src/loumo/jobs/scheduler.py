@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -32,15 +33,16 @@ def period_start(schedule: Schedule, now: datetime) -> datetime | None:
 class Scheduler:
     """Defers each periodic job once per period; run by every dispatcher, relay and worker."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, only: Iterable[Schedule] | None = None) -> None:
         self.sessions = sessions
+        self.only = list(only) if only is not None else None
         self._seen: dict[str, datetime] = {}
 
     async def tick(self, now: datetime | None = None) -> list[str]:
         """Claim the current period of every schedule not yet claimed; returns the job ids."""
         now = now or utcnow()
         deferred: list[str] = []
-        for schedule in schedules():
+        for schedule in self.only if self.only is not None else schedules():
             start = period_start(schedule, now)
             if start is None or self._seen.get(schedule.name) == start:
                 continue

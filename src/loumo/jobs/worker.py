@@ -43,6 +43,7 @@ async def _serve(settings: Settings, modules: Iterable[str], threads: int) -> No
         await stop.wait()
     finally:
         logger.info("worker_stopping")
+        await system.stop_loop()  # stop relaying and scheduling, then finish the running jobs
         if worker is not None:
             await asyncio.to_thread(worker.stop)
         await system.stop()
