@@ -177,8 +177,11 @@ def build_message(
     """The MIME message (text and HTML alternatives); `message_key` makes the Message-ID stable."""
     rendered = render(payload.template, payload.language, payload.context)
     from_name, from_addr = parseaddr(settings.mail_from)
-    from_addr = check_address(from_addr)
-    domain = from_addr.rsplit("@", 1)[1]
+    # MAIL_FROM is our configuration and may use a special-use domain (`loumo.local`), which
+    # email-validator refuses; it only has to be one well-formed address.
+    local, _, domain = from_addr.partition("@")
+    if not local or not domain or _LINE_BREAKS.search(settings.mail_from):
+        raise EmailError(f"MAIL_FROM is not a usable address: {settings.mail_from!r}")
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = Address(display_name=check_display_name(from_name) or "", addr_spec=from_addr)
@@ -187,10 +190,10 @@ def build_message(
     message["Message-ID"] = (
         f"<{message_key}@{domain}>" if message_key else make_msgid(domain=domain)
     )
-    message["Content-Language"] = payload.language
     message["X-Loumo-Template"] = payload.template
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    message["Content-Language"] = payload.language  # after the parts: set_content clears it
     return message
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
 from loumo.core.errors import NotFound
-from loumo.core.pagination import decode_cursor, encode_cursor
+from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.notifications.email import LANGUAGES, send_email
 from loumo.notifications.models import Notification
 from loumo.notifications.schemas import (
@@ -127,14 +127,11 @@ async def list_notifications(
     if after is not None:
         read, last_id = after.get("r"), after.get("id")
         if not isinstance(read, bool) or not isinstance(last_id, str):
-            from loumo.core.pagination import InvalidCursor
-
             raise InvalidCursor("The cursor is not one this API issued")
+        same_group = and_(Notification.is_read.is_(read), Notification.id < last_id)
+        # Unread rows come first: after an unread one, every read row still follows.
         query = query.where(
-            or_(
-                Notification.is_read > read,
-                and_(Notification.is_read == read, Notification.id < last_id),
-            )
+            or_(Notification.is_read.is_(True), same_group) if not read else same_group
         )
     rows = list(
         await session.scalars(
