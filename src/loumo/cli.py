@@ -59,7 +59,9 @@ def migrate() -> None:
 
 @app.command()
 def worker(
-    threads: Annotated[int, typer.Option(min=1, help="Jobs run at once (broker mode)")] = 4,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Jobs run at once (default JOBS_CONCURRENCY)")
+    ] = None,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port")
     ] = None,
@@ -77,7 +79,7 @@ def worker(
         from loumo.core.metrics import REGISTRY
 
         start_http_server(metrics_port, registry=REGISTRY)
-    run_worker(settings, TASK_MODULES, threads=threads)
+    run_worker(settings, TASK_MODULES, threads=threads or settings.jobs_concurrency)
 
 
 jobs_app = typer.Typer(help="Inspect and retry background jobs.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""`loumo worker` processes on the real RabbitMQ: crash recovery and periodic jobs.
+"""`loumo worker` processes on the real RabbitMQ (and Redis): crash recovery and periodic jobs.
 
 Each test gets its own queue, removed at the end, so parallel runs never share messages.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pika
 import pytest
+import redis
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,14 +28,29 @@ from tests.jobs.conftest import eventually
 
 pytestmark = pytest.mark.e2e
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def queue() -> Iterator[str]:
+def broker_url() -> str:
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def queue(broker_url: str) -> Iterator[str]:
     name = f"loumo.test.{uuid.uuid4().hex[:12]}"
     yield name
-    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    if broker_url.startswith("redis"):
+        client = redis.Redis.from_url(broker_url)
+        try:
+            keys = list(client.scan_iter(match=f"dramatiq.{name}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+        return
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     try:
         channel = connection.channel()
         for suffix in ("", ".DQ", ".XQ"):
@@ -47,7 +63,9 @@ Spawn = Callable[[str], subprocess.Popen[bytes]]
 
 
 @pytest.fixture
-def spawn_worker(app: FastAPI, database_url: str, queue: str, tmp_path: Path) -> Iterator[Spawn]:
+def spawn_worker(
+    app: FastAPI, database_url: str, broker_url: str, queue: str, tmp_path: Path
+) -> Iterator[Spawn]:
     """Start `loumo worker` processes on the test database and queue; all stopped at the end."""
     processes: list[subprocess.Popen[bytes]] = []
     env = {
@@ -56,7 +74,7 @@ def spawn_worker(app: FastAPI, database_url: str, queue: str, tmp_path: Path) ->
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
         "VAR_DIR": str(tmp_path / "var"),
-        "BROKER_URL": RABBITMQ_URL,
+        "BROKER_URL": broker_url,
         "JOBS_QUEUE": queue,
         "JOBS_POLL_INTERVAL": "0.1",
         "JOBS_LEASE_SECONDS": "2",
@@ -103,6 +121,7 @@ async def job_row(db: AsyncSession, job_id: str) -> Job:
     return job
 
 
+@pytest.mark.parametrize("broker_url", [RABBITMQ_URL, REDIS_URL], ids=["rabbitmq", "redis"])
 async def test_a_job_survives_kill_9_of_its_worker_with_one_effect(
     db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
 ) -> None:

@@ -235,3 +235,20 @@ async def test_header_injection_through_the_context_is_impossible(
     assert message["Bcc"] is None and message["X-Injected"] is None
     assert "\n" not in message["Subject"]
     assert smtp_server.inbox.envelopes[0][1] == ["victim@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("given", "stored", "rendered"),
+    [("en-GB", "en", "Welcome"), ("FR", "fr", "Bienvenue"), ("de", None, "Bienvenue")],
+)
+async def test_language_tags_are_reduced_to_a_supported_language_or_the_default(
+    db: AsyncSession, settings: Settings, tmp_path: Path, given: str, stored: str, rendered: str
+) -> None:
+    job = await send_email(
+        db, to="a@example.com", template="welcome", language=given, context={"name": "A"}
+    )
+    assert job.payload["language"] == stored
+    await db.commit()
+    await run_pending(db, settings.model_copy(update={"mail_dir": tmp_path}))
+    [eml] = list(tmp_path.glob("*.eml"))
+    assert rendered in message_from_bytes(eml.read_bytes(), policy=policy.default)["Subject"]

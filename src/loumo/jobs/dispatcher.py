@@ -39,7 +39,7 @@ class _Loop:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last_prune = 0.0
+        self._last_prune = float("-inf")  # prune once at start, then hourly
 
     def _on_commit(self) -> None:
         loop = self._loop

@@ -22,7 +22,7 @@ import aiosmtplib
 import structlog
 from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.settings import Settings
@@ -105,6 +105,18 @@ def render(template: str, language: str, context: dict[str, Any]) -> RenderedEma
     )
 
 
+def normalise_language(value: object) -> Language | None:
+    """ "fr" or "en" from a language tag ("en-GB" -> "en"); None when it is neither."""
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().lower().replace("_", "-").split("-", 1)[0]
+    if primary == "fr":
+        return "fr"
+    if primary == "en":
+        return "en"
+    return None
+
+
 def check_address(address: str) -> str:
     """The normalised address, or EmailError; deliverability (DNS) is not checked."""
     try:
@@ -129,8 +141,15 @@ class EmailJobPayload(BaseModel):
     to: str = Field(max_length=320)
     to_name: str | None = Field(default=None, max_length=200)
     template: str
-    language: Language
+    # "fr" or "en"; a regional tag ("en-GB") counts as its language, and anything else (or
+    # nothing) means DEFAULT_LANGUAGE when the message is built.
+    language: Language | None = None
     context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _primary_language(cls, value: object) -> str | None:
+        return normalise_language(value)
 
     @field_validator("to")
     @classmethod
@@ -155,19 +174,22 @@ async def send_email(
     *,
     to: str,
     template: str,
-    language: str,
+    language: str | None,
     context: dict[str, Any],
     to_name: str | None = None,
 ) -> Job:
-    """Validate a message and defer its sending in the caller's transaction."""
-    payload = EmailJobPayload(
-        to=to,
-        to_name=to_name,
-        template=template,
-        language=language if language in LANGUAGES else "fr",
-        context=context,
-    )
-    render(payload.template, payload.language, payload.context)  # fail here, not in the worker
+    """Validate a message and defer its sending in the caller's transaction.
+
+    Raises EmailError for a bad address, a line break in the name, an unknown template or a
+    context that lacks what the template needs.
+    """
+    try:
+        payload = EmailJobPayload(
+            to=to, to_name=to_name, template=template, language=language, context=context
+        )
+    except ValidationError as exc:
+        raise EmailError(exc.errors()[0]["msg"]) from None
+    render(payload.template, payload.language or "fr", payload.context)  # fail now, not later
     return await defer(session, EMAIL_JOB, payload.model_dump(mode="json"))
 
 
@@ -175,7 +197,8 @@ def build_message(
     payload: EmailJobPayload, settings: Settings, *, message_key: str | None = None
 ) -> EmailMessage:
     """The MIME message (text and HTML alternatives); `message_key` makes the Message-ID stable."""
-    rendered = render(payload.template, payload.language, payload.context)
+    language = payload.language or settings.default_language
+    rendered = render(payload.template, language, payload.context)
     from_name, from_addr = parseaddr(settings.mail_from)
     # MAIL_FROM is our configuration and may use a special-use domain (`loumo.local`), which
     # email-validator refuses; it only has to be one well-formed address.
@@ -193,7 +216,7 @@ def build_message(
     message["X-Loumo-Template"] = payload.template
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
-    message["Content-Language"] = payload.language  # after the parts: set_content clears it
+    message["Content-Language"] = language  # after the parts: set_content clears it
     return message
 
 
