@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import structlog
+from click.testing import Result
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
 
+from loumo import cli
 from loumo.core.db import Database, utcnow
 from loumo.core.metrics import REGISTRY
-from loumo.core.settings import Settings
+from loumo.core.settings import Settings, get_settings
 from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.outbox import defer
 from loumo.jobs.runner import Outcome, retry_delay, run_job, run_pending, sessions_of
 from loumo.jobs.service import list_jobs, retry_jobs
 from loumo.notifications.models import Notification
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -204,7 +202,9 @@ async def test_enqueued_metric_counts_committed_jobs_only(
     assert metric("loumo_jobs_enqueued_total", "test.metric") == before + 1
 
 
-def test_jobs_cli_lists_and_retries_dead_jobs(database_url: str, tmp_path: Path) -> None:
+def test_jobs_cli_lists_and_retries_dead_jobs(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def arrange() -> str:
         database = Database(database_url)
         try:
@@ -219,27 +219,27 @@ def test_jobs_cli_lists_and_retries_dead_jobs(database_url: str, tmp_path: Path)
             await database.dispose()
 
     job_id = asyncio.run(arrange())
-    env = {**os.environ, "DATABASE_URL": database_url, "VAR_DIR": str(tmp_path)}
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    runner = CliRunner()
 
-    def loumo(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "loumo", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    def loumo(*args: str) -> Result:
+        return runner.invoke(cli.app, list(args))
 
-    listed = loumo("jobs", "list", "--status", "dead")
-    assert listed.returncode == 0, listed.stderr
-    assert job_id in listed.stdout and "RuntimeError: boom" in listed.stdout
-    assert loumo("jobs", "list", "--status", "bogus").returncode == 2
-    assert loumo("jobs", "retry").returncode == 2
-    retried = loumo("jobs", "retry", job_id)
-    assert retried.returncode == 0 and "1 job(s)" in retried.stdout
-    assert job_id not in loumo("jobs", "list", "--status", "dead").stdout
-    assert loumo("jobs", "retry", job_id).returncode == 1  # no longer dead
+    try:
+        listed = loumo("jobs", "list", "--status", "dead")
+        assert listed.exit_code == 0, listed.output
+        assert job_id in listed.output and "RuntimeError: boom" in listed.output
+        assert loumo("jobs", "list", "--status", "bogus").exit_code == 2
+        assert loumo("jobs", "retry").exit_code == 2
+        retried = loumo("jobs", "retry", job_id)
+        assert retried.exit_code == 0 and "1 job(s)" in retried.output
+        assert job_id not in loumo("jobs", "list", "--status", "dead").output
+        assert loumo("jobs", "retry", job_id).exit_code == 1  # no longer dead
+    finally:
+        get_settings.cache_clear()
 
     async def cleanup() -> None:
         database = Database(database_url)
