@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -252,3 +256,46 @@ async def test_language_tags_are_reduced_to_a_supported_language_or_the_default(
     await run_pending(db, settings.model_copy(update={"mail_dir": tmp_path}))
     [eml] = list(tmp_path.glob("*.eml"))
     assert rendered in message_from_bytes(eml.read_bytes(), policy=policy.default)["Subject"]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+async def test_smtp_over_starttls_or_implicit_tls_with_authentication(
+    db: AsyncSession,
+    settings: Settings,
+    smtp_server: SMTPServer,
+    tls_certificate: tuple[Path, Path],
+    mode: str,
+) -> None:
+    cert, key = tls_certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.login == b"loumo" and data.password == b"s3cret")
+
+    # aiosmtpd offers AUTH on an implicit-TLS socket only without its STARTTLS-only rule.
+    tls_options: dict[str, Any] = (
+        {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+        if mode == "starttls"
+        else {"ssl_context": context, "auth_require_tls": False}
+    )
+    smtp_server.start(authenticator=authenticator, auth_required=True, **tls_options)
+    await send_email(
+        db, to="awa@example.com", template="welcome", language="fr", context={"name": "Awa"}
+    )
+    await db.commit()
+    secure = smtp_settings(
+        settings,
+        smtp_server.port,
+        smtp_tls=mode,
+        smtp_ca_file=cert,
+        smtp_username="loumo",
+        smtp_password=SecretStr("s3cret"),
+    )
+    await run_pending(db, secure)
+    [message] = await smtp_server.inbox.wait_for(1)
+    assert message["Subject"] == "Bienvenue sur Loumo, Awa"
+    assert logins == [(b"loumo", b"s3cret")]

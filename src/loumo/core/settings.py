@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
     smtp_timeout: float = 10.0
+    smtp_ca_file: Path | None = None  # CA bundle for a relay with a private certificate
     mail_from: str = "Loumo <no-reply@loumo.local>"
     mail_dir: Path = Path("var/mail")
 

@@ -271,6 +271,7 @@ class SMTPBackend:
             use_tls=s.smtp_tls == "tls",
             start_tls=s.smtp_tls == "starttls",
             timeout=s.smtp_timeout,
+            cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
         )
         logger.info("email_sent", to=str(message["To"]), message_id=str(message["Message-ID"]))
 
