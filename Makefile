@@ -28,6 +28,9 @@ run: migrate
 serve: install
 	$(UV) run loumo serve --host $(HOST) --port $(PORT)
 
+worker: migrate
+	$(UV) run loumo worker
+
 test: install
 	$(UV) run pytest $(PYTEST_ARGS)
 

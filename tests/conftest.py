@@ -76,6 +76,7 @@ def make_settings(database_url: str, tmp_root: Path, **overrides: object) -> Set
         "media_root": tmp_root / "media",
         "redis_url": None,
         "broker_url": None,
+        "jobs_in_process": False,  # tests run jobs with loumo.jobs.runner.run_pending()
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

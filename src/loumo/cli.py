@@ -57,6 +57,100 @@ def migrate() -> None:
     typer.echo("loumo: database migrated to head")
 
 
+@app.command()
+def worker(
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Jobs run at once (default JOBS_CONCURRENCY)")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port")
+    ] = None,
+) -> None:
+    """Run background jobs: from the broker when BROKER_URL is set, else by polling the database."""
+    from loumo.core.logging import configure_logging
+    from loumo.jobs.worker import run_worker
+    from loumo.tasks import TASK_MODULES
+
+    settings = _checked_settings()
+    configure_logging(settings.log_level)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from loumo.core.metrics import REGISTRY
+
+        start_http_server(metrics_port, registry=REGISTRY)
+    run_worker(settings, TASK_MODULES, threads=threads or settings.jobs_concurrency)
+
+
+jobs_app = typer.Typer(help="Inspect and retry background jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[str | None, typer.Option(help="pending, running, succeeded or dead")] = None,
+    name: Annotated[str | None, typer.Option(help="Only jobs of this name")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """List jobs, newest first."""
+    import asyncio
+
+    from loumo.core.db import Database
+    from loumo.jobs.models import JobStatus
+    from loumo.jobs.service import list_jobs
+
+    if status is not None and status not in JobStatus.ALL:
+        typer.echo(f"loumo: unknown status {status!r} ({', '.join(JobStatus.ALL)})", err=True)
+        raise typer.Exit(code=2)
+    settings = _checked_settings()
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        try:
+            jobs = await list_jobs(db.sessionmaker, status=status, name=name, limit=limit)
+        finally:
+            await db.dispose()
+        for job in jobs:
+            error = (job.last_error or "").strip().splitlines()
+            typer.echo(
+                f"{job.id}  {job.status:<9}  {job.name:<30}  attempts={job.attempts}/"
+                f"{job.max_attempts}  run_at={job.run_at.isoformat()}"
+                + (f"  error={error[-1][:120]}" if error else "")
+            )
+
+    asyncio.run(run())
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: Annotated[str | None, typer.Argument(help="Id of a dead job")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Retry every dead job")] = False,
+) -> None:
+    """Give dead jobs a fresh set of attempts."""
+    import asyncio
+
+    from loumo.core.db import Database
+    from loumo.jobs.service import retry_jobs
+
+    if (job_id is None) == (not all_dead):
+        typer.echo("loumo: give a job id or --all-dead", err=True)
+        raise typer.Exit(code=2)
+    settings = _checked_settings()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            return await retry_jobs(db.sessionmaker, job_id=job_id, all_dead=all_dead)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    if job_id is not None and count == 0:
+        typer.echo(f"loumo: no dead job {job_id}", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"loumo: {count} job(s) scheduled again")
+
+
 def main() -> None:
     app(prog_name="loumo")
 

@@ -17,7 +17,10 @@ from loumo.core.metrics import POOL_COLLECTOR
 from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
+from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
+from loumo.notifications.router import router as notifications_router
+from loumo.tasks import TASK_MODULES
 
 API_PREFIX = "/api/v1"
 # Bodies smaller than this gain little from compression (headers and framing dominate).
@@ -31,6 +34,7 @@ def build_api_router() -> APIRouter:
     """Every domain router, mounted under /api/v1."""
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(media.router)
+    api.include_router(notifications_router)
     return api
 
 
@@ -48,9 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.db = db
         POOL_COLLECTOR.track("primary", db.engine)
+        jobs = JobSystem(settings, db, TASK_MODULES)
+        await jobs.start(run_jobs_here=settings.jobs_in_process)
         try:
             yield
         finally:
+            await jobs.stop()
             POOL_COLLECTOR.untrack("primary", db.engine)
             await db.dispose()
 
@@ -64,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_key = secret_key
     app.state.migration_heads = head_revisions()
     app.state.readiness_checks = {"database": health.check_database}
+    if settings.broker_url:
+        app.state.readiness_checks["broker"] = check_broker
 
     install_error_handlers(app)
     app.add_middleware(

@@ -2,9 +2,10 @@
 
 from loumo.core.db import Base
 from loumo.delivery.models import Zone
-from loumo.jobs.models import Job
+from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
+from loumo.notifications.models import Notification
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Job", "MediaFile", "Zone", "metadata"]
+__all__ = ["Base", "Job", "MediaFile", "Notification", "PeriodicRun", "Zone", "metadata"]

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     broker_url: str | None = None
 
+    # Background jobs: see loumo.jobs. Without BROKER_URL the API process runs them itself.
+    jobs_in_process: bool = True
+    jobs_poll_interval: float = Field(default=1.0, gt=0)
+    jobs_concurrency: int = Field(default=4, ge=1)
+    jobs_lease_seconds: float = Field(default=300.0, gt=0)
+    jobs_relay_lease_seconds: float = Field(default=60.0, gt=0)
+    jobs_retry_base_seconds: float = Field(default=2.0, gt=0)
+    jobs_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    jobs_retention_days: int = Field(default=7, ge=1)
+    jobs_queue: str = Field(default="loumo.jobs", pattern=r"^[A-Za-z0-9._\-]{1,100}$")
+    jobs_modules: str = ""
+
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"
     smtp_port: int = 587
@@ -40,6 +52,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
     smtp_timeout: float = 10.0
+    smtp_ca_file: Path | None = None  # CA bundle for a relay with a private certificate
     mail_from: str = "Loumo <no-reply@loumo.local>"
     mail_dir: Path = Path("var/mail")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.db import Base, TimestampMixin, utcnow
@@ -17,6 +17,8 @@ class JobStatus:
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     DEAD = "dead"
+
+    ALL = (PENDING, RUNNING, SUCCEEDED, DEAD)
 
 
 class Job(TimestampMixin, Base):
@@ -34,3 +36,16 @@ class Job(TimestampMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     request_id: Mapped[str | None] = mapped_column(String(128), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PeriodicRun(Base):
+    """One row per (periodic job, period): the process whose insert wins schedules the run."""
+
+    __tablename__ = "periodic_runs"
+    __table_args__ = (UniqueConstraint("name", "period_start"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    period_start: Mapped[datetime] = mapped_column()
+    job_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

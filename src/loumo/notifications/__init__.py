@@ -1,0 +1,1 @@
+"""In-app notifications and the Email service (templates, backends, the `email.send` job)."""

@@ -1,0 +1,46 @@
+"""With BROKER_URL set, /readyz checks the broker; job metrics are exported."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pika
+import pytest
+
+from loumo.core.settings import Settings
+from loumo.main import create_app
+
+
+@pytest.mark.parametrize(
+    ("broker_url", "ready"),
+    [
+        ("amqp://guest:guest@127.0.0.1:5672/%2F", True),
+        ("redis://127.0.0.1:6379/0", True),
+        ("amqp://guest:guest@127.0.0.1:1/%2F", False),
+    ],
+)
+async def test_readiness_reports_the_broker(
+    settings: Settings, broker_url: str, ready: bool
+) -> None:
+    queue = f"loumo.test.{uuid.uuid4().hex[:12]}"
+    app = create_app(settings.model_copy(update={"broker_url": broker_url, "jobs_queue": queue}))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.get("/readyz")
+                metrics = (await client.get("/metrics")).text
+    finally:
+        if broker_url.startswith("amqp") and ready:
+            connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+            channel = connection.channel()
+            for suffix in ("", ".DQ", ".XQ"):
+                channel.queue_delete(queue + suffix)
+            connection.close()
+    body = response.json()
+    assert (response.status_code == 200) is ready
+    assert body["checks"]["broker"] == "ok" if ready else body["failing"] == ["broker"]
+    for name in ("enqueued", "succeeded", "failed", "retried", "dead"):
+        assert f"# TYPE loumo_jobs_{name}_total counter" in metrics
+    assert "# TYPE loumo_job_duration_seconds histogram" in metrics

@@ -1,0 +1,192 @@
+"""`loumo worker` processes on the real RabbitMQ (and Redis): crash recovery and periodic jobs.
+
+Each test gets its own queue, removed at the end, so parallel runs never share messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pika
+import pytest
+import redis
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.jobs.models import Job, JobStatus, PeriodicRun
+from loumo.jobs.outbox import defer
+from tests.jobs.conftest import eventually
+
+pytestmark = pytest.mark.e2e
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def broker_url() -> str:
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def queue(broker_url: str) -> Iterator[str]:
+    name = f"loumo.test.{uuid.uuid4().hex[:12]}"
+    yield name
+    if not broker_url:
+        return
+    if broker_url.startswith("redis"):
+        client = redis.Redis.from_url(broker_url)
+        try:
+            keys = list(client.scan_iter(match=f"dramatiq.{name}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+        return
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        channel = connection.channel()
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(name + suffix)
+    finally:
+        connection.close()
+
+
+Spawn = Callable[[str], subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def spawn_worker(
+    app: FastAPI, database_url: str, broker_url: str, queue: str, tmp_path: Path
+) -> Iterator[Spawn]:
+    """Start `loumo worker` processes on the test database and queue; all stopped at the end."""
+    processes: list[subprocess.Popen[bytes]] = []
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "VAR_DIR": str(tmp_path / "var"),
+        "BROKER_URL": broker_url,  # empty: the worker polls the jobs table itself
+        "JOBS_QUEUE": queue,
+        "JOBS_POLL_INTERVAL": "0.1",
+        "JOBS_LEASE_SECONDS": "2",
+        "JOBS_RELAY_LEASE_SECONDS": "2",
+        "JOBS_MODULES": "tests.jobs.handlers",
+        "LOUMO_TEST_EFFECTS_DIR": str(tmp_path),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+
+    def spawn(label: str, **extra: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{label}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loumo", "worker", "--threads", "2"],
+            env={**env, **extra},
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        processes.append(process)
+        deadline = time.monotonic() + 30
+        log_path = tmp_path / f"worker-{label}.log"
+        while b"worker_started" not in log_path.read_bytes():
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        return process
+
+    yield spawn
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def job_row(db: AsyncSession, job_id: str) -> Job:
+    db.expire_all()
+    job = await db.get(Job, job_id)
+    assert job is not None
+    return job
+
+
+@pytest.mark.parametrize(
+    "broker_url", [RABBITMQ_URL, REDIS_URL, ""], ids=["rabbitmq", "redis", "no-broker"]
+)
+async def test_a_job_survives_kill_9_of_its_worker_with_one_effect(
+    db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
+) -> None:
+    first = spawn_worker("first")
+    job = await defer(
+        db, "test.file_effect", {"dir": str(tmp_path), "key": "parcel-42", "sleep": 60}
+    )
+    job_id = job.id
+    await db.commit()
+    runs = tmp_path / "runs.log"
+
+    async def started() -> bool:
+        return runs.exists() and len(runs.read_text().splitlines()) == 1
+
+    await eventually(started, what="the first worker to start the job")
+    assert (await job_row(db, job_id)).status == JobStatus.RUNNING
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+
+    spawn_worker("second")
+
+    async def finished() -> bool:
+        return (await job_row(db, job_id)).status == JobStatus.SUCCEEDED
+
+    await eventually(finished, what="the second worker to finish the job")
+    done = await job_row(db, job_id)
+    assert done.attempts == 2
+    assert [line.split()[1] for line in runs.read_text().splitlines()] == [
+        "attempt=1",
+        "attempt=2",
+    ]
+    assert (tmp_path / "effects.log").read_text().split() == ["parcel-42"]
+
+
+async def test_a_periodic_job_runs_once_per_period_with_two_workers(
+    db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
+) -> None:
+    modules = {"JOBS_MODULES": "tests.jobs.handlers,tests.jobs.periodic_handlers"}
+    workers = [spawn_worker("a", **modules), spawn_worker("b", **modules)]
+    ticks = tmp_path / "ticks.log"
+
+    async def several_periods() -> bool:
+        return ticks.exists() and len(ticks.read_text().splitlines()) >= 5
+
+    await eventually(several_periods, what="five periods of the periodic job")
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        worker.wait(timeout=20)
+
+    periods = [datetime.fromisoformat(line) for line in ticks.read_text().splitlines()]
+    assert len(periods) == len(set(periods)), "a period ran twice"
+    seconds = sorted(int(p.timestamp()) for p in periods)
+    assert seconds == list(range(seconds[0], seconds[-1] + 1)), "a period was skipped"
+    claimed = await db.scalar(
+        select(func.count()).select_from(PeriodicRun).where(PeriodicRun.name == "test.tick")
+    )
+    ran = await db.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.name == "test.tick", Job.status == JobStatus.SUCCEEDED)
+    )
+    # Periods claimed while the workers were stopping stay pending for the next worker.
+    assert ran == len(periods) and claimed is not None and claimed >= ran
