@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from loumo import __version__
+from loumo import __version__, accounts
+from loumo.accounts.router import router as accounts_router
+from loumo.audit.router import router as audit_router
 from loumo.core import health
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
@@ -15,6 +17,7 @@ from loumo.core.logging import configure_logging
 from loumo.core.metrics import POOL_COLLECTOR
 from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
+from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
 
 API_PREFIX = "/api/v1"
@@ -22,7 +25,10 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     """Every domain router, mounted under /api/v1."""
-    return APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(accounts_router)
+    api.include_router(audit_router)
+    return api
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,6 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_key = secret_key
     app.state.migration_heads = head_revisions()
     app.state.readiness_checks = {"database": health.check_database}
+    app.state.rate_limiter = create_rate_limiter(settings)
+    if settings.redis_url:
+        app.state.readiness_checks["rate_limits"] = health.check_rate_limiter
+    accounts.install(app)
 
     install_error_handlers(app)
     app.add_middleware(

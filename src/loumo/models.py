@@ -1,9 +1,34 @@
 """The registry of every model, so that Alembic and the tests see the whole schema."""
 
+from loumo.accounts.models import (
+    Address,
+    AuthSession,
+    OneTimeCode,
+    RefreshToken,
+    Role,
+    RolePermission,
+    User,
+    UserRole,
+)
+from loumo.audit.models import AuditEntry
 from loumo.core.db import Base
 from loumo.delivery.models import Zone
 from loumo.jobs.models import Job
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Job", "Zone", "metadata"]
+__all__ = [
+    "Address",
+    "AuditEntry",
+    "AuthSession",
+    "Base",
+    "Job",
+    "OneTimeCode",
+    "RefreshToken",
+    "Role",
+    "RolePermission",
+    "User",
+    "UserRole",
+    "Zone",
+    "metadata",
+]

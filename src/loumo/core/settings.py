@@ -32,6 +32,7 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     broker_url: str | None = None
+    rate_limit_prefix: str = "loumo"
 
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"
