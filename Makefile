@@ -23,6 +23,7 @@ migrate: install
 	$(UV) run loumo migrate
 
 run: migrate
+	$(UV) run loumo seed --demo
 	$(UV) run loumo serve --host $(HOST) --port $(PORT)
 
 serve: install

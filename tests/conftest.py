@@ -19,11 +19,13 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.models import User
 from loumo.core.db import Database
 from loumo.core.migrations import upgrade_async
 from loumo.core.settings import Settings
 from loumo.main import create_app
 from loumo.models import metadata
+from tests.factories import create_user
 
 
 def _pg_dsn(url: str) -> str:
@@ -114,6 +116,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     async with database.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             await conn.execute(delete(table))
+    await application.state.rate_limiter.reset()
 
 
 @pytest.fixture
@@ -124,3 +127,33 @@ def free_port() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     yield port
+
+
+@pytest.fixture
+async def customer(db: AsyncSession) -> User:
+    return await create_user(db, "customer")
+
+
+@pytest.fixture
+async def other_customer(db: AsyncSession) -> User:
+    return await create_user(db, "customer")
+
+
+@pytest.fixture
+async def admin(db: AsyncSession) -> User:
+    return await create_user(db, "admin")
+
+
+@pytest.fixture
+async def support(db: AsyncSession) -> User:
+    return await create_user(db, "support")
+
+
+@pytest.fixture
+async def shop_manager(db: AsyncSession) -> User:
+    return await create_user(db, "shop_manager")
+
+
+@pytest.fixture
+async def delivery_agent(db: AsyncSession) -> User:
+    return await create_user(db, "delivery_agent")
