@@ -13,6 +13,7 @@ from loumo.jobs.models import Job
 from tests.factories import count
 
 API = "/api/v1"
+FULL_WIDTH_CODE = "".join(chr(0xFF10 + d) for d in (1, 2, 3, 4, 5, 6))
 GOOD = {"name": "Ada", "email": "ada@example.com", "password": "a-sound-passphrase-42"}
 
 
@@ -116,7 +117,7 @@ async def test_malformed_bodies_are_4xx(
         ("/auth/login", {"email": "ada@example.com", "password": 1234567890}),
         ("/auth/verify-email", {"email": "ada@example.com"}),
         ("/auth/verify-email", {"email": "ada@example.com", "code": "12345"}),
-        ("/auth/verify-email", {"email": "ada@example.com", "code": "\uff11\uff12\uff13\uff14\uff15\uff16"}),
+        ("/auth/verify-email", {"email": "ada@example.com", "code": FULL_WIDTH_CODE}),
         ("/auth/refresh", {}),
         ("/auth/refresh", {"refresh_token": ""}),
         ("/auth/logout", {"refresh_token": None}),
