@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.settings import ConfigurationError, Settings, get_settings, resolve_secret_key
 

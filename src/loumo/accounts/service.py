@@ -52,7 +52,7 @@ from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.errors import Unauthorized as _Unauthorized
-from loumo.core.pagination import decode_cursor, encode_cursor
+from loumo.core.pagination import decode_cursor
 from loumo.core.ratelimit import RateLimiter, Rule
 from loumo.jobs.outbox import defer
 
@@ -729,7 +729,7 @@ async def list_users(
     limit: int = 20,
 ) -> tuple[list[UserAdminRead], str | None]:
     """Users, newest first; `email` matches a prefix."""
-    query = select(User).order_by(User.id.desc()).limit(limit + 1)
+    query = select(User).order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
     if role:
         query = query.where(exists().where(UserRole.user_id == User.id, UserRole.role == role))
     if email:
@@ -738,9 +738,9 @@ async def list_users(
         query = query.where(User.is_active.is_(is_active))
     position = decode_cursor(cursor)
     if position is not None:
-        query = query.where(User.id < str(position.get("id", "")))
+        query = query.where(audit.after_position(User.created_at, User.id, position))
     rows = list((await session.scalars(query)).all())
-    next_cursor = encode_cursor({"id": rows[limit - 1].id}) if len(rows) > limit else None
+    next_cursor = audit.position_of(rows[limit - 1]) if len(rows) > limit else None
     return [await _admin_read(session, u) for u in rows[:limit]], next_cursor
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from loumo.audit.models import AuditEntry
-from loumo.core.pagination import decode_cursor, encode_cursor
+from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"pass|secret|token|code|hash|otp|key", re.IGNORECASE)
@@ -24,6 +25,27 @@ class RequestMeta:
 
     ip: str | None = None
     user_agent: str | None = None
+
+
+def position_of(row: Any) -> str:
+    """A cursor after `row` in newest-first (created_at, id) order."""
+    return encode_cursor({"t": row.created_at.isoformat(), "id": row.id})
+
+
+def after_position(
+    created_at: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[str],
+    position: dict[str, Any],
+) -> ColumnElement[bool]:
+    """Rows that come after `position` in newest-first (created_at, id) order."""
+    try:
+        moment = datetime.fromisoformat(str(position["t"]))
+        last_id = str(position["id"])
+    except (KeyError, ValueError):
+        raise InvalidCursor("The cursor is not one this API issued") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return or_(created_at < moment, and_(created_at == moment, id_ < last_id))
 
 
 def redact(value: Any) -> Any:
@@ -82,7 +104,11 @@ async def list_entries(
     limit: int = 20,
 ) -> tuple[list[AuditEntry], str | None]:
     """Newest first, filtered; `next_cursor` continues after the last row."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
+    query = (
+        select(AuditEntry)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(limit + 1)
+    )
     if actor_id:
         query = query.where(AuditEntry.actor_id == actor_id)
     if action:
@@ -93,7 +119,7 @@ async def list_entries(
         query = query.where(AuditEntry.entity_id == entity_id)
     position = decode_cursor(cursor)
     if position is not None:
-        query = query.where(AuditEntry.id < str(position.get("id", "")))
+        query = query.where(after_position(AuditEntry.created_at, AuditEntry.id, position))
     rows = list((await session.scalars(query)).all())
-    next_cursor = encode_cursor({"id": rows[limit - 1].id}) if len(rows) > limit else None
+    next_cursor = position_of(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
