@@ -6,11 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import User
 from loumo.jobs.models import Job
-from tests.factories import count
+from tests.factories import auth_headers, count
 
 API = "/api/v1"
 FULL_WIDTH_CODE = "".join(chr(0xFF10 + d) for d in (1, 2, 3, 4, 5, 6))
@@ -143,3 +144,39 @@ async def test_garbage_bearer_tokens_are_401(client: httpx.AsyncClient) -> None:
     for value in ("Bearer nope", "Bearer a.b.c", "Basic Zm9vOmJhcg=="):
         response = await client.get(f"{API}/me", headers={"Authorization": value})
         assert response.status_code == 401, value
+
+
+NUL = "\u0000"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/users/a%00b", None),
+        ("GET", "/users?email=a%00", None),
+        ("GET", "/users?role=%00", None),
+        ("GET", "/audit-log?action=x%00", None),
+        ("GET", "/me/addresses/%00", None),
+        ("PATCH", "/me", {"name": f"A{NUL}"}),
+        (
+            "POST",
+            "/me/addresses",
+            {"label": "H", "street": "S", "locality": "L", "zone_id": f"z{NUL}"},
+        ),
+        (
+            "POST",
+            "/me/addresses",
+            {"label": "H", "street": "S", "locality": "L", "zone_id": "z", "description": NUL},
+        ),
+        ("POST", "/roles", {"name": "r_x", "description": f"d{NUL}"}),
+        ("POST", "/auth/login", {"email": "a@example.com", "password": f"p{NUL}"}),
+        ("POST", "/auth/refresh", {"refresh_token": f"t{NUL}"}),
+        ("POST", "/auth/verify-email", {"token": f"t{NUL}"}),
+    ],
+)
+async def test_nul_bytes_anywhere_are_4xx(
+    client: httpx.AsyncClient, app: FastAPI, admin: User, method: str, path: str, body: Any
+) -> None:
+    headers = await auth_headers(app, admin)
+    response = await client.request(method, f"{API}{path}", json=body, headers=headers)
+    assert 400 <= response.status_code < 500, response.text

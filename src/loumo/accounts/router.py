@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from loumo.accounts import service
@@ -54,6 +54,8 @@ def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
 
 
 AuthContextDep = Annotated[AuthContext, Depends(auth_context)]
+ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$")]
 
 
 async def keeping_failures(request: Request, call: Awaitable[T]) -> T | JSONResponse:
@@ -208,7 +210,7 @@ async def create_address(
 
 @me.get("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
 async def get_address(
-    address_id: str, session: SessionDep, principal: CurrentPrincipal
+    address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
     """One of the caller's addresses."""
     return AddressRead.model_validate(await service.get_address(session, principal, address_id))
@@ -216,7 +218,7 @@ async def get_address(
 
 @me.patch("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
 async def update_address(
-    address_id: str, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
+    address_id: ObjectId, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
     """Change one of the caller's addresses (`is_default: true` makes it the default)."""
     address = await service.update_address(session, principal, address_id, data)
@@ -225,7 +227,7 @@ async def update_address(
 
 @me.delete("/addresses/{address_id}", status_code=status.HTTP_204_NO_CONTENT, **policy("owner"))
 async def delete_address(
-    address_id: str, session: SessionDep, principal: CurrentPrincipal
+    address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete one of the caller's addresses."""
     await service.delete_address(session, principal, address_id)
@@ -243,8 +245,10 @@ RolesWriter = Annotated[Principal, Depends(require("roles:write"))]
 async def list_users(
     session: SessionDep,
     _: UsersReader,
-    role: Annotated[str | None, Query(max_length=50)] = None,
-    email: Annotated[str | None, Query(max_length=254, description="Email prefix")] = None,
+    role: Filter = None,
+    email: Annotated[
+        str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$", description="Email prefix")
+    ] = None,
     is_active: bool | None = None,
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
@@ -257,14 +261,14 @@ async def list_users(
 
 
 @staff.get("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:read"))
-async def get_user(user_id: str, session: SessionDep, _: UsersReader) -> UserAdminRead:
+async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
     """One user account."""
     return await service.get_user(session, user_id)
 
 
 @staff.patch("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:write"))
 async def update_user(
-    user_id: str,
+    user_id: ObjectId,
     data: UserAdminUpdate,
     session: SessionDep,
     principal: UsersWriter,

@@ -44,6 +44,15 @@ def clean_text(value: str) -> str:
     return value
 
 
+def clean_multiline(value: str) -> str:
+    """Like `clean_text`, but keeps line breaks and tabs, and may be empty."""
+    value = unicodedata.normalize("NFC", value.strip())
+    allowed = {"\n", "\r", "\t"}
+    if any(unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co"} and c not in allowed for c in value):
+        raise ValueError("control and format characters are not allowed")
+    return value
+
+
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(normalize_email)]
 Name = Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
@@ -51,8 +60,8 @@ Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
-LongText = Annotated[str, StringConstraints(max_length=1000)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+LongText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(clean_multiline)]
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
 PermissionName = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+:[a-z_*]+)$")]
 

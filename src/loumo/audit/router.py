@@ -14,7 +14,7 @@ from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 
 router = APIRouter(tags=["audit"])
-Filter = Annotated[str | None, Query(max_length=100)]
+Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,100}$")]
 
 
 @router.get("/audit-log", response_model=Page[AuditEntryRead], **policy("permission:audit:read"))
