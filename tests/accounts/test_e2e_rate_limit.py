@@ -1,0 +1,93 @@
+"""End to end: two real API processes sharing Redis refuse the 6th wrong login together."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[str]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
+        "VAR_DIR": str(tmp_path / "var"),
+        "ENVIRONMENT": "development",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RATE_LIMIT_PREFIX": f"loumo-e2e-{uuid.uuid4().hex}",
+    }
+    run = {"env": env, "cwd": tmp_path, "check": True, "timeout": 120}
+    subprocess.run([sys.executable, "-m", "loumo", "migrate"], **run)  # type: ignore[call-overload]
+    subprocess.run(  # type: ignore[call-overload]
+        [
+            sys.executable,
+            "-m",
+            "loumo",
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "long-enough-pw-1",
+        ],
+        **run,
+    )
+    processes, bases = [], []
+    for i in range(2):
+        port = _free_port()
+        log = (tmp_path / f"server{i}.log").open("wb")
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "loumo", "serve", "--port", str(port)],
+                env=env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for base in bases:
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_sixth_wrong_login_is_refused_across_processes(servers: list[str]) -> None:
+    body = {"email": "boss@example.com", "password": "wrong-password-00"}
+    for attempt in range(5):
+        answer = httpx.post(f"{servers[attempt % 2]}/api/v1/auth/login", json=body)
+        assert answer.status_code == 401, answer.text
+    for base in servers:
+        sixth = httpx.post(f"{base}/api/v1/auth/login", json=body)
+        assert sixth.status_code == 429
+        assert int(sixth.headers["retry-after"]) > 0
+    assert httpx.get(f"{servers[0]}/readyz").json()["checks"]["rate_limits"] == "ok"
