@@ -709,14 +709,18 @@ async def delete_address(session: AsyncSession, principal: Principal, address_id
 # -- staff: users -----------------------------------------------------------------------------
 
 
-async def _admin_read(session: AsyncSession, user: User) -> UserAdminRead:
+def _admin_view(user: User, roles: list[str]) -> UserAdminRead:
     return UserAdminRead(
         **_user_fields(user),
-        roles=await roles_of(session, user.id),
+        roles=roles,
         is_active=user.is_active,
         last_login_at=user.last_login_at,
         updated_at=user.updated_at,
     )
+
+
+async def _admin_read(session: AsyncSession, user: User) -> UserAdminRead:
+    return _admin_view(user, await roles_of(session, user.id))
 
 
 async def list_users(
@@ -741,7 +745,16 @@ async def list_users(
         query = query.where(audit.after_position(User.created_at, User.id, position))
     rows = list((await session.scalars(query)).all())
     next_cursor = audit.position_of(rows[limit - 1]) if len(rows) > limit else None
-    return [await _admin_read(session, u) for u in rows[:limit]], next_cursor
+    page = rows[:limit]
+    held: dict[str, list[str]] = {u.id: [] for u in page}
+    pairs = await session.execute(
+        select(UserRole.user_id, UserRole.role)
+        .where(UserRole.user_id.in_(list(held)))
+        .order_by(UserRole.role)
+    )
+    for user_id, role in pairs:
+        held[user_id].append(role)
+    return [_admin_view(u, held[u.id]) for u in page], next_cursor
 
 
 async def _user(session: AsyncSession, user_id: str) -> User:
