@@ -1,8 +1,13 @@
-"""End to end: two real API processes sharing Redis refuse the 6th wrong login together."""
+"""End to end over TCP: two real API processes sharing one database and one Redis.
+
+The sign-up flow works across them, and they refuse the 6th wrong login together.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,8 +29,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[list[str]]:
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-accounts")
+
+
+@pytest.fixture(scope="module")
+def servers(workdir: Path) -> Iterator[list[str]]:
+    tmp_path = workdir
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
@@ -91,3 +102,29 @@ def test_sixth_wrong_login_is_refused_across_processes(servers: list[str]) -> No
         assert sixth.status_code == 429
         assert int(sixth.headers["retry-after"]) > 0
     assert httpx.get(f"{servers[0]}/readyz").json()["checks"]["rate_limits"] == "ok"
+
+
+def test_sign_up_flow_across_processes(servers: list[str], workdir: Path) -> None:
+    first, second = (f"{base}/api/v1" for base in servers)
+    account = {"name": "Ada", "email": "ada@example.com", "password": "a-sound-passphrase-42"}
+    assert httpx.post(f"{first}/auth/register", json=account).status_code == 202
+    with sqlite3.connect(workdir / "e2e.db") as db:
+        [(payload,)] = db.execute(
+            "SELECT payload FROM jobs WHERE name = 'email.send' AND payload LIKE '%verify_email%'"
+        ).fetchall()
+    code = json.loads(payload)["context"]["code"]
+    verified = httpx.post(
+        f"{second}/auth/verify-email", json={"email": "ada@example.com", "code": code}
+    )
+    assert verified.status_code == 200
+    login = {"email": "ada@example.com", "password": "a-sound-passphrase-42"}
+    tokens = httpx.post(f"{first}/auth/login", json=login).json()
+    pair = httpx.post(
+        f"{second}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    ).json()
+    me = httpx.get(f"{first}/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert me.status_code == 200 and me.json()["email_verified"] is True
+    reused = httpx.post(f"{first}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert reused.status_code == 401
+    after = httpx.get(f"{second}/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert after.status_code == 401
