@@ -19,7 +19,7 @@ values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=40),
     st.sampled_from(["ada@example.com", "a-sound-passphrase-42", "123456", "fr"]),
     st.lists(st.text(max_size=5), max_size=3),
