@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 # uv comes from PATH, else it is installed into .tools/ from PyPI (only python3 is required).
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -23,6 +23,7 @@ migrate: install
 	$(UV) run loumo migrate
 
 run: migrate
+	$(UV) run loumo seed --demo
 	$(UV) run loumo serve --host $(HOST) --port $(PORT)
 
 serve: install

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,11 +19,14 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.models import User
 from loumo.core.db import Database
 from loumo.core.migrations import upgrade_async
 from loumo.core.settings import Settings
 from loumo.main import create_app
 from loumo.models import metadata
+from tests.factories import auth_headers as factory_auth_headers
+from tests.factories import create_user
 
 
 def _pg_dsn(url: str) -> str:
@@ -115,6 +118,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     async with database.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             await conn.execute(delete(table))
+    await application.state.rate_limiter.reset()
 
 
 @pytest.fixture
@@ -125,3 +129,53 @@ def free_port() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     yield port
+
+
+@pytest.fixture
+async def customer(db: AsyncSession) -> User:
+    return await create_user(db, "customer")
+
+
+@pytest.fixture
+async def other_customer(db: AsyncSession) -> User:
+    return await create_user(db, "customer")
+
+
+@pytest.fixture
+async def admin(db: AsyncSession) -> User:
+    return await create_user(db, "admin")
+
+
+@pytest.fixture
+async def support(db: AsyncSession) -> User:
+    return await create_user(db, "support")
+
+
+@pytest.fixture
+async def shop_manager(db: AsyncSession) -> User:
+    return await create_user(db, "shop_manager")
+
+
+@pytest.fixture
+async def delivery_agent(db: AsyncSession) -> User:
+    return await create_user(db, "delivery_agent")
+
+
+AuthHeaders = Callable[[str], Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def auth_headers(app: FastAPI, db: AsyncSession) -> AuthHeaders:
+    """`await auth_headers(user_id)` -> bearer headers of a real customer with that id.
+
+    The user is created on first use (a verified customer) and signed in through a real session.
+    """
+    made: dict[str, dict[str, str]] = {}
+
+    async def make(user_id: str) -> dict[str, str]:
+        if user_id not in made:
+            user = await db.get(User, user_id) or await create_user(db, id=user_id)
+            made[user_id] = await factory_auth_headers(app, user)
+        return made[user_id]
+
+    return make

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette_compress import CompressMiddleware, add_compress_type
 
-from loumo import __version__
+from loumo import __version__, accounts
+from loumo.accounts.router import router as accounts_router
+from loumo.audit.router import router as audit_router
 from loumo.core import health
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
@@ -16,6 +18,7 @@ from loumo.core.logging import configure_logging
 from loumo.core.metrics import POOL_COLLECTOR
 from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
+from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
@@ -35,6 +38,8 @@ def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(media.router)
     api.include_router(notifications_router)
+    api.include_router(accounts_router)
+    api.include_router(audit_router)
     return api
 
 
@@ -73,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness_checks = {"database": health.check_database}
     if settings.broker_url:
         app.state.readiness_checks["broker"] = check_broker
+    app.state.rate_limiter = create_rate_limiter(settings)
+    if settings.redis_url:
+        app.state.readiness_checks["rate_limits"] = health.check_rate_limiter
+    accounts.install(app)
 
     install_error_handlers(app)
     app.add_middleware(

@@ -5,54 +5,19 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import jwt
 import pytest
 from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.auth import ACCESS_TOKEN_TYPE, ALGORITHM, AUDIENCE, Principal
 from loumo.media.storage import LocalStorage, S3Storage, Storage
 
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 S3_REGION = "us-east-1"
-
-AuthHeaders = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def auth_headers(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> AuthHeaders:
-    """`auth_headers(user_id)` -> headers carrying a valid access token for that user.
-
-    Stand-in until `accounts` is merged: it registers a principal loader that trusts the token's
-    subject and mints tokens the way `core.auth` verifies them. Swap this one fixture for the
-    accounts package's real users and login when integrating.
-    """
-
-    async def load_principal(_session: AsyncSession, claims: dict[str, Any]) -> Principal:
-        return Principal(user_id=str(claims["sub"]))
-
-    monkeypatch.setattr(app.state, "principal_loader", load_principal, raising=False)
-
-    def make(user_id: str) -> dict[str, str]:
-        now = datetime.now(UTC)
-        claims = {
-            "sub": user_id,
-            "aud": AUDIENCE,
-            "typ": ACCESS_TOKEN_TYPE,
-            "iat": now,
-            "exp": now + timedelta(minutes=5),
-        }
-        token = jwt.encode(claims, app.state.secret_key, algorithm=ALGORITHM)
-        return {"Authorization": f"Bearer {token}"}
-
-    return make
 
 
 def _free_port() -> int:

@@ -7,8 +7,9 @@ import pytest
 from fastapi import FastAPI
 
 from loumo.media.storage import LocalStorage, Storage
+from tests.conftest import AuthHeaders
 from tests.media import factories
-from tests.media.conftest import AuthHeaders, make_s3_storage
+from tests.media.conftest import make_s3_storage
 from tests.media.test_upload import upload
 
 
@@ -28,7 +29,7 @@ async def test_files_are_served_with_immutable_caching(
     name: str,
     content_type: str,
 ) -> None:
-    key = (await _stored(client, auth_headers("u-1")))[name]
+    key = (await _stored(client, await auth_headers("u-1")))[name]
 
     response = await client.get(f"/media/{key}", headers={"Accept-Encoding": "gzip, br"})
 
@@ -44,7 +45,7 @@ async def test_files_are_served_with_immutable_caching(
 async def test_a_known_etag_gets_304_without_a_body(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_local_storage: LocalStorage
 ) -> None:
-    key = (await _stored(client, auth_headers("u-1")))["160"]
+    key = (await _stored(client, await auth_headers("u-1")))["160"]
     etag = (await client.get(f"/media/{key}")).headers["etag"]
 
     for if_none_match in (etag, f"W/{etag}", f'"other", {etag}', "*"):
@@ -61,7 +62,7 @@ async def test_a_known_etag_gets_304_without_a_body(
 async def test_head_gives_the_headers_only(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_local_storage: LocalStorage
 ) -> None:
-    key = (await _stored(client, auth_headers("u-1")))["original"]
+    key = (await _stored(client, await auth_headers("u-1")))["original"]
     response = await client.head(f"/media/{key}")
     assert response.status_code == 200
     assert response.content == b""
@@ -102,6 +103,6 @@ async def test_nothing_is_served_locally_with_the_s3_backend(
 ) -> None:
     storage: Storage = make_s3_storage(s3_endpoint)
     monkeypatch.setattr(app.state, "storage", storage, raising=False)
-    key = (await _stored(client, auth_headers("u-1")))["original"]
+    key = (await _stored(client, await auth_headers("u-1")))["original"]
 
     assert (await client.get(f"/media/{key}")).status_code == 404

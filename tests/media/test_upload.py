@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.media.models import MediaFile
 from loumo.media.storage import Storage
+from tests.conftest import AuthHeaders
 from tests.media import factories
-from tests.media.conftest import AuthHeaders, stored_keys
+from tests.media.conftest import stored_keys
 
 URL = "/api/v1/media/images"
 PROBLEM = "application/problem+json"
@@ -46,7 +47,7 @@ async def test_upload_answers_the_key_and_rendition_urls(
 ) -> None:
     response = await upload(
         client,
-        auth_headers("u-1"),
+        await auth_headers("u-1"),
         factories.image_bytes("JPEG", (1600, 800)),
         filename="p.jpg",
         content_type="image/jpeg",
@@ -73,7 +74,7 @@ async def test_upload_answers_the_key_and_rendition_urls(
 async def test_gps_exif_is_gone_from_what_is_stored(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage
 ) -> None:
-    response = await upload(client, auth_headers("u-1"), factories.png_with_gps())
+    response = await upload(client, await auth_headers("u-1"), factories.png_with_gps())
     assert response.status_code == 201, response.text
 
     for rendition in response.json()["renditions"]:
@@ -87,7 +88,7 @@ async def test_a_png_named_jpg_is_stored_as_png(
 ) -> None:
     response = await upload(
         client,
-        auth_headers("u-1"),
+        await auth_headers("u-1"),
         factories.image_bytes("PNG"),
         filename="holiday.jpg",
         content_type="image/jpeg",
@@ -125,7 +126,7 @@ async def test_rejected_uploads_leave_nothing_behind(
     status: int,
 ) -> None:
     response = await upload(
-        client, auth_headers("u-1"), data, filename=filename, content_type=content_type
+        client, await auth_headers("u-1"), data, filename=filename, content_type=content_type
     )
 
     assert response.status_code == status, response.text
@@ -141,7 +142,7 @@ async def test_a_file_just_over_the_limit_inside_the_body_allowance_is_refused(
     # The body limit leaves room for multipart framing; the file itself is still held to it.
     data = factories.padded(factories.image_bytes("PNG"), 5 * 1_048_576 + 1)
 
-    response = await upload(client, auth_headers("u-1"), data)
+    response = await upload(client, await auth_headers("u-1"), data)
 
     assert response.status_code == 413, response.text
     assert response.json()["code"] == "file_too_large"
@@ -153,7 +154,7 @@ async def test_a_file_exactly_at_the_limit_is_accepted(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage
 ) -> None:
     data = factories.padded(factories.image_bytes("PNG"), 5 * 1_048_576)
-    response = await upload(client, auth_headers("u-1"), data)
+    response = await upload(client, await auth_headers("u-1"), data)
     assert response.status_code == 201, response.text
 
 
@@ -178,7 +179,7 @@ async def test_a_streamed_oversized_body_is_cut_off(
     response = await client.post(
         URL,
         headers={
-            **auth_headers("u-1"),
+            **await auth_headers("u-1"),
             "Content-Type": f"multipart/form-data; boundary={boundary}",
         },
         content=body(),
@@ -195,15 +196,15 @@ async def test_identical_uploads_share_one_key_and_one_row(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage, db: AsyncSession
 ) -> None:
     data = factories.png_with_gps()
-    first = await upload(client, auth_headers("u-1"), data, filename="a.png")
-    second = await upload(client, auth_headers("u-2"), data, filename="b.jpg", purpose="shop")
+    first = await upload(client, await auth_headers("u-1"), data, filename="a.png")
+    second = await upload(client, await auth_headers("u-2"), data, filename="b.jpg", purpose="shop")
 
     assert first.status_code == second.status_code == 201
     assert first.json()["key"] == second.json()["key"]
     assert await media_rows(db) == 1
     assert len(stored_keys(app_storage)) == 4
 
-    different = await upload(client, auth_headers("u-1"), factories.image_bytes("WEBP"))
+    different = await upload(client, await auth_headers("u-1"), factories.image_bytes("WEBP"))
     assert different.json()["key"] != first.json()["key"]
     assert await media_rows(db) == 2
 
@@ -212,9 +213,8 @@ async def test_concurrent_identical_uploads_make_one_row(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage, db: AsyncSession
 ) -> None:
     data = factories.image_bytes("WEBP", (900, 900))
-    responses = await asyncio.gather(
-        *(upload(client, auth_headers(f"u-{i}"), data, filename="a.webp") for i in range(4))
-    )
+    headers = [await auth_headers(f"u-{i}") for i in range(4)]
+    responses = await asyncio.gather(*(upload(client, h, data, filename="a.webp") for h in headers))
 
     assert [r.status_code for r in responses] == [201] * 4
     assert len({r.json()["key"] for r in responses}) == 1
@@ -255,7 +255,7 @@ async def test_invalid_forms_get_field_errors(
 ) -> None:
     if files is None:  # still a multipart body, just without the file
         files = {"other": ("x.txt", b"x", "text/plain")}
-    response = await client.post(URL, headers=auth_headers("u-1"), files=files, data=data)
+    response = await client.post(URL, headers=await auth_headers("u-1"), files=files, data=data)
 
     assert response.status_code == 422, response.text
     problem = response.json()

@@ -4,56 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from aiosmtpd.controller import Controller
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from loumo.core.auth import ACCESS_TOKEN_TYPE, ALGORITHM, AUDIENCE, Principal
-
-AuthHeaders = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def auth_headers(app: FastAPI) -> Iterator[AuthHeaders]:
-    """`auth_headers(user_id)` -> headers of a signed-in caller.
-
-    Stand-in until accounts is merged: any user id is a valid principal. The integrator swaps
-    this for real users (register + login) without touching the tests that use it.
-    """
-    previous = getattr(app.state, "principal_loader", None)
-
-    async def loader(_session: AsyncSession, claims: dict[str, Any]) -> Principal:
-        return Principal(user_id=str(claims["sub"]))
-
-    if previous is None:
-        app.state.principal_loader = loader
-
-    def make(user_id: str) -> dict[str, str]:
-        now = int(time.time())
-        token = jwt.encode(
-            {
-                "sub": user_id,
-                "aud": AUDIENCE,
-                "typ": ACCESS_TOKEN_TYPE,
-                "iat": now,
-                "exp": now + 300,
-            },
-            app.state.secret_key,
-            algorithm=ALGORITHM,
-        )
-        return {"Authorization": f"Bearer {token}"}
-
-    yield make
-    if previous is None:
-        del app.state.principal_loader
 
 
 class Inbox:

@@ -10,7 +10,7 @@ from loumo.jobs.models import Job
 from loumo.notifications.models import Notification
 from loumo.notifications.schemas import Link
 from loumo.notifications.service import Recipient, notify
-from tests.notifications.conftest import AuthHeaders
+from tests.conftest import AuthHeaders
 
 ALICE = Recipient(user_id="alice-0001", email="alice@example.com", name="Alice", language="en")
 BOB = Recipient(user_id="bob-0002", email="bob@example.com", name="Bob", language="fr")
@@ -87,7 +87,7 @@ async def test_my_notifications_come_unread_first_paginated_with_the_unread_coun
 ) -> None:
     ids = await make_notifications(db, ALICE, 5)
     await make_notifications(db, BOB, 2)
-    headers = auth_headers(ALICE.user_id)
+    headers = await auth_headers(ALICE.user_id)
     read = await client.post(f"/api/v1/me/notifications/{ids[3]}/read", headers=headers)
     assert read.status_code == 200 and read.json()["read"] is True
 
@@ -115,7 +115,9 @@ async def test_my_notifications_come_unread_first_paginated_with_the_unread_coun
     assert done.json() == {"updated": 4, "unread_count": 0}
     after = (await client.get("/api/v1/me/notifications", headers=headers)).json()
     assert after["unread_count"] == 0 and all(item["read"] for item in after["items"])
-    bob = (await client.get("/api/v1/me/notifications", headers=auth_headers(BOB.user_id))).json()
+    bob = (
+        await client.get("/api/v1/me/notifications", headers=await auth_headers(BOB.user_id))
+    ).json()
     assert bob["unread_count"] == 2  # untouched by Alice's read-all
 
 
@@ -123,7 +125,7 @@ async def test_nobody_reads_or_marks_someone_elses_notifications(
     client: httpx.AsyncClient, db: AsyncSession, auth_headers: AuthHeaders
 ) -> None:
     [alices] = await make_notifications(db, ALICE, 1)
-    bob = auth_headers(BOB.user_id)
+    bob = await auth_headers(BOB.user_id)
     listed = await client.get("/api/v1/me/notifications", headers=bob)
     assert listed.json() == {"items": [], "next_cursor": None, "unread_count": 0}
     stolen = await client.post(f"/api/v1/me/notifications/{alices}/read", headers=bob)
@@ -142,7 +144,7 @@ async def test_anonymous_callers_and_bad_input_get_problem_documents(
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"] == "application/problem+json"
     assert (await client.post("/api/v1/me/notifications/read-all")).status_code == 401
-    headers = auth_headers(ALICE.user_id)
+    headers = await auth_headers(ALICE.user_id)
     bad_cursor = await client.get(
         "/api/v1/me/notifications", params={"cursor": "garbage!"}, headers=headers
     )

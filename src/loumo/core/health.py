@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from loumo.core.db import Database
 from loumo.core.metrics import REGISTRY
 from loumo.core.migrations import current_revisions
+from loumo.core.policy import policy
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT = 3.0
@@ -31,6 +32,10 @@ async def check_database(request: Request) -> None:
         )
 
 
+async def check_rate_limiter(request: Request) -> None:
+    await request.app.state.rate_limiter.ping()
+
+
 async def _run_check(check: ReadinessCheck, request: Request) -> str:
     try:
         await asyncio.wait_for(check(request), CHECK_TIMEOUT)
@@ -41,7 +46,7 @@ async def _run_check(check: ReadinessCheck, request: Request) -> str:
     return "ok"
 
 
-@router.get("/healthz", summary="Liveness: the process is up")
+@router.get("/healthz", summary="Liveness: the process is up", **policy("public"))
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -50,6 +55,7 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     summary="Readiness: every dependency answers",
     responses={503: {"description": "A dependency is down; the failing check is named"}},
+    **policy("public"),
 )
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
@@ -64,6 +70,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "checks": report})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, **policy("public"))
 async def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     broker_url: str | None = None
+    rate_limit_prefix: str = "loumo"
 
     # Background jobs: see loumo.jobs. Without BROKER_URL the API process runs them itself.
     jobs_in_process: bool = True

@@ -15,6 +15,7 @@ from loumo.core.auth import CurrentPrincipal
 from loumo.core.db import SessionDep
 from loumo.core.errors import NotFound
 from loumo.core.http_cache import etag_matches, not_modified
+from loumo.core.policy import policy
 from loumo.media import service
 from loumo.media.dependencies import StorageDep
 from loumo.media.keys import content_type_of, is_valid_key
@@ -67,7 +68,7 @@ def _missing_file() -> RequestValidationError:
     "/images",
     status_code=201,
     response_model=MediaRead,
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra={**_UPLOAD_BODY, **policy("authenticated")["openapi_extra"]},
     responses={
         413: {"description": "File or image too large"},
         415: {"description": "Not an image"},
@@ -105,7 +106,9 @@ async def upload_image(
     return MediaRead.build(media, storage)
 
 
-@files_router.api_route("/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
+@files_router.api_route(
+    "/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=False, **policy("public")
+)
 async def serve_media(key: str, request: Request, storage: StorageDep) -> Response:
     """Serve a stored file; keys are content hashes, so each answer is cacheable forever."""
     if not is_valid_key(key) or not isinstance(storage, LocalStorage):

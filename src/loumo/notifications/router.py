@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from loumo.core.auth import CurrentPrincipal
 from loumo.core.db import SessionDep
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
+from loumo.core.policy import policy
 from loumo.notifications import service
 from loumo.notifications.schemas import NotificationPage, NotificationRead, ReadAllResult
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/me/notifications", tags=["notifications"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such notification of yours"}}
 
 
-@router.get("", summary="My notifications, unread first, with the unread count")
+@router.get("", summary="My notifications, unread first, with the unread count", **policy("owner"))
 async def list_my_notifications(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -26,13 +27,18 @@ async def list_my_notifications(
     return await service.list_notifications(session, principal.user_id, cursor=cursor, limit=limit)
 
 
-@router.post("/read-all", summary="Mark all my notifications read")
+@router.post("/read-all", summary="Mark all my notifications read", **policy("owner"))
 async def read_all_notifications(principal: CurrentPrincipal, session: SessionDep) -> ReadAllResult:
     updated = await service.mark_all_read(session, principal.user_id)
     return ReadAllResult(updated=updated, unread_count=0)
 
 
-@router.post("/{notification_id}/read", summary="Mark one notification read", responses=NOT_FOUND)
+@router.post(
+    "/{notification_id}/read",
+    summary="Mark one notification read",
+    responses=NOT_FOUND,
+    **policy("owner"),
+)
 async def read_notification(
     principal: CurrentPrincipal,
     session: SessionDep,

@@ -1,0 +1,338 @@
+"""Accounts HTTP API: /auth, /me, /users, /roles, /permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from loumo.accounts import service
+from loumo.accounts.schemas import (
+    AddressCreate,
+    AddressRead,
+    AddressUpdate,
+    EmailOnly,
+    EmailVerify,
+    LoginRequest,
+    Message,
+    PasswordReset,
+    PermissionRead,
+    RefreshRequest,
+    RoleCreate,
+    RoleName,
+    RoleRead,
+    RoleUpdate,
+    TokenPair,
+    UserAdminRead,
+    UserAdminUpdate,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from loumo.accounts.service import AuthContext
+from loumo.audit.deps import RequestMetaDep
+from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.errors import AppError, problem_response
+from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
+from loumo.core.policy import policy
+from loumo.core.settings import Settings
+
+T = TypeVar("T")
+
+
+def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
+    settings: Settings = request.app.state.settings
+    return AuthContext(
+        secret_key=request.app.state.secret_key,
+        limiter=request.app.state.rate_limiter,
+        public_base_url=settings.public_base_url,
+        meta=meta,
+    )
+
+
+AuthContextDep = Annotated[AuthContext, Depends(auth_context)]
+ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$")]
+
+
+async def keeping_failures(request: Request, call: Awaitable[T]) -> T | JSONResponse:
+    """Run `call`; an error marked `keep_changes` is answered without rolling back.
+
+    Returning (instead of raising) lets the unit of work commit what the service flushed before
+    failing: the audit row of a failed login, the attempt count of a wrong code.
+    """
+    try:
+        return await call
+    except AppError as exc:
+        if not getattr(exc, "keep_changes", False):
+            raise
+        return problem_response(
+            request,
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            headers=exc.headers or None,
+            **exc.extra,
+        )
+
+
+ACCEPTED = Message(detail="If the address can receive it, a message is on its way.")
+
+auth = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@auth.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Message,
+    **policy("public"),
+)
+async def register(
+    data: UserCreate, session: SessionDep, ctx: AuthContextDep, request: Request
+) -> Message:
+    """Create a customer account and email a verification code (same answer if it exists)."""
+    settings: Settings = request.app.state.settings
+    await service.register(session, ctx, data, settings.default_language)
+    return ACCEPTED
+
+
+@auth.post("/verify-email", response_model=Message, **policy("public"))
+async def verify_email(
+    data: EmailVerify, session: SessionDep, ctx: AuthContextDep, request: Request
+) -> Message | JSONResponse:
+    """Verify the email with `{email, code}` or with the link's `{token}`."""
+    result = await keeping_failures(
+        request,
+        service.verify_email(session, ctx, token=data.token, email=data.email, code=data.code),
+    )
+    return result if isinstance(result, JSONResponse) else Message(detail="Email verified")
+
+
+@auth.post(
+    "/resend-verification",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Message,
+    **policy("public"),
+)
+async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
+    """Send a new verification code (same answer whether or not the account exists)."""
+    await service.resend_verification(session, ctx, data.email)
+    return ACCEPTED
+
+
+@auth.post("/login", response_model=TokenPair, **policy("public"))
+async def login(
+    data: LoginRequest, session: SessionDep, ctx: AuthContextDep, request: Request
+) -> TokenPair | JSONResponse:
+    """Exchange email and password for an access token (15 min) and a refresh token."""
+    return await keeping_failures(request, service.login(session, ctx, data.email, data.password))
+
+
+@auth.post("/refresh", response_model=TokenPair, **policy("public"))
+async def refresh(
+    data: RefreshRequest, session: SessionDep, ctx: AuthContextDep, request: Request
+) -> TokenPair | JSONResponse:
+    """Spend a refresh token for a new pair; reusing a spent one revokes the whole session."""
+    return await keeping_failures(request, service.refresh(session, ctx, data.refresh_token))
+
+
+@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT, **policy("public"))
+async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep) -> Response:
+    """Revoke the session of this refresh token (its access tokens stop working at once)."""
+    await service.logout(session, ctx, data.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Message,
+    **policy("public"),
+)
+async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
+    """Email a reset link and code (same answer whether or not the account exists)."""
+    await service.forgot_password(session, ctx, data.email)
+    return ACCEPTED
+
+
+@auth.post("/password/reset", response_model=Message, **policy("public"))
+async def reset_password(
+    data: PasswordReset, session: SessionDep, ctx: AuthContextDep, request: Request
+) -> Message | JSONResponse:
+    """Set a new password with `{token}` or `{email, code}`; every session is signed out."""
+    result = await keeping_failures(
+        request,
+        service.reset_password(
+            session, ctx, data.new_password, token=data.token, email=data.email, code=data.code
+        ),
+    )
+    return result if isinstance(result, JSONResponse) else Message(detail="Password changed")
+
+
+me = APIRouter(prefix="/me", tags=["me"])
+
+
+@me.get("", response_model=UserRead, **policy("authenticated"))
+async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+    """The caller's account (fidelity points are read-only)."""
+    return await service.get_me(session, principal)
+
+
+@me.patch("", response_model=UserRead, **policy("authenticated"))
+async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+    """Change the caller's name, phone or language."""
+    return await service.update_me(session, principal, data)
+
+
+@me.get("/addresses", response_model=Page[AddressRead], **policy("owner"))
+async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Page[AddressRead]:
+    """The caller's delivery addresses, default first."""
+    rows = await service.list_addresses(session, principal)
+    return Page[AddressRead](items=[AddressRead.model_validate(r) for r in rows])
+
+
+@me.post(
+    "/addresses",
+    response_model=AddressRead,
+    status_code=status.HTTP_201_CREATED,
+    **policy("owner"),
+)
+async def create_address(
+    data: AddressCreate, session: SessionDep, principal: CurrentPrincipal
+) -> AddressRead:
+    """Add a delivery address in a zone; the first becomes the default."""
+    return AddressRead.model_validate(await service.create_address(session, principal, data))
+
+
+@me.get("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
+async def get_address(
+    address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
+) -> AddressRead:
+    """One of the caller's addresses."""
+    return AddressRead.model_validate(await service.get_address(session, principal, address_id))
+
+
+@me.patch("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
+async def update_address(
+    address_id: ObjectId, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
+) -> AddressRead:
+    """Change one of the caller's addresses (`is_default: true` makes it the default)."""
+    address = await service.update_address(session, principal, address_id, data)
+    return AddressRead.model_validate(address)
+
+
+@me.delete("/addresses/{address_id}", status_code=status.HTTP_204_NO_CONTENT, **policy("owner"))
+async def delete_address(
+    address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    """Delete one of the caller's addresses."""
+    await service.delete_address(session, principal, address_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+staff = APIRouter(tags=["staff"])
+UsersReader = Annotated[Principal, Depends(require("users:read"))]
+UsersWriter = Annotated[Principal, Depends(require("users:write"))]
+RolesReader = Annotated[Principal, Depends(require("roles:read"))]
+RolesWriter = Annotated[Principal, Depends(require("roles:write"))]
+
+
+@staff.get("/users", response_model=Page[UserAdminRead], **policy("permission:users:read"))
+async def list_users(
+    session: SessionDep,
+    _: UsersReader,
+    role: Filter = None,
+    email: Annotated[
+        str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$", description="Email prefix")
+    ] = None,
+    is_active: bool | None = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+) -> Page[UserAdminRead]:
+    """User accounts, newest first, filtered by role, email prefix or active flag."""
+    items, next_cursor = await service.list_users(
+        session, role=role, email=email, is_active=is_active, cursor=cursor, limit=limit
+    )
+    return Page[UserAdminRead](items=items, next_cursor=next_cursor)
+
+
+@staff.get("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:read"))
+async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
+    """One user account."""
+    return await service.get_user(session, user_id)
+
+
+@staff.patch("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:write"))
+async def update_user(
+    user_id: ObjectId,
+    data: UserAdminUpdate,
+    session: SessionDep,
+    principal: UsersWriter,
+    ctx: AuthContextDep,
+) -> UserAdminRead:
+    """Rename, (de)activate, or assign roles (`roles:assign`); deactivation signs them out."""
+    return await service.update_user(session, ctx, principal, user_id, data)
+
+
+@staff.get("/permissions", response_model=Page[PermissionRead], **policy("permission:roles:read"))
+async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
+    """The permission catalog (`resource:action`)."""
+    return Page[PermissionRead](items=service.list_permissions())
+
+
+@staff.get("/roles", response_model=Page[RoleRead], **policy("permission:roles:read"))
+async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
+    """Built-in and custom roles with their permissions."""
+    return Page[RoleRead](items=await service.list_roles(session))
+
+
+@staff.post(
+    "/roles",
+    response_model=RoleRead,
+    status_code=status.HTTP_201_CREATED,
+    **policy("permission:roles:write"),
+)
+async def create_role(
+    data: RoleCreate, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
+) -> RoleRead:
+    """Create a custom role granting permissions the caller holds."""
+    return await service.create_role(session, ctx, principal, data)
+
+
+@staff.get("/roles/{name}", response_model=RoleRead, **policy("permission:roles:read"))
+async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleRead:
+    """One role."""
+    return await service.get_role(session, name)
+
+
+@staff.patch("/roles/{name}", response_model=RoleRead, **policy("permission:roles:write"))
+async def update_role(
+    name: RoleName,
+    data: RoleUpdate,
+    session: SessionDep,
+    principal: RolesWriter,
+    ctx: AuthContextDep,
+) -> RoleRead:
+    """Change a custom role's description or permissions (built-in roles are fixed)."""
+    return await service.update_role(session, ctx, principal, name, data)
+
+
+@staff.delete(
+    "/roles/{name}", status_code=status.HTTP_204_NO_CONTENT, **policy("permission:roles:write")
+)
+async def delete_role(
+    name: RoleName, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
+) -> Response:
+    """Delete a custom role; its holders lose it."""
+    await service.delete_role(session, ctx, principal, name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+router = APIRouter()
+router.include_router(auth)
+router.include_router(me)
+router.include_router(staff)

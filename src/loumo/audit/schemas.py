@@ -1,0 +1,23 @@
+"""Audit log I/O."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    created_at: datetime
+    actor_id: str | None
+    action: str
+    entity_type: str | None
+    entity_id: str | None
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    diff: dict[str, Any]

@@ -1,0 +1,125 @@
+"""Writing and reading the audit log. Any domain may record; only auditors may read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from loumo.audit.models import AuditEntry
+from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(r"pass|secret|token|code|hash|otp|key", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a request came from, for the audit trail."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def position_of(row: Any) -> str:
+    """A cursor after `row` in newest-first (created_at, id) order."""
+    return encode_cursor({"t": row.created_at.isoformat(), "id": row.id})
+
+
+def after_position(
+    created_at: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[str],
+    position: dict[str, Any],
+) -> ColumnElement[bool]:
+    """Rows that come after `position` in newest-first (created_at, id) order."""
+    try:
+        moment = datetime.fromisoformat(str(position["t"]))
+        last_id = str(position["id"])
+    except (KeyError, ValueError):
+        raise InvalidCursor("The cursor is not one this API issued") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return or_(created_at < moment, and_(created_at == moment, id_ < last_id))
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` where every field named like a secret is replaced by a marker."""
+    if isinstance(value, dict):
+        return {
+            str(k): REDACTED if _SECRET_KEY.search(str(k)) else redact(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """`{field: [old, new]}` for the fields whose value changed."""
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+async def record(
+    session: AsyncSession,
+    meta: RequestMeta | None,
+    action: str,
+    *,
+    actor_id: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    diff: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit row to the caller's unit of work (secrets in `diff` are redacted)."""
+    meta = meta or RequestMeta()
+    entry = AuditEntry(
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        ip=meta.ip[:64] if meta.ip else None,
+        user_agent=meta.user_agent[:400] if meta.user_agent else None,
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        diff=redact(diff or {}),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def list_entries(
+    session: AsyncSession,
+    *,
+    actor_id: str | None = None,
+    action: str | None = None,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[AuditEntry], str | None]:
+    """Newest first, filtered; `next_cursor` continues after the last row."""
+    query = (
+        select(AuditEntry)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if actor_id:
+        query = query.where(AuditEntry.actor_id == actor_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    position = decode_cursor(cursor)
+    if position is not None:
+        query = query.where(after_position(AuditEntry.created_at, AuditEntry.id, position))
+    rows = list((await session.scalars(query)).all())
+    next_cursor = position_of(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,154 @@
+"""Every accounts and audit route, as every kind of caller, with the expected status.
+
+Customer A owns the address; customer B (and staff, through /me) get 404 for it, never 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.accounts.models import Address, Role
+from tests.factories import auth_headers, create_user, create_zone
+
+API = "/api/v1"
+CALLERS = ["anonymous", "customer_a", "customer_b", "shop_manager", "agent", "support", "admin"]
+ADDRESS = {"label": "Home", "street": "Rue 1", "locality": "Bastos", "zone_id": "{zone}"}
+
+
+@dataclass
+class Case:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    expected: tuple[int, ...]  # one status per CALLERS entry
+
+
+def everyone(status: int) -> tuple[int, ...]:
+    return (status,) * len(CALLERS)
+
+
+def signed_in(status: int) -> tuple[int, ...]:
+    return (401,) + (status,) * (len(CALLERS) - 1)
+
+
+def owner_only(status: int) -> tuple[int, ...]:
+    return (401, status, 404, 404, 404, 404, 404)
+
+
+def staff(reader: int, writer: bool = False) -> tuple[int, ...]:
+    return (401, 403, 403, 403, 403, 403 if writer else reader, reader)
+
+
+CASES = [
+    Case("GET", "/me", None, signed_in(200)),
+    Case("PATCH", "/me", {"language": "en"}, signed_in(200)),
+    Case("GET", "/me/addresses", None, signed_in(200)),
+    Case("POST", "/me/addresses", ADDRESS, signed_in(201)),
+    Case("GET", "/me/addresses/{address}", None, owner_only(200)),
+    Case("PATCH", "/me/addresses/{address}", {"label": "Office"}, owner_only(200)),
+    Case("DELETE", "/me/addresses/{address}", None, owner_only(204)),
+    Case("GET", "/users", None, staff(200)),
+    Case("GET", "/users/{customer_a}", None, staff(200)),
+    Case("PATCH", "/users/{customer_a}", {"name": "Renamed"}, staff(200, writer=True)),
+    Case("GET", "/permissions", None, staff(200)),
+    Case("GET", "/roles", None, staff(200)),
+    Case("POST", "/roles", {"name": "matrix"}, staff(201, writer=True)),
+    Case("GET", "/roles/{role}", None, staff(200)),
+    Case("PATCH", "/roles/{role}", {"description": "x"}, staff(200, writer=True)),
+    Case("DELETE", "/roles/{role}", None, staff(204, writer=True)),
+    Case("GET", "/audit-log", None, staff(200, writer=True)),
+    Case(
+        "POST",
+        "/auth/register",
+        {"name": "N", "email": "new@example.com", "password": "a-sound-passphrase-42"},
+        everyone(202),
+    ),
+    Case("POST", "/auth/verify-email", {"email": "x@example.com", "code": "000000"}, everyone(400)),
+    Case("POST", "/auth/resend-verification", {"email": "x@example.com"}, everyone(202)),
+    Case("POST", "/auth/login", {"email": "x@example.com", "password": "nope"}, everyone(401)),
+    Case("POST", "/auth/refresh", {"refresh_token": "bogus"}, everyone(401)),
+    Case("POST", "/auth/logout", {"refresh_token": "bogus"}, everyone(204)),
+    Case("POST", "/auth/password/forgot", {"email": "x@example.com"}, everyone(202)),
+    Case(
+        "POST",
+        "/auth/password/reset",
+        {"token": "bogus", "new_password": "a-sound-passphrase-42"},
+        everyone(400),
+    ),
+]
+
+ROLE_OF = {
+    "customer_a": "customer",
+    "customer_b": "customer",
+    "shop_manager": "shop_manager",
+    "agent": "delivery_agent",
+    "support": "support",
+    "admin": "admin",
+}
+
+
+def test_the_matrix_covers_every_accounts_and_audit_route(app: FastAPI) -> None:
+    mine = {
+        (method, (context.path or "").removeprefix(API))
+        for context in iter_route_contexts(app.routes)
+        if isinstance(route := context.original_route, APIRoute)
+        and route.endpoint.__module__ in {"loumo.accounts.router", "loumo.audit.router"}
+        for method in route.methods
+    }
+    covered = {
+        (
+            c.method,
+            c.path.replace("{address}", "{address_id}")
+            .replace("{customer_a}", "{user_id}")
+            .replace("{role}", "{name}"),
+        )
+        for c in CASES
+    }
+    assert mine == covered
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("caller_index", range(len(CALLERS)), ids=CALLERS)
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.path}" for c in CASES])
+async def test_access(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, case: Case, caller_index: int
+) -> None:
+    users = {name: await create_user(db, role) for name, role in ROLE_OF.items()}
+    zone = await create_zone(db)
+    address = Address(
+        user_id=users["customer_a"].id,
+        label="Home",
+        street="Rue 1",
+        locality="Bastos",
+        zone_id=zone.id,
+        is_default=True,
+    )
+    db.add_all([address, Role(name="temp", description="")])
+    await db.commit()
+    ids = {
+        "zone": zone.id,
+        "address": address.id,
+        "role": "temp",
+        "customer_a": users["customer_a"].id,
+    }
+
+    caller = CALLERS[caller_index]
+    headers = {} if caller == "anonymous" else await auth_headers(app, users[caller])
+    response = await client.request(
+        case.method, API + _fill(case.path, ids), headers=headers, json=_fill(case.body, ids)
+    )
+    assert response.status_code == case.expected[caller_index], response.text

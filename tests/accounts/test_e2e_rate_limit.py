@@ -1,0 +1,130 @@
+"""End to end over TCP: two real API processes sharing one database and one Redis.
+
+The sign-up flow works across them, and they refuse the 6th wrong login together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-accounts")
+
+
+@pytest.fixture(scope="module")
+def servers(workdir: Path) -> Iterator[list[str]]:
+    tmp_path = workdir
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
+        "VAR_DIR": str(tmp_path / "var"),
+        "ENVIRONMENT": "development",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "RATE_LIMIT_PREFIX": f"loumo-e2e-{uuid.uuid4().hex}",
+    }
+    run = {"env": env, "cwd": tmp_path, "check": True, "timeout": 120}
+    subprocess.run([sys.executable, "-m", "loumo", "migrate"], **run)  # type: ignore[call-overload]
+    subprocess.run(  # type: ignore[call-overload]
+        [
+            sys.executable,
+            "-m",
+            "loumo",
+            "create-admin",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "long-enough-pw-1",
+        ],
+        **run,
+    )
+    processes, bases = [], []
+    for i in range(2):
+        port = _free_port()
+        log = (tmp_path / f"server{i}.log").open("wb")
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "loumo", "serve", "--port", str(port)],
+                env=env,
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        for base in bases:
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        yield bases
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_sixth_wrong_login_is_refused_across_processes(servers: list[str]) -> None:
+    body = {"email": "boss@example.com", "password": "wrong-password-00"}
+    for attempt in range(5):
+        answer = httpx.post(f"{servers[attempt % 2]}/api/v1/auth/login", json=body)
+        assert answer.status_code == 401, answer.text
+    for base in servers:
+        sixth = httpx.post(f"{base}/api/v1/auth/login", json=body)
+        assert sixth.status_code == 429
+        assert int(sixth.headers["retry-after"]) > 0
+    assert httpx.get(f"{servers[0]}/readyz").json()["checks"]["rate_limits"] == "ok"
+
+
+def test_sign_up_flow_across_processes(servers: list[str], workdir: Path) -> None:
+    first, second = (f"{base}/api/v1" for base in servers)
+    account = {"name": "Ada", "email": "ada@example.com", "password": "a-sound-passphrase-42"}
+    assert httpx.post(f"{first}/auth/register", json=account).status_code == 202
+    with sqlite3.connect(workdir / "e2e.db") as db:
+        [(payload,)] = db.execute(
+            "SELECT payload FROM jobs WHERE name = 'email.send' AND payload LIKE '%verify_email%'"
+        ).fetchall()
+    code = json.loads(payload)["context"]["code"]
+    verified = httpx.post(
+        f"{second}/auth/verify-email", json={"email": "ada@example.com", "code": code}
+    )
+    assert verified.status_code == 200
+    login = {"email": "ada@example.com", "password": "a-sound-passphrase-42"}
+    tokens = httpx.post(f"{first}/auth/login", json=login).json()
+    pair = httpx.post(
+        f"{second}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    ).json()
+    me = httpx.get(f"{first}/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert me.status_code == 200 and me.json()["email_verified"] is True
+    reused = httpx.post(f"{first}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert reused.status_code == 401
+    after = httpx.get(f"{second}/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert after.status_code == 401
