@@ -22,7 +22,15 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     """Every domain router, mounted under /api/v1."""
-    return APIRouter(prefix=API_PREFIX)
+    from loumo.catalog.router import router as catalog_router
+    from loumo.delivery.router import router as zones_router
+    from loumo.shops.router import router as shops_router
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(zones_router)
+    api.include_router(catalog_router)
+    api.include_router(shops_router)
+    return api
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
