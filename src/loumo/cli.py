@@ -57,6 +57,28 @@ def migrate() -> None:
     typer.echo("loumo: database migrated to head")
 
 
+@app.command()
+def seed(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo catalog (idempotent)")
+    ] = False,
+    scale: Annotated[
+        int | None, typer.Option("--scale", min=1, help="Add N benchmark products")
+    ] = None,
+) -> None:
+    """Load demo data, or N generated products for benchmarks."""
+    import asyncio
+
+    from loumo.seed.run import run_seed
+
+    settings = _checked_settings()
+    if not demo and scale is None:
+        typer.echo("loumo: nothing to seed; pass --demo and/or --scale N", err=True)
+        raise typer.Exit(code=2)
+    for line in asyncio.run(run_seed(settings.database_url, demo=demo, scale=scale)):
+        typer.echo(f"loumo: {line}")
+
+
 def main() -> None:
     app(prog_name="loumo")
 

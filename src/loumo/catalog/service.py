@@ -273,31 +273,52 @@ def _variant(product: Product, data: VariantCreate) -> Variant:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class VariantFacts:
+    sku: str
+    name: str
+    price: int
+    is_active: bool
+
+
+def derived_columns(
+    *,
+    reference: str,
+    name_fr: str,
+    name_en: str,
+    description_fr: str,
+    description_en: str,
+    variants: Sequence[VariantFacts],
+) -> dict[str, Any]:
+    """The service-maintained columns of a product (also used by the bulk seed)."""
+    words = [reference, name_fr, name_en, description_fr, description_en]
+    words += [f"{v.sku} {v.name}" for v in variants]
+    prices = [v.price for v in variants if v.is_active]
+    return {
+        "search_text": fold(" ".join(words)),
+        "name_key": fold(name_fr)[:200],
+        "name_en_key": fold(name_en)[:200],
+        "min_price": min(prices) if prices else None,
+    }
+
+
 async def refresh_derived(session: AsyncSession, product: Product) -> None:
     """Recompute the folded search text and the lowest active price of a product."""
-    variants = (
-        await session.execute(
-            select(Variant.sku, Variant.name, Variant.price, Variant.is_active).where(
-                Variant.product_id == product.id
-            )
-        )
-    ).all()
-    product.search_text = fold(
-        " ".join(
-            [
-                product.name_fr,
-                product.name_en,
-                product.reference,
-                product.description_fr,
-                product.description_en,
-                *(f"{v.sku} {v.name}" for v in variants),
-            ]
+    rows = await session.execute(
+        select(Variant.sku, Variant.name, Variant.price, Variant.is_active).where(
+            Variant.product_id == product.id
         )
     )
-    product.name_key = fold(product.name_fr)[:200]
-    product.name_en_key = fold(product.name_en)[:200]
-    prices = [v.price for v in variants if v.is_active]
-    product.min_price = min(prices) if prices else None
+    values = derived_columns(
+        reference=product.reference,
+        name_fr=product.name_fr,
+        name_en=product.name_en,
+        description_fr=product.description_fr,
+        description_en=product.description_en,
+        variants=[VariantFacts(*row) for row in rows],
+    )
+    for key, value in values.items():
+        setattr(product, key, value)
 
 
 async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
