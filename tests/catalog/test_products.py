@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Product, ProductImage, Variant
-from loumo.core.pagination import encode_cursor
+from loumo.catalog.schemas import ProductRead
+from loumo.core.pagination import Page, encode_cursor
 from tests.catalog.test_categories import _selects, count_statements
 from tests.catalog_support import AuthHeaders, make_category, make_product, make_shop, make_zone
 
@@ -83,7 +84,9 @@ async def test_staff_build_a_product_that_customers_find_and_see_available(
     assert await _names(client, shop_id=shop_b["id"]) == ["Crème fraîche épaisse"]
     assert await _names(client, in_stock="true") == ["Crème fraîche épaisse"]
 
-    found = (await client.get("/api/v1/products", params={"q": "creme"})).json()["items"][0]
+    page = (await client.get("/api/v1/products", params={"q": "creme"})).json()
+    Page[ProductRead].model_validate(page)  # the documented shape is the served shape
+    found = page["items"][0]
     availability = {v["sku"]: v["availability"] for v in found["variants"]}
     assert sorted(availability["CR-001-20"], key=lambda a: a["available"]) == [
         {"shop_id": shop_b["id"], "available": 3},

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from loumo.catalog import service
@@ -29,6 +30,12 @@ router = APIRouter(tags=["catalog"])
 
 CategoryWriter = Annotated[Principal, Depends(require("categories:write"))]
 ProductWriter = Annotated[Principal, Depends(require("products:write"))]
+
+
+def _json(content: Any, status_code: int = 200) -> Response:
+    """Product reads are built as JSON-ready dicts by the service (the hot path skips a second
+    validation pass); `response_model` still documents them."""
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
 def _sees_inactive(principal: Principal | None, permission: str) -> bool:
@@ -89,6 +96,7 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
 
 @router.get(
     "/products",
+    response_model=Page[ProductRead],
     summary="Search, filter and sort products",
     description=(
         "`q` matches names (French and English), descriptions and SKUs, ignoring accents and "
@@ -109,7 +117,7 @@ async def list_products(
     sort: ProductSort = "relevance",
     cursor: CursorParam = None,
     limit: LimitParam = 20,
-) -> Page[ProductRead]:
+) -> Response:
     query = ProductQuery(
         q=q,
         category_id=category_id,
@@ -124,38 +132,45 @@ async def list_products(
     items, next_cursor = await service.list_products(
         session, query, include_inactive=_sees_inactive(principal, "products:write")
     )
-    return Page[ProductRead](items=items, next_cursor=next_cursor)
+    return _json({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/products/{product_id}", summary="One product by id or slug")
+@router.get(
+    "/products/{product_id}", response_model=ProductRead, summary="One product by id or slug"
+)
 async def get_product(
     product_id: str, session: SessionDep, principal: OptionalPrincipal
-) -> ProductRead:
-    return await service.get_product(
+) -> Response:
+    product = await service.get_product(
         session, product_id, include_inactive=_sees_inactive(principal, "products:write")
     )
+    return _json(product)
 
 
 @router.post(
     "/products",
     status_code=status.HTTP_201_CREATED,
+    response_model=ProductRead,
     summary="Create a product, optionally with its variants (staff)",
     responses={
         400: {"description": "Unknown category or currency mismatch"},
         409: {"description": "Reference, slug or SKU already used"},
     },
 )
-async def create_product(data: ProductCreate, session: SessionDep, _: ProductWriter) -> ProductRead:
+async def create_product(data: ProductCreate, session: SessionDep, _: ProductWriter) -> Response:
     product = await service.create_product(session, data)
-    return await service.get_product(session, product.id, include_inactive=True)
+    created = await service.get_product(session, product.id, include_inactive=True)
+    return _json(created, status.HTTP_201_CREATED)
 
 
-@router.patch("/products/{product_id}", summary="Change a product (staff)")
+@router.patch(
+    "/products/{product_id}", response_model=ProductRead, summary="Change a product (staff)"
+)
 async def update_product(
     product_id: str, data: ProductUpdate, session: SessionDep, _: ProductWriter
-) -> ProductRead:
+) -> Response:
     product = await service.update_product(session, product_id, data)
-    return await service.get_product(session, product.id, include_inactive=True)
+    return _json(await service.get_product(session, product.id, include_inactive=True))
 
 
 @router.delete(

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     and_,
     case,
@@ -34,10 +35,8 @@ from loumo.catalog.schemas import (
     CategoryCreate,
     CategoryNode,
     CategoryUpdate,
-    ImageRead,
     ProductCreate,
     ProductQuery,
-    ProductRead,
     ProductUpdate,
     VariantCreate,
     VariantRead,
@@ -407,9 +406,13 @@ async def deactivate_product(session: AsyncSession, product_id: str) -> None:
 
 async def get_product(
     session: AsyncSession, id_or_slug: str, *, include_inactive: bool
-) -> ProductRead:
-    product = await _get_product_row(session, id_or_slug, include_inactive=include_inactive)
-    return (await _assemble(session, [product], include_inactive=include_inactive))[0]
+) -> dict[str, Any]:
+    """One product as a JSON-ready dict shaped like `ProductRead`."""
+    stmt = select(*PRODUCT_COLUMNS).where(or_(Product.id == id_or_slug, Product.slug == id_or_slug))
+    row: Row[Any] | None = (await session.execute(stmt)).first()
+    if row is None or not (include_inactive or row.is_active):
+        raise NotFound(f"No product {id_or_slug}")
+    return (await _assemble(session, [row], include_inactive=include_inactive))[0]
 
 
 # --- variants --------------------------------------------------------------------------------
@@ -514,50 +517,93 @@ async def _availability(
     return await _availability_source.for_variants(session, variant_ids)
 
 
+PRODUCT_COLUMNS: tuple[Any, ...] = (
+    Product.id,
+    Product.reference,
+    Product.slug,
+    Product.name_fr,
+    Product.name_en,
+    Product.description_fr,
+    Product.description_en,
+    Product.category_id,
+    Product.is_active,
+    Product.min_price,
+    Product.currency,
+    Product.created_at,
+    Product.updated_at,
+    Product.name_key,
+)
+VARIANT_COLUMNS: tuple[Any, ...] = (
+    Variant.id,
+    Variant.product_id,
+    Variant.name,
+    Variant.sku,
+    Variant.price,
+    Variant.currency,
+    Variant.weight,
+    Variant.unit,
+    Variant.position,
+    Variant.is_active,
+    Variant.image_key,
+)
+
+
 async def _assemble(
-    session: AsyncSession, products: Sequence[Product], *, include_inactive: bool
-) -> list[ProductRead]:
-    """Variants, images and availability of a page of products: three queries, whatever its size."""
+    session: AsyncSession, products: Sequence[Row[Any]], *, include_inactive: bool
+) -> list[dict[str, Any]]:
+    """Variants, images and availability of a page of products: three queries, whatever its size.
+
+    The hot read path builds JSON-ready dicts from Core rows (shaped like `ProductRead`, which
+    documents them and which a test checks them against) instead of ORM objects and models:
+    several times cheaper per page.
+    """
     ids = [p.id for p in products]
     if not ids:
         return []
-    vstmt = select(Variant).where(Variant.product_id.in_(ids))
+    vstmt = select(*VARIANT_COLUMNS).where(Variant.product_id.in_(ids))
     if not include_inactive:
         vstmt = vstmt.where(Variant.is_active)
-    variants = (await session.scalars(vstmt.order_by(Variant.position, Variant.id))).all()
+    variants = (await session.execute(vstmt.order_by(Variant.position, Variant.id))).all()
     images = (
-        await session.scalars(
-            select(ProductImage)
+        await session.execute(
+            select(ProductImage.product_id, ProductImage.media_key)
             .where(ProductImage.product_id.in_(ids))
             .order_by(ProductImage.position)
         )
     ).all()
     availability = await _availability(session, [v.id for v in variants])
-    by_product: dict[str, list[VariantRead]] = defaultdict(list)
+    variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    in_stock: set[str] = set()
     for v in variants:
-        by_product[v.product_id].append(_variant_read(v, availability))
-    images_of: dict[str, list[ImageRead]] = defaultdict(list)
-    for img in images:
-        images_of[img.product_id].append(ImageRead(key=img.media_key, url=media_url(img.media_key)))
+        stocked = availability.get(v.id, [])
+        if any(a.available > 0 for a in stocked):
+            in_stock.add(v.product_id)
+        shops = [{"shop_id": a.shop_id, "available": a.available} for a in stocked]
+        variant = v._asdict()
+        variant["availability"] = shops
+        variants_of[v.product_id].append(variant)
+    images_of: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for product_id, key in images:
+        images_of[product_id].append({"key": key, "url": media_url(key)})
     return [
-        ProductRead(
-            id=p.id,
-            reference=p.reference,
-            slug=p.slug,
-            name_fr=p.name_fr,
-            name_en=p.name_en,
-            description_fr=p.description_fr,
-            description_en=p.description_en,
-            category_id=p.category_id,
-            is_active=p.is_active,
-            price=p.min_price,
-            currency=p.currency,
-            in_stock=any(a.available > 0 for v in by_product[p.id] for a in v.availability),
-            images=images_of[p.id],
-            variants=by_product[p.id],
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
+        {
+            "id": p.id,
+            "reference": p.reference,
+            "slug": p.slug,
+            "name_fr": p.name_fr,
+            "name_en": p.name_en,
+            "description_fr": p.description_fr,
+            "description_en": p.description_en,
+            "category_id": p.category_id,
+            "is_active": p.is_active,
+            "price": p.min_price,
+            "currency": p.currency,
+            "in_stock": p.id in in_stock,
+            "images": images_of.get(p.id, []),
+            "variants": variants_of.get(p.id, []),
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
+        }
         for p in products
     ]
 
@@ -571,9 +617,12 @@ def _cursor_value(cursor: dict[str, Any], sort: str, kind: type) -> tuple[Any, s
 
 async def list_products(
     session: AsyncSession, query: ProductQuery, *, include_inactive: bool
-) -> tuple[list[ProductRead], str | None]:
-    """Search, filter and sort products with keyset pagination (sort key, then id)."""
-    stmt: Select[Any] = select(Product).where(Product.min_price.is_not(None))
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Search, filter and sort products with keyset pagination (sort key, then id).
+
+    Items are JSON-ready dicts shaped like `ProductRead`.
+    """
+    stmt: Select[Any] = select(*PRODUCT_COLUMNS).where(Product.min_price.is_not(None))
     if not include_inactive:
         stmt = stmt.where(Product.is_active)
     terms = fold(query.q or "").split()[:MAX_SEARCH_TERMS]
@@ -647,19 +696,18 @@ async def list_products(
         stmt = stmt.order_by(Product.name_key, Product.id)
 
     rows = (await session.execute(stmt.limit(query.limit + 1))).all()
-    products = [row[0] for row in rows[: query.limit]]
+    products = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
-        last_row = rows[query.limit - 1]
-        last_product: Product = last_row[0]
+        last = rows[query.limit - 1]
         value: Any
         if sort == "relevance":
-            value = last_row[1]
+            value = last.rank
         elif sort == "newest":
-            value = last_product.id
+            value = last.id
         elif sort == "name":
-            value = last_product.name_key
+            value = last.name_key
         else:
-            value = last_product.min_price
-        next_cursor = encode_cursor({"s": sort, "v": value, "id": last_product.id})
+            value = last.min_price
+        next_cursor = encode_cursor({"s": sort, "v": value, "id": last.id})
     return await _assemble(session, products, include_inactive=include_inactive), next_cursor
