@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0002
-Create Date: 2026-11-25 11:23:54.737216
+Create Date: 2026-11-25 11:43:12.198099
 """
 
 from collections.abc import Sequence
@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["parent_id"],
-            ["categories.id"],
-            name=op.f("fk_categories_parent_id_categories"),
+            ["parent_id"], ["categories.id"], name=op.f("fk_categories_parent_id_categories")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_categories")),
         sa.UniqueConstraint("parent_id", "slug", name=op.f("uq_categories_parent_id_slug")),
@@ -59,6 +57,7 @@ def upgrade() -> None:
         sa.Column("name_en_key", sa.String(length=200), nullable=False),
         sa.Column("min_price", sa.Integer(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("image_keys", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

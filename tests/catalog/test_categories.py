@@ -132,3 +132,16 @@ async def test_unknown_parent_and_customers_are_refused(
     assert (
         await client.post("/api/v1/categories", json={"name": "X"}, headers=customer)
     ).status_code == 403
+
+
+async def test_the_tree_depth_is_bounded(client: httpx.AsyncClient, staff: dict[str, str]) -> None:
+    parent_id = None
+    for depth in range(40):
+        response = await client.post(
+            "/api/v1/categories", json={"name": f"N{depth}", "parent_id": parent_id}, headers=staff
+        )
+        if response.status_code != 201:
+            break
+        parent_id = response.json()["id"]
+    assert response.status_code == 400 and response.json()["code"] == "category_too_deep"
+    assert 20 < depth < 40

@@ -255,6 +255,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
         (body(reference=existing["reference"]), 409, "conflict"),
         (body(variants=[{"name": "1", "sku": "C-1", "price": 5, "currency": "EUR"}]), 400, None),
         (body(unknown_field=1), 422, "validation_error"),
+        (body(variants=[{"name": "1", "sku": "BIG", "price": 10**12}]), 422, None),
     ]
     for payload, status, code in cases:
         response = await client.post("/api/v1/products", json=payload, headers=staff)
@@ -282,6 +283,9 @@ async def test_bad_input_is_refused_and_changes_nothing(
         ({"cursor": encode_cursor({"s": "name", "v": "x", "id": "1"}), "sort": "price"}, 400),
         ({"min_price": 10, "max_price": 5}, 400),
         ({"min_price": -1}, 422),
+        ({"max_price": 10**15}, 422),
+        ({"cursor": encode_cursor({"s": "price", "v": 2**62, "id": "1"}), "sort": "price"}, 400),
+        ({"cursor": encode_cursor({"s": "newest", "v": "x", "id": "9" * 100})}, 400),
         ({"sort": "cheapest"}, 422),
         ({"category_id": "missing"}, 404),
     ]:

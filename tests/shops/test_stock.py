@@ -107,6 +107,10 @@ async def test_stock_never_goes_below_zero_or_reservations(
         response = await client.post(url + "/adjustments", json=body, headers=staff)
         assert response.status_code == 422
     assert (await client.put(url, json={"quantity": -1}, headers=staff)).status_code == 422
+    huge = await client.post(
+        url + "/adjustments", json={"delta": 10**9, "reason": "typo"}, headers=staff
+    )
+    assert huge.status_code == 409
     missing = await client.post(
         _stock_url(ids["a"], "nope") + "/adjustments",
         json={"delta": 1, "reason": "x"},

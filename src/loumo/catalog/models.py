@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -50,9 +51,10 @@ class Category(TimestampMixin, Base):
 class Product(TimestampMixin, Base):
     """A sellable product; prices live on its variants.
 
-    `search_text`, `name_key`, `name_en_key` and `min_price` are derived columns maintained by the
-    service: accent- and case-folded text for portable search and sorting, and the lowest active
-    variant price (NULL when no variant can be bought) for price sorting and keyset pagination.
+    `search_text`, `name_key`, `name_en_key`, `min_price` and `image_keys` are derived columns
+    maintained by the service: accent- and case-folded text for portable search and sorting, the
+    lowest active variant price (NULL when no variant can be bought) for price sorting and keyset
+    pagination, and the ordered image keys.
     """
 
     __tablename__ = "products"
@@ -78,6 +80,9 @@ class Product(TimestampMixin, Base):
     name_en_key: Mapped[str] = mapped_column(String(200), default="")
     min_price: Mapped[int | None] = mapped_column(Integer, default=None)
     currency: Mapped[str] = mapped_column(String(3), default="XAF")
+    # A copy of the ordered keys in product_images (the source of truth, which the media package
+    # counts references in), so that listing a page of products needs no extra query.
+    image_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class ProductImage(Base):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from loumo.catalog import service
 from loumo.catalog.schemas import (
+    MAX_PRICE,
     CategoryCreate,
     CategoryRead,
     CategoryTree,
@@ -111,8 +112,8 @@ async def list_products(
     q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
     category_id: Annotated[str | None, Query(max_length=32)] = None,
     shop_id: Annotated[str | None, Query(max_length=32, description="Stocked by shop")] = None,
-    min_price: Annotated[int | None, Query(ge=0, description="Minor units")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="Minor units")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE, description="Minor units")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE, description="Minor units")] = None,
     in_stock: Annotated[bool, Query(description="Only products available now")] = False,
     sort: ProductSort = "relevance",
     cursor: CursorParam = None,

@@ -16,6 +16,7 @@ ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
 MediaKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-/]{1,128}$")]
 Unit = Literal["kg", "g", "l", "ml", "piece"]
+MAX_PRICE = 1_000_000_000  # minor units; fits the 32-bit price column
 ProductSort = Literal["relevance", "price", "-price", "newest", "name"]
 
 
@@ -76,7 +77,7 @@ class CategoryTree(BaseModel):
 class VariantCreate(_Input):
     name: Name
     sku: Sku
-    price: int = Field(ge=0, le=10**12, description="Integer minor units of `currency`")
+    price: int = Field(ge=0, le=MAX_PRICE, description="Integer minor units of `currency`")
     currency: Currency | None = Field(default=None, description="Defaults to the product's")
     weight: float | None = Field(default=None, gt=0, le=1_000_000)
     unit: Unit = "piece"
@@ -88,7 +89,7 @@ class VariantCreate(_Input):
 class VariantUpdate(_Input):
     name: Name | None = None
     sku: Sku | None = None
-    price: int | None = Field(default=None, ge=0, le=10**12)
+    price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
     weight: float | None = Field(default=None, gt=0, le=1_000_000)
     unit: Unit | None = None
     position: int | None = Field(default=None, ge=0, le=1_000_000)

@@ -24,9 +24,9 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", stripped.casefold()).strip()
 
 
-def slugify(text: str) -> str:
-    """A URL slug: 'Pâtes & Riz' -> 'pates-riz'."""
-    return _NON_SLUG.sub("-", fold(text)).strip("-")
+def slugify(text: str, max_length: int = 120) -> str:
+    """A URL slug of at most `max_length` characters: 'Pâtes & Riz' -> 'pates-riz'."""
+    return _NON_SLUG.sub("-", fold(text))[:max_length].strip("-")
 
 
 def like_escape(text: str) -> str:

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+import orjson
+from sqlalchemy import JSON, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category, Product, Variant
@@ -308,8 +309,13 @@ async def _bulk_insert(session: AsyncSession, table: Table, rows: Sequence[dict[
     if connection.dialect.name == "postgresql":
         raw = await connection.get_raw_connection()
         columns = list(rows[0])
+        as_json = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        records = [
+            tuple(orjson.dumps(r[c]).decode() if c in as_json else r[c] for c in columns)
+            for r in rows
+        ]
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            table.name, records=[tuple(r[c] for c in columns) for r in rows], columns=columns
+            table.name, records=records, columns=columns
         )
         return
     for start in range(0, len(rows), 2000):
@@ -442,6 +448,7 @@ def _products(
             "currency": "XAF",
             "created_at": now,
             "updated_at": now,
+            "image_keys": [],
             **derived,
         }
         stock: list[dict[str, Any]] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,7 @@ from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 from loumo.shops.schemas import ShopCreate, ShopUpdate, StockRead, StockWrite
 
 LOW_STOCK_JOB = "stock.low"
+MAX_QUANTITY = 1_000_000_000  # keeps quantity + delta within the 32-bit column
 
 
 class UnknownZone(BadRequest):
@@ -464,13 +465,19 @@ async def apply_delta(
     result = (
         await session.execute(
             update(Stock)
-            .where(_pk(shop_id, variant_id), Stock.quantity + delta >= Stock.reserved)
+            .where(
+                _pk(shop_id, variant_id),
+                Stock.quantity + delta >= Stock.reserved,
+                Stock.quantity + delta <= MAX_QUANTITY,
+            )
             .values(quantity=Stock.quantity + delta, updated_at=utcnow())
             .returning(Stock.quantity)
             .execution_options(synchronize_session=False)
         )
     ).first()
     if result is None:
+        if delta > 0:
+            raise Conflict(f"A stock holds at most {MAX_QUANTITY} units", field="delta")
         raise InsufficientStock(f"Removing {-delta} units would go below zero or the reservations")
     await _record(
         session,
@@ -581,6 +588,26 @@ class ShopAvailability:
             .join(Variant, Variant.id == Stock.variant_id)
             .join(Shop, Shop.id == Stock.shop_id)
             .where(*conditions)
+        )
+
+    def join_availability(self, stmt: Select[Any], variant_id: Any) -> Select[Any]:
+        stocked = (
+            select(
+                Stock.variant_id,
+                Stock.shop_id,
+                (Stock.quantity - Stock.reserved).label("available"),
+            )
+            .join(Shop, Shop.id == Stock.shop_id)
+            .where(Shop.is_active.is_(True))
+            .subquery()
+        )
+        return (
+            stmt.outerjoin(stocked, stocked.c.variant_id == variant_id)
+            .add_columns(
+                stocked.c.shop_id.label("avail_shop_id"),
+                stocked.c.available.label("avail_available"),
+            )
+            .order_by(stocked.c.shop_id)
         )
 
     async def for_variants(
