@@ -567,6 +567,8 @@ VARIANT_COLUMNS: tuple[Any, ...] = (
     Variant.is_active,
     Variant.image_key,
 )
+VARIANT_KEYS = tuple(c.key for c in VARIANT_COLUMNS)
+VARIANT_WIDTH = len(VARIANT_COLUMNS)
 
 
 async def _assemble(
@@ -590,28 +592,19 @@ async def _assemble(
     variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     in_stock: set[str] = set()
     current: dict[str, Any] | None = None
+    # Rows are (variant columns..., shop_id, available), ordered by variant: unpacked by
+    # position, which is several times cheaper than by name for the few hundred rows of a page.
     for row in await session.execute(stmt):
-        if current is None or current["id"] != row.id:
-            current = {
-                "id": row.id,
-                "product_id": row.product_id,
-                "name": row.name,
-                "sku": row.sku,
-                "price": row.price,
-                "currency": row.currency,
-                "weight": row.weight,
-                "unit": row.unit,
-                "position": row.position,
-                "is_active": row.is_active,
-                "image_key": row.image_key,
-                "availability": [],
-            }
-            variants_of[row.product_id].append(current)
-        shop_id = getattr(row, "avail_shop_id", None)
-        if shop_id is not None:
-            current["availability"].append({"shop_id": shop_id, "available": row.avail_available})
-            if row.avail_available > 0:
-                in_stock.add(row.product_id)
+        variant_id, product_id = row[0], row[1]
+        if current is None or current["id"] != variant_id:
+            current = dict(zip(VARIANT_KEYS, row[:VARIANT_WIDTH], strict=True))
+            current["availability"] = []
+            variants_of[product_id].append(current)
+        if len(row) > VARIANT_WIDTH and row[VARIANT_WIDTH] is not None:
+            available = row[VARIANT_WIDTH + 1]
+            current["availability"].append({"shop_id": row[VARIANT_WIDTH], "available": available})
+            if available > 0:
+                in_stock.add(product_id)
     return [
         {
             "id": p.id,
