@@ -17,6 +17,9 @@ def main() -> None:
         results.append(result)
     results += catalog.run(duration)
     print_table(results)
+    ratio = catalog.listing_ratio(results)
+    if ratio is not None:
+        print(f"product listing p50, largest / smallest catalog: {ratio:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,16 @@ def upgrade() -> None:
         batch_op.create_index("ix_products_category_id_id", ["category_id", "id"], unique=False)
         batch_op.create_index("ix_products_min_price_id", ["min_price", "id"], unique=False)
         batch_op.create_index("ix_products_name_key_id", ["name_key", "id"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_products_search_text_trgm",
+        "products",
+        ["search_text"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    )
 
     op.create_table(
         "shops",
@@ -252,6 +262,7 @@ def downgrade() -> None:
     op.drop_table("shops")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index("ix_products_name_key_id")
+        batch_op.drop_index("ix_products_search_text_trgm")
         batch_op.drop_index("ix_products_min_price_id")
         batch_op.drop_index("ix_products_category_id_id")
 

@@ -62,6 +62,13 @@ class Product(TimestampMixin, Base):
         Index("ix_products_min_price_id", "min_price", "id"),
         Index("ix_products_name_key_id", "name_key", "id"),
         Index("ix_products_category_id_id", "category_id", "id"),
+        # Trigram index for `LIKE '%term%'` search on PostgreSQL (a plain index on SQLite).
+        Index(
+            "ix_products_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

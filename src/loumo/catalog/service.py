@@ -88,9 +88,9 @@ class AvailabilitySource(Protocol):
         """A correlated condition: the product is stocked (in `shop_id`, with units if asked)."""
         ...
 
-    def join_availability(self, stmt: Select[Any], variant_id: Any) -> Select[Any]:
-        """`stmt` LEFT JOINed to the variant's stock in active shops, with two more columns
-        labelled `avail_shop_id` and `avail_available` (NULL when stocked nowhere)."""
+    def availability_column(self, variant_id: Any) -> ColumnElement[str | None]:
+        """A correlated column: the variant's stock in active shops as 'shop:available,...'
+        (NULL when stocked nowhere). One short string per variant keeps the page query small."""
         ...
 
     async def for_variants(
@@ -588,23 +588,21 @@ async def _assemble(
         stmt = stmt.where(Variant.is_active)
     stmt = stmt.order_by(Variant.position, Variant.id)
     if _availability_source is not None:
-        stmt = _availability_source.join_availability(stmt, Variant.id)
+        stmt = stmt.add_columns(_availability_source.availability_column(Variant.id))
     variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     in_stock: set[str] = set()
-    current: dict[str, Any] | None = None
-    # Rows are (variant columns..., shop_id, available), ordered by variant: unpacked by
-    # position, which is several times cheaper than by name for the few hundred rows of a page.
+    # Unpacked by position, several times cheaper than by name for the rows of a page.
     for row in await session.execute(stmt):
-        variant_id, product_id = row[0], row[1]
-        if current is None or current["id"] != variant_id:
-            current = dict(zip(VARIANT_KEYS, row[:VARIANT_WIDTH], strict=True))
-            current["availability"] = []
-            variants_of[product_id].append(current)
-        if len(row) > VARIANT_WIDTH and row[VARIANT_WIDTH] is not None:
-            available = row[VARIANT_WIDTH + 1]
-            current["availability"].append({"shop_id": row[VARIANT_WIDTH], "available": available})
-            if available > 0:
-                in_stock.add(product_id)
+        variant = dict(zip(VARIANT_KEYS, row[:VARIANT_WIDTH], strict=True))
+        shops: list[dict[str, Any]] = []
+        stocked = row[VARIANT_WIDTH] if len(row) > VARIANT_WIDTH else None
+        for entry in sorted(stocked.split(",")) if stocked else ():
+            shop_id, _, available = entry.partition(":")
+            shops.append({"shop_id": shop_id, "available": int(available)})
+            if int(available) > 0:
+                in_stock.add(row[1])
+        variant["availability"] = shops
+        variants_of[row[1]].append(variant)
     return [
         {
             "id": p.id,

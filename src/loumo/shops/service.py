@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -590,24 +601,13 @@ class ShopAvailability:
             .where(*conditions)
         )
 
-    def join_availability(self, stmt: Select[Any], variant_id: Any) -> Select[Any]:
-        stocked = (
-            select(
-                Stock.variant_id,
-                Stock.shop_id,
-                (Stock.quantity - Stock.reserved).label("available"),
-            )
-            .join(Shop, Shop.id == Stock.shop_id)
-            .where(Shop.is_active.is_(True))
-            .subquery()
-        )
+    def availability_column(self, variant_id: Any) -> ColumnElement[str | None]:
+        entry = Stock.shop_id + ":" + cast(Stock.quantity - Stock.reserved, String)
         return (
-            stmt.outerjoin(stocked, stocked.c.variant_id == variant_id)
-            .add_columns(
-                stocked.c.shop_id.label("avail_shop_id"),
-                stocked.c.available.label("avail_available"),
-            )
-            .order_by(stocked.c.shop_id)
+            select(func.aggregate_strings(entry, ","))
+            .join(Shop, Shop.id == Stock.shop_id)
+            .where(Stock.variant_id == variant_id, Shop.is_active.is_(True))
+            .scalar_subquery()
         )
 
     async def for_variants(
