@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from bench import catalog
 from bench.harness import BENCH_DB, Result, print_table, rss_mb, run_wrk, server
 
 
@@ -14,7 +15,11 @@ def main() -> None:
         result = run_wrk("GET /healthz (all middleware)", f"{base}/healthz", duration=duration)
         result.rss_mb = rss_mb(pid)
         results.append(result)
+    results += catalog.run(duration)
     print_table(results)
+    ratio = catalog.listing_ratio(results)
+    if ratio is not None:
+        print(f"product listing p50, largest / smallest catalog: {ratio:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":

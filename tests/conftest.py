@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.models import User
+from loumo.accounts.models import Role, RolePermission, User, UserRole
 from loumo.core.db import Database
 from loumo.core.migrations import upgrade_async
 from loumo.core.settings import Settings
 from loumo.main import create_app
 from loumo.models import metadata
+from loumo.shops.models import shop_managers
 from tests.factories import auth_headers as factory_auth_headers
 from tests.factories import create_user
 
@@ -161,21 +162,45 @@ async def delivery_agent(db: AsyncSession) -> User:
     return await create_user(db, "delivery_agent")
 
 
-AuthHeaders = Callable[[str], Awaitable[dict[str, str]]]
+AuthHeaders = Callable[..., Awaitable[dict[str, str]]]
 
 
 @pytest.fixture
 def auth_headers(app: FastAPI, db: AsyncSession) -> AuthHeaders:
-    """`await auth_headers(user_id)` -> bearer headers of a real customer with that id.
+    """`await auth_headers(user_id, permissions=[...], shops=[...])` -> bearer headers.
 
-    The user is created on first use (a verified customer) and signed in through a real session.
+    The caller is a real, verified customer with that id, created on first use; `permissions`
+    come through a custom role made for them, `shops` make them a manager of those shops.
     """
     made: dict[str, dict[str, str]] = {}
 
-    async def make(user_id: str) -> dict[str, str]:
-        if user_id not in made:
-            user = await db.get(User, user_id) or await create_user(db, id=user_id)
-            made[user_id] = await factory_auth_headers(app, user)
+    async def make(
+        user_id: str, permissions: Sequence[str] = (), shops: Sequence[str] = ()
+    ) -> dict[str, str]:
+        if user_id in made:
+            return made[user_id]
+        user = await db.get(User, user_id) or await create_user(db, id=user_id)
+        if permissions:
+            role = f"test-{user_id}"
+            db.add(Role(name=role, description="test role"))
+            await db.flush()
+            db.add_all(RolePermission(role_name=role, permission=p) for p in permissions)
+            db.add(UserRole(user_id=user.id, role=role))
+        if shops:
+            await db.execute(
+                insert(shop_managers), [{"shop_id": s, "user_id": user.id} for s in shops]
+            )
+        await db.commit()
+        made[user_id] = await factory_auth_headers(app, user)
         return made[user_id]
 
     return make
+
+
+CATALOG_STAFF = ("zones:write", "categories:write", "products:write", "shops:write", "stock:write")
+
+
+@pytest.fixture
+async def staff(auth_headers: AuthHeaders) -> dict[str, str]:
+    """Headers of a staff member who runs zones, the catalog, shops and stock."""
+    return await auth_headers("staff000000000000000000000000001", permissions=CATALOG_STAFF)

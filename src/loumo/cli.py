@@ -193,19 +193,28 @@ def create_admin(
 
 @app.command()
 def seed(
-    demo: Annotated[bool, typer.Option("--demo", help="Create the demo data")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Demo users (one per role) and the demo catalog")
+    ] = False,
+    scale: Annotated[
+        int | None, typer.Option("--scale", min=1, help="Add N generated products (benchmarks)")
+    ] = None,
 ) -> None:
-    """Load demo data (idempotent): one user per role, printed with their passwords."""
+    """Load demo data (idempotent), and/or N generated products for benchmarks."""
     from loumo.accounts.seed import seed_demo_users
+    from loumo.seed.run import run_seed
 
-    if not demo:
-        typer.echo("loumo: nothing to seed; pass --demo for the demo data", err=True)
+    if not demo and scale is None:
+        typer.echo("loumo: nothing to seed; pass --demo and/or --scale N", err=True)
         raise typer.Exit(code=2)
     settings = _checked_settings()
-    users = _in_transaction(settings, seed_demo_users)
-    typer.echo("loumo: demo users (email / password):")
-    for role, email, password in users:
-        typer.echo(f"  {role:<15} {email:<28} {password}")
+    users = _in_transaction(settings, seed_demo_users) if demo else []
+    for line in asyncio.run(run_seed(settings.database_url, demo=demo, scale=scale)):
+        typer.echo(f"loumo: {line}")
+    if users:
+        typer.echo("loumo: demo users (email / password):")
+        for role, email, password in users:
+            typer.echo(f"  {role:<15} {email:<28} {password}")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from starlette_compress import CompressMiddleware, add_compress_type
 from loumo import __version__, accounts
 from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
+from loumo.catalog.router import router as catalog_router
 from loumo.core import health
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
@@ -20,9 +21,12 @@ from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
 from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
+from loumo.delivery.router import router as zones_router
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
+from loumo.shops import service as shops_service
+from loumo.shops.router import router as shops_router
 from loumo.tasks import TASK_MODULES
 
 API_PREFIX = "/api/v1"
@@ -36,10 +40,13 @@ add_compress_type("application/problem+json")
 def build_api_router() -> APIRouter:
     """Every domain router, mounted under /api/v1."""
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(media.router)
-    api.include_router(notifications_router)
     api.include_router(accounts_router)
     api.include_router(audit_router)
+    api.include_router(zones_router)
+    api.include_router(catalog_router)
+    api.include_router(shops_router)
+    api.include_router(media.router)
+    api.include_router(notifications_router)
     return api
 
 
@@ -82,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.redis_url:
         app.state.readiness_checks["rate_limits"] = health.check_rate_limiter
     accounts.install(app)
+    app.state.principal_enrichers.append(shops_service.with_managed_shops)
 
     install_error_handlers(app)
     app.add_middleware(

@@ -11,11 +11,13 @@ from loumo.accounts.models import (
     UserRole,
 )
 from loumo.audit.models import AuditEntry
+from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.core.db import Base
 from loumo.delivery.models import Zone
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
+from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 
 metadata = Base.metadata
 
@@ -24,16 +26,24 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "Category",
     "Job",
     "MediaFile",
     "Notification",
     "OneTimeCode",
     "PeriodicRun",
+    "Product",
+    "ProductImage",
     "RefreshToken",
     "Role",
     "RolePermission",
+    "Shop",
+    "Stock",
+    "StockMovement",
     "User",
     "UserRole",
+    "Variant",
     "Zone",
     "metadata",
+    "shop_managers",
 ]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts import permissions as perms
 from loumo.accounts.schemas import normalize_email
 from loumo.accounts.service import provision_user
+from loumo.core import permissions as perms
 
+DEMO_MANAGER_EMAIL = "manager@loumo.example"
 DEMO_USERS = [
     (perms.CUSTOMER, "Demo Customer", "customer@loumo.example", "demo-customer-2026"),
-    (perms.SHOP_MANAGER, "Demo Shop Manager", "manager@loumo.example", "demo-manager-2026"),
+    (perms.SHOP_MANAGER, "Demo Shop Manager", DEMO_MANAGER_EMAIL, "demo-manager-2026"),
     (perms.DELIVERY_AGENT, "Demo Delivery Agent", "agent@loumo.example", "demo-agent-2026"),
     (perms.SUPPORT, "Demo Support", "support@loumo.example", "demo-support-2026"),
     (perms.ADMIN, "Demo Admin", "admin@loumo.example", "demo-admin-2026"),

@@ -20,7 +20,6 @@ from sqlalchemy import Select, column, delete, exists, select, table, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts import permissions as perms
 from loumo.accounts.models import (
     Address,
     AuthSession,
@@ -47,6 +46,7 @@ from loumo.accounts.schemas import (
 )
 from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
+from loumo.core import permissions as perms
 from loumo.core import security
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow

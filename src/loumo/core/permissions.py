@@ -2,8 +2,8 @@
 
 Permissions are `resource:action` strings. Built-in roles are defined here, in code, so that
 they exist in every database and cannot be edited away; staff add custom roles through `/roles`.
-Other domains declare their permissions at import time with `register_permission(...)`, naming
-the built-in roles that hold them.
+Every domain declares its permissions at import time with `register_permission(...)`, naming
+the built-in roles that hold them; the registry lives in `core` so that any domain can.
 """
 
 from __future__ import annotations

@@ -1,0 +1,194 @@
+"""Request and response bodies of the catalog API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
+MediaKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-/]{1,128}$")]
+Unit = Literal["kg", "g", "l", "ml", "piece"]
+MAX_PRICE = 1_000_000_000  # minor units; fits the 32-bit price column
+ProductSort = Literal["relevance", "price", "-price", "newest", "name"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CategoryCreate(_Input):
+    name: Name
+    name_en: Annotated[str, StringConstraints(max_length=120)] = ""
+    slug: Slug | None = Field(default=None, description="Derived from `name` when omitted")
+    parent_id: str | None = None
+    position: int = Field(default=0, ge=0, le=1_000_000)
+    is_displayed: bool = True
+    is_active: bool = True
+    image_key: MediaKey | None = None
+
+
+class CategoryUpdate(_Input):
+    """Fields to change; `parent_id: null` moves the category to the root."""
+
+    name: Name | None = None
+    name_en: Annotated[str, StringConstraints(max_length=120)] | None = None
+    slug: Slug | None = None
+    parent_id: str | None = None
+    position: int | None = Field(default=None, ge=0, le=1_000_000)
+    is_displayed: bool | None = None
+    is_active: bool | None = None
+    image_key: MediaKey | None = None
+
+
+class CategoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    parent_id: str | None
+    name: str
+    name_en: str
+    slug: str
+    position: int
+    is_displayed: bool
+    is_active: bool
+    image_key: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CategoryNode(CategoryRead):
+    children: list[CategoryNode] = []
+
+
+class CategoryTree(BaseModel):
+    """The whole category tree, roots first, siblings by position then name."""
+
+    items: list[CategoryNode]
+
+
+class VariantCreate(_Input):
+    name: Name
+    sku: Sku
+    price: int = Field(ge=0, le=MAX_PRICE, description="Integer minor units of `currency`")
+    currency: Currency | None = Field(default=None, description="Defaults to the product's")
+    weight: float | None = Field(default=None, gt=0, le=1_000_000)
+    unit: Unit = "piece"
+    position: int = Field(default=0, ge=0, le=1_000_000)
+    is_active: bool = True
+    image_key: MediaKey | None = None
+
+
+class VariantUpdate(_Input):
+    name: Name | None = None
+    sku: Sku | None = None
+    price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
+    weight: float | None = Field(default=None, gt=0, le=1_000_000)
+    unit: Unit | None = None
+    position: int | None = Field(default=None, ge=0, le=1_000_000)
+    is_active: bool | None = None
+    image_key: MediaKey | None = None
+
+
+class AvailabilityRead(BaseModel):
+    shop_id: str
+    available: int = Field(description="Units that can be ordered now: quantity - reserved")
+
+
+class VariantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    product_id: str
+    name: str
+    sku: str
+    price: int
+    currency: str
+    weight: float | None
+    unit: str
+    position: int
+    is_active: bool
+    image_key: str | None
+    availability: list[AvailabilityRead] = Field(
+        default=[], description="Per active shop that stocks the variant"
+    )
+
+
+class ImageRead(BaseModel):
+    key: str
+    url: str
+
+
+class ProductCreate(_Input):
+    """A product, optionally with its variants inline.
+
+    Names and descriptions are bilingual: `*_fr` (the default language) and `*_en`.
+    """
+
+    reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
+    name_fr: ProductName
+    name_en: ProductName
+    description_fr: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    description_en: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    slug: Slug | None = Field(default=None, description="Derived from `name_fr` when omitted")
+    category_id: str
+    currency: Currency = "XAF"
+    is_active: bool = True
+    images: list[MediaKey] = Field(default=[], max_length=20, description="Media keys, in order")
+    variants: list[VariantCreate] = Field(default=[], max_length=50)
+
+
+class ProductUpdate(_Input):
+    reference: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")] | None
+    ) = None
+    name_fr: ProductName | None = None
+    name_en: ProductName | None = None
+    description_fr: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    description_en: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    slug: Slug | None = None
+    category_id: str | None = None
+    is_active: bool | None = None
+    images: list[MediaKey] | None = Field(
+        default=None, max_length=20, description="Replaces the ordered list of media keys"
+    )
+
+
+class ProductRead(BaseModel):
+    id: str
+    reference: str
+    slug: str
+    name_fr: str
+    name_en: str
+    description_fr: str
+    description_en: str
+    category_id: str
+    is_active: bool
+    price: int | None = Field(description="Lowest active variant price (minor units)")
+    currency: str
+    in_stock: bool = Field(description="Some variant is available in some active shop")
+    images: list[ImageRead]
+    variants: list[VariantRead]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductQuery(BaseModel):
+    """Search, filters and sort of `GET /products`."""
+
+    q: str | None = None
+    category_id: str | None = None
+    shop_id: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+    sort: ProductSort = "relevance"
+    cursor: str | None = None
+    limit: int = 20

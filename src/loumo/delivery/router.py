@@ -1,0 +1,62 @@
+"""HTTP routes of delivery zones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+from loumo.core.auth import OptionalPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.policy import policy
+from loumo.delivery import service
+from loumo.delivery.schemas import ZoneCreate, ZoneRead, ZoneUpdate
+
+router = APIRouter(prefix="/zones", tags=["zones"])
+ZoneWriter = Annotated[Principal, Depends(require("zones:write"))]
+
+
+def _staff(principal: Principal | None) -> bool:
+    return principal is not None and principal.has("zones:write")
+
+
+@router.get("", summary="Delivery zones (active ones; staff see all)", **policy("public"))
+async def list_zones(session: SessionDep, principal: OptionalPrincipal) -> list[ZoneRead]:
+    zones = await service.list_zones(session, include_inactive=_staff(principal))
+    return [ZoneRead.model_validate(z) for z in zones]
+
+
+@router.get("/{zone_id}", summary="One delivery zone", **policy("public"))
+async def get_zone(zone_id: str, session: SessionDep, principal: OptionalPrincipal) -> ZoneRead:
+    zone = await service.get_zone(session, zone_id, include_inactive=_staff(principal))
+    return ZoneRead.model_validate(zone)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a zone (staff)",
+    responses={409: {"description": "The name is taken"}},
+    **policy("permission:zones:write"),
+)
+async def create_zone(data: ZoneCreate, session: SessionDep, _: ZoneWriter) -> ZoneRead:
+    return ZoneRead.model_validate(await service.create_zone(session, data))
+
+
+@router.patch("/{zone_id}", summary="Change a zone (staff)", **policy("permission:zones:write"))
+async def update_zone(
+    zone_id: str, data: ZoneUpdate, session: SessionDep, _: ZoneWriter
+) -> ZoneRead:
+    return ZoneRead.model_validate(await service.update_zone(session, zone_id, data))
+
+
+@router.delete(
+    "/{zone_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a zone (staff)",
+    description="A zone that shops, addresses or orders still refer to is deactivated instead.",
+    **policy("permission:zones:write"),
+)
+async def delete_zone(zone_id: str, session: SessionDep, _: ZoneWriter) -> Response:
+    await service.delete_zone(session, zone_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,81 @@
+"""Zones: where orders are delivered, and at what fee."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.errors import BadRequest, Conflict, NotFound
+from loumo.core.permissions import register_permission
+from loumo.delivery.models import Zone
+from loumo.delivery.schemas import ZoneCreate, ZoneUpdate
+
+register_permission("zones:write", "Create, change and retire delivery zones")
+
+
+async def list_zones(session: AsyncSession, *, include_inactive: bool) -> list[Zone]:
+    stmt = select(Zone).order_by(Zone.name, Zone.id)
+    if not include_inactive:
+        stmt = stmt.where(Zone.is_active)
+    return list((await session.scalars(stmt)).all())
+
+
+async def get_zone(session: AsyncSession, zone_id: str, *, include_inactive: bool) -> Zone:
+    zone = await session.get(Zone, zone_id)
+    if zone is None or not (include_inactive or zone.is_active):
+        raise NotFound(f"No zone {zone_id}")
+    return zone
+
+
+async def _name_taken(session: AsyncSession, name: str, exclude_id: str | None) -> bool:
+    stmt = select(Zone.id).where(Zone.name == name)
+    if exclude_id:
+        stmt = stmt.where(Zone.id != exclude_id)
+    return (await session.scalar(stmt)) is not None
+
+
+async def create_zone(session: AsyncSession, data: ZoneCreate) -> Zone:
+    if await _name_taken(session, data.name, None):
+        raise Conflict(f"A zone is already named '{data.name}'", field="name")
+    zone = Zone(**data.model_dump())
+    session.add(zone)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"A zone is already named '{data.name}'", field="name") from None
+    return zone
+
+
+async def update_zone(session: AsyncSession, zone_id: str, data: ZoneUpdate) -> Zone:
+    zone = await get_zone(session, zone_id, include_inactive=True)
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise BadRequest(f"`{key}` cannot be null", field=key)
+    if "name" in changes and await _name_taken(session, changes["name"], zone.id):
+        raise Conflict(f"A zone is already named '{changes['name']}'", field="name")
+    for key, value in changes.items():
+        setattr(zone, key, value)
+    await session.flush()
+    await session.refresh(zone)
+    return zone
+
+
+async def delete_zone(session: AsyncSession, zone_id: str) -> bool:
+    """Delete a zone, or deactivate it when shops, addresses or orders still refer to it.
+
+    Returns True when the row was deleted. The delete runs in a savepoint so that a foreign-key
+    refusal (from any package referring to zones) leaves the unit of work usable.
+    """
+    zone = await get_zone(session, zone_id, include_inactive=True)
+    try:
+        async with session.begin_nested():
+            await session.delete(zone)
+            await session.flush()
+    except IntegrityError:
+        zone = await get_zone(session, zone_id, include_inactive=True)
+        zone.is_active = False
+        await session.flush()
+        return False
+    return True

@@ -1,0 +1,217 @@
+"""HTTP routes of shops, their managers and their stock."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.policy import policy
+from loumo.shops import service
+from loumo.shops.schemas import (
+    ShopCreate,
+    ShopRead,
+    ShopUpdate,
+    StockAdjustment,
+    StockMovementRead,
+    StockRead,
+    StockWrite,
+)
+
+router = APIRouter(prefix="/shops", tags=["shops"])
+UserId = Annotated[str, Path(min_length=1, max_length=32, description="A user id")]
+ShopWriter = Annotated[Principal, Depends(require("shops:write"))]
+
+STOCK_POLICY = (
+    "Allowed to staff holding `stock:write` (any shop) and to the shop's managers. Shops are "
+    "public, so a shop the caller does not manage answers 403; an unknown shop answers 404."
+)
+STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
+    403: {"description": "The caller neither manages this shop nor holds `stock:write`"},
+    404: {"description": "Unknown shop or variant"},
+}
+
+
+def _staff(principal: Principal | None) -> bool:
+    return principal is not None and principal.has("shops:write")
+
+
+@router.get("", summary="Shops (active ones; staff see all)", **policy("public"))
+async def list_shops(
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    zone_id: Annotated[str | None, Query(max_length=32)] = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 20,
+) -> Page[ShopRead]:
+    shops, next_cursor = await service.list_shops(
+        session, include_inactive=_staff(principal), zone_id=zone_id, cursor=cursor, limit=limit
+    )
+    return Page[ShopRead](
+        items=[ShopRead.model_validate(s) for s in shops], next_cursor=next_cursor
+    )
+
+
+@router.get("/{shop_id}", summary="One shop, by id or slug", **policy("public"))
+async def get_shop(shop_id: str, session: SessionDep, principal: OptionalPrincipal) -> ShopRead:
+    shop = await service.get_shop(session, shop_id, include_inactive=_staff(principal))
+    return ShopRead.model_validate(shop)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a shop (staff)",
+    responses={400: {"description": "Unknown zone"}, 409: {"description": "Slug taken"}},
+    **policy("permission:shops:write"),
+)
+async def create_shop(data: ShopCreate, session: SessionDep, _: ShopWriter) -> ShopRead:
+    return ShopRead.model_validate(await service.create_shop(session, data))
+
+
+@router.patch("/{shop_id}", summary="Change a shop (staff)", **policy("permission:shops:write"))
+async def update_shop(
+    shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter
+) -> ShopRead:
+    return ShopRead.model_validate(await service.update_shop(session, shop_id, data))
+
+
+@router.delete(
+    "/{shop_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Deactivate a shop (staff); it stays for stock and order history",
+    **policy("permission:shops:write"),
+)
+async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> Response:
+    await service.deactivate_shop(session, shop_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{shop_id}/managers",
+    summary="User ids of the shop's managers (staff)",
+    **policy("permission:shops:write"),
+)
+async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> list[str]:
+    return await service.list_managers(session, shop_id)
+
+
+@router.put(
+    "/{shop_id}/managers/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Make a user a manager of the shop (staff; idempotent)",
+    **policy("permission:shops:write"),
+)
+async def add_manager(
+    shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter
+) -> Response:
+    await service.add_manager(session, shop_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/{shop_id}/managers/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop a user managing the shop (staff; idempotent)",
+    **policy("permission:shops:write"),
+)
+async def remove_manager(
+    shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter
+) -> Response:
+    await service.remove_manager(session, shop_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{shop_id}/stock",
+    summary="Stock of a shop (managers and stock staff)",
+    description=STOCK_POLICY,
+    responses=STOCK_RESPONSES,
+    **policy("owner"),
+)
+async def list_stock(
+    shop_id: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    cursor: CursorParam = None,
+    limit: LimitParam = 20,
+) -> Page[StockRead]:
+    items, next_cursor = await service.list_stock(
+        session, principal, shop_id, cursor=cursor, limit=limit
+    )
+    return Page[StockRead](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/{shop_id}/stock/{variant_id}",
+    summary="Stock of one variant in a shop",
+    description=STOCK_POLICY,
+    responses=STOCK_RESPONSES,
+    **policy("owner"),
+)
+async def get_stock(
+    shop_id: str, variant_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> StockRead:
+    return await service.get_stock(session, principal, shop_id, variant_id)
+
+
+@router.put(
+    "/{shop_id}/stock/{variant_id}",
+    summary="Set the quantity and threshold of a variant in a shop",
+    description=STOCK_POLICY + " The quantity cannot go below the reserved units (409).",
+    responses={**STOCK_RESPONSES, 409: {"description": "Below the reserved units"}},
+    **policy("owner"),
+)
+async def set_stock(
+    shop_id: str,
+    variant_id: str,
+    data: StockWrite,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> StockRead:
+    return await service.set_stock(session, principal, shop_id, variant_id, data)
+
+
+@router.post(
+    "/{shop_id}/stock/{variant_id}/adjustments",
+    summary="Add or remove units, with a reason",
+    description=STOCK_POLICY + " Never goes below zero or the reserved units (409).",
+    responses={**STOCK_RESPONSES, 409: {"description": "Not enough units"}},
+    **policy("owner"),
+)
+async def adjust_stock(
+    shop_id: str,
+    variant_id: str,
+    data: StockAdjustment,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> StockRead:
+    return await service.adjust_stock(
+        session, principal, shop_id, variant_id, delta=data.delta, reason=data.reason
+    )
+
+
+@router.get(
+    "/{shop_id}/stock/{variant_id}/movements",
+    summary="The stock movement ledger of a variant in a shop, newest first",
+    description=STOCK_POLICY,
+    responses=STOCK_RESPONSES,
+    **policy("owner"),
+)
+async def list_movements(
+    shop_id: str,
+    variant_id: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    cursor: CursorParam = None,
+    limit: LimitParam = 20,
+) -> Page[StockMovementRead]:
+    rows, next_cursor = await service.list_movements(
+        session, principal, shop_id, variant_id, cursor=cursor, limit=limit
+    )
+    return Page[StockMovementRead](
+        items=[StockMovementRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )

@@ -1,0 +1,135 @@
+"""Request and response bodies of the shops and stock API."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+]
+MediaKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-/]{1,128}$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class OpeningInterval(BaseModel):
+    """Opening hours of one stretch of a day, local time, `HH:MM`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    open: str = Field(pattern=_HHMM.pattern, examples=["08:00"])
+    close: str = Field(pattern=_HHMM.pattern, examples=["20:00"])
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningInterval:
+        if self.close <= self.open:
+            raise ValueError("`close` must be after `open`")
+        return self
+
+
+OpeningHours = dict[Weekday, Annotated[list[OpeningInterval], Field(max_length=4)]]
+
+
+class ShopCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    slug: Slug | None = Field(default=None, description="Derived from `name` when omitted")
+    address: Annotated[str, StringConstraints(max_length=1000)] = ""
+    zone_id: str
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")] | None = None
+    opening_hours: OpeningHours = Field(
+        default={}, description='e.g. {"mon": [{"open": "08:00", "close": "20:00"}]}'
+    )
+    image_key: MediaKey | None = None
+    is_active: bool = True
+
+
+class ShopUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = None
+    slug: Slug | None = None
+    address: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    zone_id: str | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")] | None = None
+    opening_hours: OpeningHours | None = None
+    image_key: MediaKey | None = None
+    is_active: bool | None = None
+
+
+class ShopRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    slug: str
+    address: str
+    zone_id: str
+    phone: str | None
+    opening_hours: dict[str, list[OpeningInterval]]
+    image_key: str | None
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class StockWrite(BaseModel):
+    """Set the on-hand quantity (absolute) and the low-stock threshold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(ge=0, le=10**9)
+    threshold: int = Field(default=0, ge=0, le=10**9)
+    restock_date: date | None = None
+    reason: Annotated[str, StringConstraints(max_length=200)] = "count"
+
+
+class StockAdjustment(BaseModel):
+    """A relative change, e.g. +24 for a delivery received or -2 for breakage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delta: int = Field(ge=-(10**9), le=10**9)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+    @model_validator(mode="after")
+    def _non_zero(self) -> StockAdjustment:
+        if self.delta == 0:
+            raise ValueError("`delta` must not be zero")
+        return self
+
+
+class StockRead(BaseModel):
+    shop_id: str
+    variant_id: str
+    sku: str
+    variant_name: str
+    quantity: int
+    reserved: int
+    available: int = Field(description="quantity - reserved")
+    threshold: int
+    restock_date: date | None
+    low_stock: bool = Field(description="At or below the threshold")
+    updated_at: datetime
+
+
+class StockMovementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    shop_id: str
+    variant_id: str
+    kind: str = Field(description="set, adjustment or sale")
+    delta: int
+    quantity_after: int
+    reason: str
+    actor_user_id: str | None
+    created_at: datetime
