@@ -25,6 +25,7 @@ from loumo.delivery.router import router as zones_router
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
+from loumo.promotions.router import router as promotions_router
 from loumo.shops import service as shops_service
 from loumo.shops.router import router as shops_router
 from loumo.tasks import TASK_MODULES
@@ -45,6 +46,7 @@ def build_api_router() -> APIRouter:
     api.include_router(zones_router)
     api.include_router(catalog_router)
     api.include_router(shops_router)
+    api.include_router(promotions_router)
     api.include_router(media.router)
     api.include_router(notifications_router)
     return api

@@ -17,6 +17,7 @@ from loumo.delivery.models import Zone
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
+from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 
 metadata = Base.metadata
@@ -34,6 +35,9 @@ __all__ = [
     "PeriodicRun",
     "Product",
     "ProductImage",
+    "Promotion",
+    "PromotionRedemption",
+    "PromotionTarget",
     "RefreshToken",
     "Role",
     "RolePermission",

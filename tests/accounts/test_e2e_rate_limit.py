@@ -75,7 +75,7 @@ def servers(workdir: Path) -> Iterator[list[str]]:
         )
         bases.append(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded CI machine starts slowly
         for base in bases:
             while True:
                 try:
@@ -83,7 +83,8 @@ def servers(workdir: Path) -> Iterator[list[str]]:
                         break
                 except httpx.TransportError:
                     pass
-                assert time.monotonic() < deadline, "server did not start"
+                log_text = (tmp_path / "server0.log").read_text(errors="replace")[-2000:]
+                assert time.monotonic() < deadline, f"server did not start: {log_text}"
                 time.sleep(0.1)
         yield bases
     finally:

@@ -38,7 +38,7 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
         )
     base = f"http://127.0.0.1:{free_port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

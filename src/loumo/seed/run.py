@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.accounts.models import User
 from loumo.accounts.seed import DEMO_MANAGER_EMAIL
 from loumo.core.db import Database
+from loumo.promotions.seed import seed_promotions
 from loumo.seed.catalog import seed_catalog, seed_scale
 from loumo.shops import service as shops
 from loumo.shops.models import Shop
@@ -32,6 +33,8 @@ async def run_seed(database_url: str, *, demo: bool, scale: int | None) -> list[
             if demo:
                 made = await seed_catalog(session)
                 lines.append(f"demo catalog: {made} products created")
+                promotions = await seed_promotions(session)
+                lines.append(f"demo promotions: {promotions} created")
                 shop = await link_demo_manager(session, DEMO_MANAGER_EMAIL)
                 if shop:
                     lines.append(f"demo shop manager manages {shop}")

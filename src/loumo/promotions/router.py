@@ -1,0 +1,113 @@
+"""HTTP routes of promotions: staff manage codes; customers check a code against a basket."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.policy import policy
+from loumo.core.ratelimit import RateLimiter
+from loumo.promotions import service
+from loumo.promotions.schemas import (
+    PromotionCheck,
+    PromotionCheckResult,
+    PromotionCreate,
+    PromotionRead,
+    PromotionUpdate,
+)
+
+router = APIRouter(prefix="/promotions", tags=["promotions"])
+PromotionReader = Annotated[Principal, Depends(require("promotions:read"))]
+PromotionWriter = Annotated[Principal, Depends(require("promotions:write"))]
+PromotionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A promotion id")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such promotion"}}
+
+
+@router.get("", summary="Promotions, newest first (staff)", **policy("permission:promotions:read"))
+async def list_promotions(
+    session: SessionDep,
+    _: PromotionReader,
+    active: Annotated[bool | None, Query(description="Only active or inactive ones")] = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 20,
+) -> Page[PromotionRead]:
+    items, next_cursor = await service.list_promotions(
+        session, active=active, cursor=cursor, limit=limit
+    )
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a promotion (staff)",
+    responses={409: {"description": "The code is already in use"}},
+    **policy("permission:promotions:write"),
+)
+async def create_promotion(
+    data: PromotionCreate, session: SessionDep, _: PromotionWriter
+) -> PromotionRead:
+    return await service.create_promotion(session, data)
+
+
+@router.post(
+    "/validate",
+    summary="Does this code apply to my basket, and how much does it take off?",
+    description=(
+        "Prices come from the catalog, never from the client. An inapplicable code answers 200 "
+        "with `valid: false` and a `reason`; an unknown or unavailable basket item is a 400. "
+        "Checks are rate-limited per customer."
+    ),
+    responses={400: {"description": "Unknown basket item"}, 429: {"description": "Too many"}},
+    **policy("authenticated"),
+)
+async def validate_code(
+    data: PromotionCheck, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> PromotionCheckResult:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.hit(service.VALIDATE_PER_USER, principal.user_id)
+    return await service.check_code(
+        session, user_id=principal.user_id, code=data.code, items=data.items
+    )
+
+
+@router.get(
+    "/{promotion_id}",
+    summary="One promotion (staff)",
+    responses=NOT_FOUND,
+    **policy("permission:promotions:read"),
+)
+async def get_promotion(
+    promotion_id: PromotionId, session: SessionDep, _: PromotionReader
+) -> PromotionRead:
+    return await service.get_promotion(session, promotion_id)
+
+
+@router.patch(
+    "/{promotion_id}",
+    summary="Change a promotion (staff)",
+    responses=NOT_FOUND,
+    **policy("permission:promotions:write"),
+)
+async def update_promotion(
+    promotion_id: PromotionId, data: PromotionUpdate, session: SessionDep, _: PromotionWriter
+) -> PromotionRead:
+    return await service.update_promotion(session, promotion_id, data)
+
+
+@router.delete(
+    "/{promotion_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Deactivate a promotion (staff); its uses stay on record",
+    responses=NOT_FOUND,
+    **policy("permission:promotions:write"),
+)
+async def delete_promotion(
+    promotion_id: PromotionId, session: SessionDep, _: PromotionWriter
+) -> Response:
+    await service.deactivate_promotion(session, promotion_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

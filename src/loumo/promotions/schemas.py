@@ -1,0 +1,126 @@
+"""Request and response bodies of the promotions API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Code = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,39}$"),
+]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Id = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Kind = Literal["percentage", "fixed"]
+Scope = Literal["all", "categories", "products", "shops"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromotionCreate(_Input):
+    code: Code = Field(description="Case-insensitive; stored upper-cased")
+    description: str = Field(default="", max_length=300)
+    kind: Kind
+    value: int = Field(
+        gt=0, le=10**12, description="Percent (1-100) or an amount in minor units of `currency`"
+    )
+    currency: Currency = "XAF"
+    min_order_amount: int | None = Field(default=None, ge=0, le=10**12)
+    scope: Scope = "all"
+    target_ids: list[Id] = Field(
+        default_factory=list, max_length=500, description="Categories, products or shops"
+    )
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    max_uses: int | None = Field(default=None, ge=1)
+    max_uses_per_customer: int | None = Field(default=None, ge=1)
+    is_active: bool = True
+
+    @model_validator(mode="after")
+    def _coherent(self) -> PromotionCreate:
+        if self.kind == "percentage" and self.value > 100:
+            raise ValueError("a percentage is at most 100")
+        if self.scope == "all" and self.target_ids:
+            raise ValueError("target_ids are only for a scoped promotion")
+        if self.scope != "all" and not self.target_ids:
+            raise ValueError(f"a promotion scoped to {self.scope} needs target_ids")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class PromotionUpdate(_Input):
+    """Fields to change. Kind, value and scope are changed together with what they need."""
+
+    description: str | None = Field(default=None, max_length=300)
+    value: int | None = Field(default=None, gt=0, le=10**12)
+    min_order_amount: int | None = Field(default=None, ge=0, le=10**12)
+    target_ids: list[Id] | None = Field(default=None, max_length=500)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    max_uses: int | None = Field(default=None, ge=1)
+    max_uses_per_customer: int | None = Field(default=None, ge=1)
+    is_active: bool | None = None
+
+
+class PromotionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    code: str
+    description: str
+    kind: Kind
+    value: int
+    currency: str
+    min_order_amount: int | None
+    scope: Scope
+    target_ids: list[str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+    max_uses: int | None
+    max_uses_per_customer: int | None
+    uses_count: int
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class BasketLine(_Input):
+    variant_id: Id
+    shop_id: Id
+    quantity: int = Field(ge=1, le=1000)
+
+
+class PromotionCheck(_Input):
+    code: str = Field(min_length=1, max_length=64)
+    items: list[BasketLine] = Field(min_length=1, max_length=100)
+
+
+Reason = Literal[
+    "unknown_code",
+    "inactive",
+    "not_started",
+    "expired",
+    "exhausted",
+    "customer_limit_reached",
+    "minimum_not_reached",
+    "not_applicable",
+    "currency_mismatch",
+]
+
+
+class PromotionCheckResult(BaseModel):
+    """Whether the code applies to the basket and what it takes off (amounts in minor units)."""
+
+    code: str
+    valid: bool
+    reason: Reason | None = None
+    message: str
+    subtotal: int
+    eligible_subtotal: int
+    discount: int
+    currency: str
