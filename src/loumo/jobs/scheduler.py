@@ -30,6 +30,32 @@ def period_start(schedule: Schedule, now: datetime) -> datetime | None:
     return minute if schedule.cron.matches(minute) else None
 
 
+MAX_CATCH_UP = 10
+
+
+def missed_starts(schedule: Schedule, last: datetime, start: datetime) -> list[datetime]:
+    """Period starts after `last` and before `start` (at most MAX_CATCH_UP, oldest first).
+
+    A process that stalled (a long job, a loaded machine) still claims the periods it slept
+    through; the unique claim keeps each period to one run whichever process gets there first.
+    """
+    found: list[datetime] = []
+    if schedule.every is not None:
+        step = timedelta(seconds=schedule.every)
+        moment = last + step
+        while moment < start and len(found) < MAX_CATCH_UP:
+            found.append(moment)
+            moment += step
+        return found
+    assert schedule.cron is not None
+    moment = last + timedelta(minutes=1)
+    while moment < start and len(found) < MAX_CATCH_UP:
+        if schedule.cron.matches(moment):
+            found.append(moment)
+        moment += timedelta(minutes=1)
+    return found
+
+
 class Scheduler:
     """Defers each periodic job once per period; run by every dispatcher, relay and worker."""
 
@@ -44,12 +70,15 @@ class Scheduler:
         deferred: list[str] = []
         for schedule in self.only if self.only is not None else schedules():
             start = period_start(schedule, now)
-            if start is None or self._seen.get(schedule.name) == start:
+            last = self._seen.get(schedule.name)
+            if start is None or last == start:
                 continue
-            job_id = await self._claim(schedule, start)
+            starts = [*missed_starts(schedule, last, start), start] if last else [start]
+            for moment in starts:
+                job_id = await self._claim(schedule, moment)
+                if job_id is not None:
+                    deferred.append(job_id)
             self._seen[schedule.name] = start
-            if job_id is not None:
-                deferred.append(job_id)
         return deferred
 
     async def _claim(self, schedule: Schedule, start: datetime) -> str | None:
