@@ -3,6 +3,7 @@
 from loumo.accounts.models import (
     Address,
     AuthSession,
+    Favorite,
     OneTimeCode,
     RefreshToken,
     Role,
@@ -28,6 +29,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Category",
+    "Favorite",
     "Job",
     "MediaFile",
     "Notification",

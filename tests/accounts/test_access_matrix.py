@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.models import Address, Role
+from loumo.accounts.models import Address, Favorite, Role
+from loumo.catalog.models import Category, Product
 from tests.factories import auth_headers, create_user, create_zone
 
 API = "/api/v1"
@@ -54,6 +55,10 @@ CASES = [
     Case("GET", "/me/addresses/{address}", None, owner_only(200)),
     Case("PATCH", "/me/addresses/{address}", {"label": "Office"}, owner_only(200)),
     Case("DELETE", "/me/addresses/{address}", None, owner_only(204)),
+    Case("GET", "/me/favorites", None, signed_in(200)),
+    Case("PUT", "/me/favorites/{product}", None, signed_in(200)),
+    Case("DELETE", "/me/favorites/{product}", None, signed_in(204)),
+    Case("PUT", "/me/favorites/unknown", None, signed_in(404)),
     Case("GET", "/users", None, staff(200)),
     Case("GET", "/users/{customer_a}", None, staff(200)),
     Case("PATCH", "/users/{customer_a}", {"name": "Renamed"}, staff(200, writer=True)),
@@ -107,9 +112,11 @@ def test_the_matrix_covers_every_accounts_and_audit_route(app: FastAPI) -> None:
             c.method,
             c.path.replace("{address}", "{address_id}")
             .replace("{customer_a}", "{user_id}")
-            .replace("{role}", "{name}"),
+            .replace("{role}", "{name}")
+            .replace("{product}", "{product_id}"),
         )
         for c in CASES
+        if not c.path.endswith("/unknown")
     }
     assert mine == covered
 
@@ -137,13 +144,22 @@ async def test_access(
         zone_id=zone.id,
         is_default=True,
     )
-    db.add_all([address, Role(name="temp", description="")])
+    category = Category(name="Matrix", slug="matrix", path="/")
+    db.add(category)
+    await db.flush()
+    product = Product(
+        reference="MATRIX", slug="matrix", category_id=category.id, name_fr="M", name_en="M"
+    )
+    db.add_all([address, Role(name="temp", description=""), product])
+    await db.flush()
+    db.add(Favorite(user_id=users["customer_a"].id, product_id=product.id))
     await db.commit()
     ids = {
         "zone": zone.id,
         "address": address.id,
         "role": "temp",
         "customer_a": users["customer_a"].id,
+        "product": product.id,
     }
 
     caller = CALLERS[caller_index]

@@ -20,6 +20,9 @@ from loumo.main import create_app
         ("amqp://guest:guest@127.0.0.1:1/%2F", False),
     ],
 )
+# `app` makes the conftest empty the tables afterwards: this test's own app runs the scheduler,
+# which defers the periodic jobs (accounts.purge) into the shared test database for nobody.
+@pytest.mark.usefixtures("app")
 async def test_readiness_reports_the_broker(
     settings: Settings, broker_url: str, ready: bool
 ) -> None:

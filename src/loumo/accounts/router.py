@@ -8,13 +8,14 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from loumo.accounts import service
+from loumo.accounts import favorites, service
 from loumo.accounts.schemas import (
     AddressCreate,
     AddressRead,
     AddressUpdate,
     EmailOnly,
     EmailVerify,
+    FavoriteRead,
     LoginRequest,
     Message,
     PasswordReset,
@@ -231,6 +232,34 @@ async def delete_address(
 ) -> Response:
     """Delete one of the caller's addresses."""
     await service.delete_address(session, principal, address_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me.get("/favorites", response_model=Page[FavoriteRead], **policy("owner"))
+async def list_favorites(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    cursor: CursorParam = None,
+    limit: LimitParam = DEFAULT_LIMIT,
+) -> Page[FavoriteRead]:
+    """The caller's favorite products, newest first."""
+    return await favorites.list_favorites(session, principal, cursor=cursor, limit=limit)
+
+
+@me.put("/favorites/{product_id}", response_model=FavoriteRead, **policy("owner"))
+async def add_favorite(
+    product_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
+) -> FavoriteRead:
+    """Mark a product as a favorite (idempotent); an unknown product is a 404."""
+    return await favorites.add_favorite(session, principal, product_id)
+
+
+@me.delete("/favorites/{product_id}", status_code=status.HTTP_204_NO_CONTENT, **policy("owner"))
+async def remove_favorite(
+    product_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    """Remove a product from the caller's favorites (idempotent for an existing product)."""
+    await favorites.remove_favorite(session, principal, product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

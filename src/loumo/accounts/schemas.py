@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from loumo.catalog.schemas import ImageRead
+
 Language = Literal["fr", "en"]
 
 
@@ -227,6 +229,19 @@ class AddressRead(BaseModel):
     is_default: bool
     created_at: datetime
     updated_at: datetime
+
+
+class FavoriteRead(BaseModel):
+    """A favorite product, with what a list needs to show it."""
+
+    product_id: str
+    slug: str
+    name_fr: str
+    name_en: str
+    price: int | None = Field(description="Lowest active variant price (minor units)")
+    currency: str
+    image: ImageRead | None = Field(description="The product's first image")
+    favorited_at: datetime
 
 
 class PermissionRead(BaseModel):

@@ -55,6 +55,7 @@ from loumo.core.errors import Unauthorized as _Unauthorized
 from loumo.core.pagination import decode_cursor
 from loumo.core.ratelimit import RateLimiter, Rule
 from loumo.jobs.outbox import defer
+from loumo.notifications.service import Recipient
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
 VERIFY_CODE_TTL = timedelta(hours=24)
@@ -221,6 +222,31 @@ async def holders_of(session: AsyncSession, permission: str) -> list[str]:
     return list(rows)
 
 
+async def recipients_for(session: AsyncSession, user_ids: Sequence[str]) -> list[Recipient]:
+    """The active users among `user_ids` as notification recipients, in `user_ids` order.
+
+    Only a verified address is given: an unverified one may belong to somebody else, so such a
+    user gets the in-app notice but no email.
+    """
+    if not user_ids:
+        return []
+    rows = await session.execute(
+        select(User.id, User.email, User.email_verified_at, User.name, User.language).where(
+            User.id.in_(list(user_ids)), User.is_active.is_(True)
+        )
+    )
+    found = {
+        row.id: Recipient(
+            user_id=row.id,
+            email=row.email if row.email_verified_at is not None else None,
+            name=row.name,
+            language=row.language,
+        )
+        for row in rows
+    }
+    return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]
+
+
 async def load_principal(
     session: AsyncSession,
     claims: dict[str, Any],
@@ -374,6 +400,49 @@ async def logout(session: AsyncSession, ctx: AuthContext, raw: str) -> None:
     if auth is not None and auth.revoked_at is None:
         await revoke_sessions(session, "logout", session_id=auth.id)
         await ctx.audit(session, "auth.logout", actor_id=auth.user_id, diff={"session_id": auth.id})
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    sessions: int
+    refresh_tokens: int
+    codes: int
+
+
+async def purge_auth_records(
+    session: AsyncSession, *, retention: timedelta, now: datetime | None = None
+) -> PurgeCounts:
+    """Delete what has been dead for longer than `retention`.
+
+    - sessions revoked before the cutoff, and live ones whose last refresh token expired before
+      it (a session's tokens last `REFRESH_TOKEN_TTL` from its last use), with their tokens;
+    - refresh tokens of the remaining sessions that expired before the cutoff (spent tokens
+      are kept until then, so that a replayed one still revokes its family);
+    - one-time codes used or expired before the cutoff.
+    """
+    cutoff = (now or utcnow()) - retention
+    dead = (AuthSession.revoked_at < cutoff) | (
+        AuthSession.revoked_at.is_(None) & (AuthSession.last_used_at < cutoff - REFRESH_TOKEN_TTL)
+    )
+    tokens_of_dead = await session.execute(
+        delete(RefreshToken).where(RefreshToken.session_id.in_(select(AuthSession.id).where(dead)))
+    )
+    sessions = await session.execute(delete(AuthSession).where(dead))
+    tokens = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
+    codes = await session.execute(
+        delete(OneTimeCode).where(
+            (OneTimeCode.expires_at < cutoff) | (OneTimeCode.used_at < cutoff)
+        )
+    )
+    return PurgeCounts(
+        sessions=_rowcount(sessions),
+        refresh_tokens=_rowcount(tokens_of_dead) + _rowcount(tokens),
+        codes=_rowcount(codes),
+    )
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- registration, verification, password reset -----------------------------------------------

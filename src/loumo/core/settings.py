@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     jobs_retention_days: int = Field(default=7, ge=1)
     jobs_queue: str = Field(default="loumo.jobs", pattern=r"^[A-Za-z0-9._\-]{1,100}$")
     jobs_modules: str = ""
+    # How long revoked or expired sign-ins, old refresh tokens and spent one-time codes are kept
+    # (for investigations) before the `accounts.purge` job deletes them.
+    auth_retention_days: int = Field(default=30, ge=1)
 
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"

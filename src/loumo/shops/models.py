@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -77,7 +78,11 @@ class Stock(Base):
     reserved: Mapped[int] = mapped_column(default=0)
     threshold: Mapped[int] = mapped_column(default=0)
     restock_date: Mapped[date | None] = mapped_column(default=None)
+    # A crossing below the threshold sets `low_stock_alerted` (and defers one `stock.low` job);
+    # the job sets `low_stock_notified` when it has told the managers. Restocking above the
+    # threshold clears both, arming the next crossing.
     low_stock_alerted: Mapped[bool] = mapped_column(default=False)
+    low_stock_notified: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

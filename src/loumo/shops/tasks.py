@@ -1,0 +1,26 @@
+"""Jobs of the shops package."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.jobs.context import current_job
+from loumo.jobs.registry import PermanentJobError, job
+from loumo.shops.service import LOW_STOCK_JOB, alert_low_stock
+
+logger = structlog.get_logger("loumo.shops")
+
+
+@job(LOW_STOCK_JOB)
+async def low_stock(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """`{"shop_id", "variant_id"}`: a stock crossed below its threshold; tell who runs it."""
+    shop_id, variant_id = payload.get("shop_id"), payload.get("variant_id")
+    if not isinstance(shop_id, str) or not isinstance(variant_id, str):
+        raise PermanentJobError(f"stock.low needs shop_id and variant_id, got {payload!r}")
+    notified = await alert_low_stock(
+        session, shop_id, variant_id, base_url=current_job().settings.public_base_url
+    )
+    logger.info("low_stock_alerted", shop_id=shop_id, variant_id=variant_id, notified=notified)
