@@ -1,7 +1,7 @@
 """Favorites; the low-stock notification mark on stocks
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-25 12:14:22.028035
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
