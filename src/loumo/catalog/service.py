@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -599,13 +601,18 @@ def _product_statement() -> Select[Any]:
     return stmt
 
 
-def _variants_statement(include_inactive: bool) -> Select[Any]:
-    shape = ("variants", include_inactive, id(_availability_source))
+def _variants_statement(include_inactive: bool, dialect: str) -> Select[Any]:
+    shape = ("variants", include_inactive, dialect, id(_availability_source))
     stmt = _statements.get(shape)
     if stmt is None:
-        stmt = select(*VARIANT_COLUMNS).where(
-            Variant.product_id.in_(bindparam("ids", expanding=True))
+        # PostgreSQL takes the ids as one array: the SQL text stays the same whatever the page
+        # size (no IN list to render per call, one prepared statement).
+        matches = (
+            Variant.product_id == any_(bindparam("ids", type_=ARRAY(String)))
+            if dialect == "postgresql"
+            else Variant.product_id.in_(bindparam("ids", expanding=True))
         )
+        stmt = select(*VARIANT_COLUMNS).where(matches)
         if not include_inactive:
             stmt = stmt.where(Variant.is_active)
         stmt = stmt.order_by(Variant.position, Variant.id)
@@ -627,7 +634,7 @@ async def _assemble(
     ids = [p.id for p in products]
     if not ids:
         return []
-    stmt = _variants_statement(include_inactive)
+    stmt = _variants_statement(include_inactive, session.get_bind().dialect.name)
     variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     in_stock: set[str] = set()
     # Unpacked by position, several times cheaper than by name for the rows of a page.
