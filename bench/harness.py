@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# API processes per server: production runs one per core (`loumo serve --workers N`).
+BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 
 
 @dataclass
@@ -73,8 +75,9 @@ def run_wrk(
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MB, the largest one."""
-    pids = [pid, *_children(pid)]
+    """Resident memory of the largest API process, in MB: the uvicorn workers when there are
+    several (the supervisor serves no request), else the process itself."""
+    pids = _children(pid) or [pid]
     sizes = []
     for p in pids:
         try:
@@ -96,7 +99,11 @@ def _children(pid: int) -> list[int]:
 
 @contextmanager
 def server(
-    database_url: str, *, port: int = 8765, workers: int = 1, env: dict[str, str] | None = None
+    database_url: str,
+    *,
+    port: int = 8765,
+    workers: int = BENCH_WORKERS,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Migrate, then serve Loumo as a real process; yields its base URL and pid."""
     var_dir = tempfile.mkdtemp(prefix="loumo-bench-")
@@ -134,7 +141,8 @@ def server(
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def print_table(results: list[Result]) -> None:
+def print_table(results: list[Result], workers: int = BENCH_WORKERS) -> None:
+    print(f"loumo serve --workers {workers}, wrk -t2 -c50, RSS = largest worker")
     header = (
         f"{'benchmark':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'RSS MB':>7}"
     )

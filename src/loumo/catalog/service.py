@@ -13,9 +13,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
+    String,
     and_,
+    any_,
+    bindparam,
     case,
     delete,
     exists,
@@ -26,6 +30,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -432,8 +437,7 @@ async def get_product(
     session: AsyncSession, id_or_slug: str, *, include_inactive: bool
 ) -> dict[str, Any]:
     """One product as a JSON-ready dict shaped like `ProductRead`."""
-    stmt = select(*PRODUCT_COLUMNS).where(or_(Product.id == id_or_slug, Product.slug == id_or_slug))
-    row: Row[Any] | None = (await session.execute(stmt)).first()
+    row: Row[Any] | None = (await _rows(session, _product_statement(), {"key": id_or_slug})).first()
     if row is None or not (include_inactive or row.is_active):
         raise NotFound(f"No product {id_or_slug}")
     return (await _assemble(session, [row], include_inactive=include_inactive))[0]
@@ -575,6 +579,49 @@ VARIANT_KEYS = tuple(c.key for c in VARIANT_COLUMNS)
 VARIANT_WIDTH = len(VARIANT_COLUMNS)
 
 
+# Statements of the hot read paths are built once per shape, with bound parameters: building a
+# statement and computing its cache key cost more than running it (both are memoised on the
+# statement object, so a reused one skips them).
+_statements: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+async def _rows(session: AsyncSession, stmt: Select[Any], params: dict[str, Any]) -> Any:
+    """Runs a Core-shaped read on the session's connection (same transaction), skipping the
+    ORM's per-row loading machinery: these reads build dicts, never entities."""
+    connection = await session.connection()
+    return await connection.execute(stmt, params)
+
+
+def _product_statement() -> Select[Any]:
+    stmt = _statements.get(("product",))
+    if stmt is None:
+        key = bindparam("key", type_=String)
+        stmt = select(*PRODUCT_COLUMNS).where(or_(Product.id == key, Product.slug == key))
+        _statements["product",] = stmt
+    return stmt
+
+
+def _variants_statement(include_inactive: bool, dialect: str) -> Select[Any]:
+    shape = ("variants", include_inactive, dialect, id(_availability_source))
+    stmt = _statements.get(shape)
+    if stmt is None:
+        # PostgreSQL takes the ids as one array: the SQL text stays the same whatever the page
+        # size (no IN list to render per call, one prepared statement).
+        matches = (
+            Variant.product_id == any_(bindparam("ids", type_=ARRAY(String)))
+            if dialect == "postgresql"
+            else Variant.product_id.in_(bindparam("ids", expanding=True))
+        )
+        stmt = select(*VARIANT_COLUMNS).where(matches)
+        if not include_inactive:
+            stmt = stmt.where(Variant.is_active)
+        stmt = stmt.order_by(Variant.position, Variant.id)
+        if _availability_source is not None:
+            stmt = stmt.add_columns(_availability_source.availability_column(Variant.id))
+        _statements[shape] = stmt
+    return stmt
+
+
 async def _assemble(
     session: AsyncSession, products: Sequence[Row[Any]], *, include_inactive: bool
 ) -> list[dict[str, Any]]:
@@ -587,16 +634,11 @@ async def _assemble(
     ids = [p.id for p in products]
     if not ids:
         return []
-    stmt: Select[Any] = select(*VARIANT_COLUMNS).where(Variant.product_id.in_(ids))
-    if not include_inactive:
-        stmt = stmt.where(Variant.is_active)
-    stmt = stmt.order_by(Variant.position, Variant.id)
-    if _availability_source is not None:
-        stmt = stmt.add_columns(_availability_source.availability_column(Variant.id))
+    stmt = _variants_statement(include_inactive, session.get_bind().dialect.name)
     variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     in_stock: set[str] = set()
     # Unpacked by position, several times cheaper than by name for the rows of a page.
-    for row in await session.execute(stmt):
+    for row in await _rows(session, stmt, {"ids": ids}):
         variant = dict(zip(VARIANT_KEYS, row[:VARIANT_WIDTH], strict=True))
         shops: list[dict[str, Any]] = []
         stocked = row[VARIANT_WIDTH] if len(row) > VARIANT_WIDTH else None
@@ -649,80 +691,60 @@ async def list_products(
 
     Items are JSON-ready dicts shaped like `ProductRead`.
     """
-    stmt: Select[Any] = select(*PRODUCT_COLUMNS).where(Product.min_price.is_not(None))
-    if not include_inactive:
-        stmt = stmt.where(Product.is_active)
     terms = fold(query.q or "").split()[:MAX_SEARCH_TERMS]
-    for term in terms:
-        stmt = stmt.where(Product.search_text.like(f"%{like_escape(term)}%", escape="\\"))
+    params: dict[str, Any] = {f"term{i}": f"%{like_escape(t)}%" for i, t in enumerate(terms)}
     if query.category_id is not None:
         category = await get_category(session, query.category_id, include_inactive=include_inactive)
-        subtree = select(Category.id).where(Category.path.like(category.path + "%"))
-        stmt = stmt.where(Product.category_id.in_(subtree))
-    if query.min_price is not None or query.max_price is not None:
-        if (
-            query.min_price is not None
-            and query.max_price is not None
-            and query.min_price > query.max_price
-        ):
-            raise InvalidPriceRange("`min_price` is above `max_price`", field="min_price")
-        conditions = [Variant.product_id == Product.id, Variant.is_active]
-        if query.min_price is not None:
-            conditions.append(Variant.price >= query.min_price)
-        if query.max_price is not None:
-            conditions.append(Variant.price <= query.max_price)
-        stmt = stmt.where(exists().where(*conditions))
-    if query.shop_id is not None or query.in_stock:
-        if _availability_source is None:
-            return [], None
-        stmt = stmt.where(
-            _availability_source.product_filter(
-                Product.id, shop_id=query.shop_id, in_stock=query.in_stock
-            )
-        )
+        params["category_path"] = category.path + "%"
+    if (
+        query.min_price is not None
+        and query.max_price is not None
+        and query.min_price > query.max_price
+    ):
+        raise InvalidPriceRange("`min_price` is above `max_price`", field="min_price")
+    params["min_price"], params["max_price"] = query.min_price, query.max_price
+    if (query.shop_id is not None or query.in_stock) and _availability_source is None:
+        return [], None
+    params["shop_id"] = query.shop_id
 
     cursor = decode_cursor(query.cursor)
     sort = query.sort
     if sort == "relevance" and not terms:
         sort = "newest"
     if sort == "relevance":
-        prefix = like_escape(" ".join(terms)) + "%"
-        key = case(
-            (
-                or_(
-                    Product.name_key.like(prefix, escape="\\"),
-                    Product.name_en_key.like(prefix, escape="\\"),
-                ),
-                0,
-            ),
-            else_=1,
-        )
-        stmt = stmt.add_columns(key.label("rank"))
-        if cursor:
-            rank, last = _cursor_value(cursor, sort, int)
-            stmt = stmt.where(or_(key > rank, and_(key == rank, Product.id < last)))
-        stmt = stmt.order_by(key, Product.id.desc())
-    elif sort == "newest":
-        if cursor:
-            _, last = _cursor_value(cursor, sort, str)
-            stmt = stmt.where(Product.id < last)
-        stmt = stmt.order_by(Product.id.desc())
-    elif sort in ("price", "-price"):
-        if cursor:
-            price, last = _cursor_value(cursor, sort, int)
-            bound = tuple_(Product.min_price, Product.id)
-            stmt = stmt.where(bound > (price, last) if sort == "price" else bound < (price, last))
-        if sort == "price":
-            stmt = stmt.order_by(Product.min_price, Product.id)
-        else:
-            stmt = stmt.order_by(Product.min_price.desc(), Product.id.desc())
-    else:
-        if cursor:
-            name, last = _cursor_value(cursor, sort, str)
-            stmt = stmt.where(tuple_(Product.name_key, Product.id) > (name, last))
-        stmt = stmt.order_by(Product.name_key, Product.id)
+        params["prefix"] = like_escape(" ".join(terms)) + "%"
+    if cursor:
+        kind = int if sort in ("relevance", "price", "-price") else str
+        params["cursor_value"], params["cursor_id"] = _cursor_value(cursor, sort, kind)
+    params["limit"] = query.limit + 1
 
-    rows = (await session.execute(stmt.limit(query.limit + 1))).all()
+    shape = (
+        "listing",
+        include_inactive,
+        len(terms),
+        query.category_id is not None,
+        query.min_price is not None,
+        query.max_price is not None,
+        query.shop_id is not None,
+        query.in_stock,
+        sort,
+        bool(cursor),
+        id(_availability_source),
+    )
+    stmt = _statements.get(shape)
+    if stmt is None:
+        stmt = _statements[shape] = _listing_statement(
+            include_inactive=include_inactive,
+            terms=len(terms),
+            category=query.category_id is not None,
+            min_price=query.min_price is not None,
+            max_price=query.max_price is not None,
+            shop=query.shop_id is not None,
+            in_stock=query.in_stock,
+            sort=sort,
+            cursor=bool(cursor),
+        )
+    rows = (await _rows(session, stmt, params)).all()
     products = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
@@ -738,3 +760,79 @@ async def list_products(
             value = last.min_price
         next_cursor = encode_cursor({"s": sort, "v": value, "id": last.id})
     return await _assemble(session, products, include_inactive=include_inactive), next_cursor
+
+
+def _listing_statement(
+    *,
+    include_inactive: bool,
+    terms: int,
+    category: bool,
+    min_price: bool,
+    max_price: bool,
+    shop: bool,
+    in_stock: bool,
+    sort: str,
+    cursor: bool,
+) -> Select[Any]:
+    """The listing query of one shape; every value is a bound parameter (see list_products)."""
+    stmt: Select[Any] = select(*PRODUCT_COLUMNS).where(Product.min_price.is_not(None))
+    if not include_inactive:
+        stmt = stmt.where(Product.is_active)
+    for i in range(terms):
+        stmt = stmt.where(
+            Product.search_text.like(bindparam(f"term{i}", type_=String), escape="\\")
+        )
+    if category:
+        path = bindparam("category_path", type_=String)
+        stmt = stmt.where(
+            Product.category_id.in_(select(Category.id).where(Category.path.like(path)))
+        )
+    if min_price or max_price:
+        conditions = [Variant.product_id == Product.id, Variant.is_active]
+        if min_price:
+            conditions.append(Variant.price >= bindparam("min_price", type_=Integer))
+        if max_price:
+            conditions.append(Variant.price <= bindparam("max_price", type_=Integer))
+        stmt = stmt.where(exists().where(*conditions))
+    if (shop or in_stock) and _availability_source is not None:
+        shop_id: Any = bindparam("shop_id", type_=String) if shop else None
+        stmt = stmt.where(
+            _availability_source.product_filter(Product.id, shop_id=shop_id, in_stock=in_stock)
+        )
+    value: Any = bindparam("cursor_value")
+    last: Any = bindparam("cursor_id", type_=String)
+    if sort == "relevance":
+        prefix = bindparam("prefix", type_=String)
+        key = case(
+            (
+                or_(
+                    Product.name_key.like(prefix, escape="\\"),
+                    Product.name_en_key.like(prefix, escape="\\"),
+                ),
+                0,
+            ),
+            else_=1,
+        )
+        stmt = stmt.add_columns(key.label("rank"))
+        if cursor:
+            rank = bindparam("cursor_value", type_=Integer)
+            stmt = stmt.where(or_(key > rank, and_(key == rank, Product.id < last)))
+        stmt = stmt.order_by(key, Product.id.desc())
+    elif sort == "newest":
+        if cursor:
+            stmt = stmt.where(Product.id < last)
+        stmt = stmt.order_by(Product.id.desc())
+    elif sort in ("price", "-price"):
+        if cursor:
+            bound = tuple_(Product.min_price, Product.id)
+            key_value = tuple_(bindparam("cursor_value", type_=Integer), last)
+            stmt = stmt.where(bound > key_value if sort == "price" else bound < key_value)
+        if sort == "price":
+            stmt = stmt.order_by(Product.min_price, Product.id)
+        else:
+            stmt = stmt.order_by(Product.min_price.desc(), Product.id.desc())
+    else:
+        if cursor:
+            stmt = stmt.where(tuple_(Product.name_key, Product.id) > tuple_(value, last))
+        stmt = stmt.order_by(Product.name_key, Product.id)
+    return stmt.limit(bindparam("limit", type_=Integer))

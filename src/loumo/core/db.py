@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,6 +54,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A pooled connection idle for longer than this is pinged before use. Pinging on every checkout
+# (`pool_pre_ping`) costs a round trip per request (three outside autocommit); a connection in
+# steady use needs none, and one that breaks mid-use is invalidated with its pool.
+IDLE_PING_SECONDS = 10.0
+
+
+def _mark_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(
+    dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    last = record.info.get("checked_in_at")
+    if last is None or time.monotonic() - last < IDLE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another one.
+        raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     """Build an async engine; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
@@ -61,14 +86,40 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+    event.listen(engine.sync_engine.pool, "checkin", _mark_checkin)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+READ_ONLY_OPTION = "loumo_read_only"
+
+
+class ReadOnlyRequestError(RuntimeError):
+    """A write was attempted while serving a GET or HEAD request."""
+
+
+def _refuse_writes(
+    _conn: Any,
+    _cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    """Safe requests read in autocommit (no BEGIN/COMMIT round trips; under READ COMMITTED each
+    statement sees its own snapshot inside a transaction too, so reads lose nothing). A write
+    there would commit statement by statement, so it is refused before it reaches the database:
+    GET and HEAD are safe methods, a route that writes answers another one."""
+    writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    if writes and context.execution_options.get(READ_ONLY_OPTION):
+        raise ReadOnlyRequestError("GET and HEAD requests do not write")
 
 
 class Database:
@@ -78,6 +129,11 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_writes)
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY_OPTION: True}),
+            expire_on_commit=False,
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -87,13 +143,21 @@ class Database:
         await self.engine.dispose()
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: commit once when the route returns, roll back on error.
 
     Declared with `scope="function"` so that the commit runs before the response is sent: a
-    failing commit becomes an error response, never a 2xx.
+    failing commit becomes an error response, never a 2xx. Safe methods get a read-only
+    autocommit session that refuses writes: no transaction to open or commit.
     """
     db: Database = request.app.state.db
+    if request.method in SAFE_METHODS:
+        async with db.read_sessionmaker() as session:
+            yield session
+        return
     async with db.sessionmaker() as session:
         try:
             yield session

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
@@ -18,6 +20,18 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,128}$")
 access_log = structlog.get_logger("loumo.access")
 error_log = structlog.get_logger("loumo.errors")
+_access_enabled = logging.getLogger("loumo.access").isEnabledFor
+# Labelled metric children, looked up once per (method, route, status) instead of per request.
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _metrics_for(method: str, route: str, status: int) -> tuple[Any, Any]:
+    children = _metric_children.get((method, route, status))
+    if children is None:
+        labels = (method, route, str(status))
+        children = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
+        _metric_children[method, route, status] = children
+    return children
 
 
 class BodyTooLarge(HTTPException):
@@ -90,18 +104,20 @@ class RequestContextMiddleware:
             duration = time.perf_counter() - start
             route = _route_template(scope)
             method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route, str(status)).observe(duration)
-            client = scope.get("client")
-            access_log.info(
-                "request",
-                method=method,
-                route=route,
-                path=scope["path"],
-                status=status,
-                duration_ms=round(duration * 1000, 2),
-                client=client[0] if client else None,
-            )
+            requests, latency = _metrics_for(method, route, status)
+            requests.inc()
+            latency.observe(duration)
+            if _access_enabled(logging.INFO):
+                client = scope.get("client")
+                access_log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(duration * 1000, 2),
+                    client=client[0] if client else None,
+                )
             structlog.contextvars.unbind_contextvars("request_id")
 
 
