@@ -43,11 +43,12 @@ def ensure_wrk() -> str:
 
 
 def _ms(value: str) -> float:
-    match = re.match(r"([\d.]+)(us|ms|s)", value)
+    match = re.match(r"([\d.]+)(us|ms|s|m|h)$", value)
     if not match:
         return float("nan")
     number, unit = float(match.group(1)), match.group(2)
-    return {"us": number / 1000, "ms": number, "s": number * 1000}[unit]
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+    return number * scale[unit]
 
 
 def run_wrk(
