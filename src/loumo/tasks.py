@@ -3,4 +3,4 @@
 Add a domain's `tasks.py` here when it gets one (`JOBS_MODULES` adds more at run time).
 """
 
-TASK_MODULES: tuple[str, ...] = ("loumo.notifications.tasks",)
+TASK_MODULES: tuple[str, ...] = ("loumo.notifications.tasks", "loumo.media.tasks")
