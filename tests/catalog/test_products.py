@@ -165,10 +165,13 @@ async def test_listing_runs_a_fixed_number_of_queries(
     zone = await make_zone(client, staff)
     shops = [await make_shop(client, staff, zone["id"]) for _ in range(2)]
     category = await make_category(client, staff, "Lot")
+    images = [await upload_image(client, staff, (i, i, i)) for i in range(2)]
 
     async def listing_selects(count: int) -> int:
         for _ in range(count):
-            product = await make_product(client, staff, category["id"], name_fr="P", prices=[1, 2])
+            product = await make_product(
+                client, staff, category["id"], name_fr="P", prices=[1, 2], images=images
+            )
             for shop in shops:
                 for variant in product["variants"]:
                     await _put_stock(client, staff, shop["id"], variant["id"], 5)
@@ -177,6 +180,7 @@ async def test_listing_runs_a_fixed_number_of_queries(
                 "/api/v1/products", params={"limit": 50, "category_id": category["id"]}
             )
         assert response.status_code == 200
+        assert all(len(p["images"]) == 2 for p in response.json()["items"])
         return len(_selects(statements))
 
     few = await listing_selects(2)
