@@ -3,6 +3,7 @@ limits and the collection job, on each storage backend."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -327,3 +328,31 @@ async def test_s3_urls_use_the_public_base_url(
     assert item["images"][0]["url"] == f"https://cdn.example.com/m/{key}/1200.webp"
     assert item["images"][0]["thumbnails"]["160"] == f"https://cdn.example.com/m/{key}/160.webp"
     assert f"{key}/160.webp" in stored_keys(storage)
+
+
+async def test_concurrent_image_changes_keep_counts_exact(
+    client: httpx.AsyncClient, staff: dict[str, str], db: AsyncSession, app_local_storage: Storage
+) -> None:
+    category = await make_category(client, staff, "Concurrence")
+    product = await make_product(client, staff, category["id"], name_fr="Sel")
+    url = f"/api/v1/products/{product['id']}/images"
+    keys = [await upload_image(client, staff, (i * 40, 90, 90)) for i in range(5)]
+
+    added = await asyncio.gather(
+        *(client.post(url, json={"key": key}, headers=staff) for key in keys)
+    )
+    assert [r.status_code for r in added] == [201] * 5
+    final = (await client.get(f"/api/v1/products/{product['id']}")).json()["images"]
+    assert sorted(i["key"] for i in final) == sorted(keys)
+    assert [await refs(db, key) for key in keys] == [1] * 5
+
+    choices = [keys[:2], keys[1:4], [keys[4]], keys[::2], []]
+    replaced = await asyncio.gather(
+        *(client.put(url, json={"images": choice}, headers=staff) for choice in choices)
+    )
+    assert [r.status_code for r in replaced] == [200] * 5
+    final_keys = [
+        i["key"] for i in (await client.get(url.removesuffix("/images"))).json()["images"]
+    ]
+    assert final_keys in choices
+    assert [await refs(db, key) for key in keys] == [int(key in final_keys) for key in keys]

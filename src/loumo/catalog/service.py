@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.catalog.schemas import (
@@ -132,6 +133,24 @@ def image_read(storage: Storage, key: str | None) -> dict[str, Any] | None:
 
 def image_model(storage: Storage, key: str | None) -> ImageRead | None:
     return ImageRead(**media.image_read(storage, key)) if key else None
+
+
+async def locked_value(session: AsyncSession, owner: Any, name: str) -> Any:
+    """Lock `owner`'s row (a row lock on PostgreSQL, the write lock on SQLite) and read its
+    image attribute `name` as it is now, so that concurrent image changes count references
+    from what is really there, never from a stale copy. The object learns that value too."""
+    model = type(owner)
+    column = getattr(model, name)
+    result = await session.execute(
+        update(model)
+        .where(model.id == owner.id)
+        .values({column: column})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    )
+    value = result.scalar_one()
+    set_committed_value(owner, name, value)
+    return value
 
 
 # --- categories ------------------------------------------------------------------------------
@@ -250,9 +269,8 @@ async def update_category(
         )
         await session.refresh(category)
     if "image_key" in changes:
-        await media.update_references(
-            session, [category.image_key], [changes["image_key"]], field="image_key"
-        )
+        current = await locked_value(session, category, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
     for key, value in changes.items():
         setattr(category, key, value)
     await _flush(session, "The category conflicts with an existing one")
@@ -458,7 +476,8 @@ async def _replace_images(
 ) -> None:
     """Make `keys` the product's images, in order, keeping the media reference counts right."""
     _check_images(keys, field)
-    await media.update_references(session, product.image_keys or [], keys, field=field)
+    current = await locked_value(session, product, "image_keys")
+    await media.update_references(session, current or [], keys, field=field)
     await session.execute(delete(ProductImage).where(ProductImage.product_id == product.id))
     session.add_all(
         ProductImage(product_id=product.id, position=i, media_key=key) for i, key in enumerate(keys)
@@ -477,7 +496,7 @@ async def check_image_slot(session: AsyncSession, product_id: str) -> None:
 async def add_product_image(session: AsyncSession, product_id: str, key: str) -> Product:
     """Append an image (by media key) to a product's images."""
     product = await _get_product_row(session, product_id, include_inactive=True)
-    keys = list(product.image_keys or [])
+    keys = list(await locked_value(session, product, "image_keys") or [])
     if key in keys:
         raise Conflict("The product already has this image", field="key")
     if len(keys) >= MAX_IMAGES:
@@ -488,7 +507,7 @@ async def add_product_image(session: AsyncSession, product_id: str, key: str) ->
 
 async def remove_product_image(session: AsyncSession, product_id: str, key: str) -> None:
     product = await _get_product_row(session, product_id, include_inactive=True)
-    keys = list(product.image_keys or [])
+    keys = list(await locked_value(session, product, "image_keys") or [])
     if key not in keys:
         raise NotFound(f"Product {product_id} has no image {key}")
     await _replace_images(session, product, [k for k in keys if k != key], field="key")
@@ -583,9 +602,8 @@ async def update_variant(session: AsyncSession, variant_id: str, data: VariantUp
     if "sku" in changes:
         await _check_skus(session, [changes["sku"]], variant.id)
     if "image_key" in changes:
-        await media.update_references(
-            session, [variant.image_key], [changes["image_key"]], field="image_key"
-        )
+        current = await locked_value(session, variant, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
     for key, value in changes.items():
         setattr(variant, key, value)
     await _flush(session, "The variant conflicts with an existing one")

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Variant
-from loumo.catalog.service import Availability, register_availability_source
+from loumo.catalog.service import Availability, locked_value, register_availability_source
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
@@ -151,9 +151,8 @@ async def update_shop(session: AsyncSession, shop_id: str, data: ShopUpdate) -> 
     if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):
         raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
     if "image_key" in changes:
-        await media.update_references(
-            session, [shop.image_key], [changes["image_key"]], field="image_key"
-        )
+        current = await locked_value(session, shop, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
     for key, value in changes.items():
         setattr(shop, key, value)
     await _flush(session)
@@ -186,7 +185,8 @@ async def set_shop_image(
 ) -> Shop:
     """Set (or with None, remove) a shop's image, moving the media reference."""
     shop = await image_shop(session, principal, shop_id)
-    await media.update_references(session, [shop.image_key], [key], field="key")
+    current = await locked_value(session, shop, "image_key")
+    await media.update_references(session, [current], [key], field="key")
     shop.image_key = key
     await _flush(session)
     await session.refresh(shop)
