@@ -5,9 +5,12 @@ Callers are real users (`auth_headers` in tests/conftest.py), with the permissio
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from PIL import Image, ImageDraw
 
 
 async def make_zone(client: Any, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
@@ -65,3 +68,29 @@ async def make_product(
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def png_bytes(
+    color: tuple[int, int, int] = (200, 30, 40), size: tuple[int, int] = (320, 240)
+) -> bytes:
+    """A real PNG, made with Pillow; different colours give different media keys."""
+    image = Image.new("RGB", size, color)
+    ImageDraw.Draw(image).ellipse((10, 10, size[0] // 2, size[1] // 2), fill=(20, 120, 240))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def upload_image(
+    client: Any, headers: dict[str, str], color: tuple[int, int, int] = (200, 30, 40)
+) -> str:
+    """Upload a PNG through `POST /media/images`; returns its media key."""
+    response = await client.post(
+        "/api/v1/media/images",
+        files={"file": ("photo.png", png_bytes(color), "image/png")},
+        data={"purpose": "product"},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key

@@ -9,4 +9,5 @@ TASK_MODULES: tuple[str, ...] = (
     "loumo.notifications.tasks",
     "loumo.accounts.tasks",
     "loumo.shops.tasks",
+    "loumo.media.tasks",
 )

@@ -14,7 +14,7 @@ from loumo.catalog.models import Product, ProductImage, Variant
 from loumo.catalog.schemas import ProductRead
 from loumo.core.pagination import Page, encode_cursor
 from tests.catalog.test_categories import _selects, count_statements
-from tests.catalog_support import make_category, make_product, make_shop, make_zone
+from tests.catalog_support import make_category, make_product, make_shop, make_zone, upload_image
 from tests.conftest import AuthHeaders
 
 
@@ -44,6 +44,8 @@ async def test_staff_build_a_product_that_customers_find_and_see_available(
     dairy = await make_category(client, staff, "Produits laitiers")
     cream = await make_category(client, staff, "Crèmes", dairy["id"])
     other = await make_category(client, staff, "Boissons")
+    front = await upload_image(client, staff, (250, 250, 240))
+    back = await upload_image(client, staff, (240, 230, 200))
 
     response = await client.post(
         "/api/v1/products",
@@ -54,7 +56,7 @@ async def test_staff_build_a_product_that_customers_find_and_see_available(
             "name_en": "Thick cream",
             "description_fr": "Crème de Normandie",
             "category_id": cream["id"],
-            "images": ["ab/cd1234.webp", "ab/ef5678.webp"],
+            "images": [front, back],
             "variants": [
                 {"name": "20 cl", "sku": "CR-001-20", "price": 1200, "weight": 200, "unit": "ml"},
                 {"name": "50 cl", "sku": "CR-001-50", "price": 2500, "weight": 500, "unit": "ml"},
@@ -65,8 +67,9 @@ async def test_staff_build_a_product_that_customers_find_and_see_available(
     product = response.json()
     assert product["slug"] == "creme-fraiche-epaisse"
     assert product["price"] == 1200 and product["currency"] == "XAF"
-    assert [i["key"] for i in product["images"]] == ["ab/cd1234.webp", "ab/ef5678.webp"]
-    assert product["images"][0]["url"].endswith("/media/ab/cd1234.webp")
+    assert [i["key"] for i in product["images"]] == [front, back]
+    assert product["images"][0]["url"].endswith(f"/media/{front}/1200.webp")
+    assert product["images"][0]["thumbnails"]["160"].endswith(f"/media/{front}/160.webp")
     small, large = product["variants"]
     await _put_stock(client, staff, shop_a["id"], small["id"], 10)
     await _put_stock(client, staff, shop_b["id"], small["id"], 3)
@@ -162,10 +165,13 @@ async def test_listing_runs_a_fixed_number_of_queries(
     zone = await make_zone(client, staff)
     shops = [await make_shop(client, staff, zone["id"]) for _ in range(2)]
     category = await make_category(client, staff, "Lot")
+    images = [await upload_image(client, staff, (i, i, i)) for i in range(2)]
 
     async def listing_selects(count: int) -> int:
         for _ in range(count):
-            product = await make_product(client, staff, category["id"], name_fr="P", prices=[1, 2])
+            product = await make_product(
+                client, staff, category["id"], name_fr="P", prices=[1, 2], images=images
+            )
             for shop in shops:
                 for variant in product["variants"]:
                     await _put_stock(client, staff, shop["id"], variant["id"], 5)
@@ -174,6 +180,7 @@ async def test_listing_runs_a_fixed_number_of_queries(
                 "/api/v1/products", params={"limit": 50, "category_id": category["id"]}
             )
         assert response.status_code == 200
+        assert all(len(p["images"]) == 2 for p in response.json()["items"])
         return len(_selects(statements))
 
     few = await listing_selects(2)

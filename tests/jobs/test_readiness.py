@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pika
 import pytest
+from fastapi import FastAPI
 
 from loumo.core.settings import Settings
 from loumo.main import create_app
@@ -24,13 +25,15 @@ from loumo.main import create_app
 # which defers the periodic jobs (accounts.purge) into the shared test database for nobody.
 @pytest.mark.usefixtures("app")
 async def test_readiness_reports_the_broker(
-    settings: Settings, broker_url: str, ready: bool
+    settings: Settings, broker_url: str, ready: bool, app: FastAPI
 ) -> None:
+    # `app` makes the shared fixtures empty the tables afterwards: this app's scheduler defers
+    # the periodic jobs of the domains into the shared database.
     queue = f"loumo.test.{uuid.uuid4().hex[:12]}"
-    app = create_app(settings.model_copy(update={"broker_url": broker_url, "jobs_queue": queue}))
+    api = create_app(settings.model_copy(update={"broker_url": broker_url, "jobs_queue": queue}))
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
+        async with api.router.lifespan_context(api):
+            transport = httpx.ASGITransport(app=api)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 response = await client.get("/readyz")
                 metrics = (await client.get("/metrics")).text

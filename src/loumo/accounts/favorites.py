@@ -13,13 +13,13 @@ from loumo.accounts.models import Favorite
 from loumo.accounts.schemas import FavoriteRead
 from loumo.audit.service import after_position, position_of
 from loumo.catalog.models import Product
-from loumo.catalog.schemas import ImageRead
-from loumo.catalog.service import media_url
+from loumo.catalog.service import image_model
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.core.errors import NotFound
 from loumo.core.ids import new_id
 from loumo.core.pagination import Page, decode_cursor
+from loumo.media.storage import Storage
 
 
 def _own_favorites(principal: Principal) -> Select[Favorite, Product]:
@@ -31,7 +31,7 @@ def _own_favorites(principal: Principal) -> Select[Favorite, Product]:
     )
 
 
-def _read(favorite: Favorite, product: Product) -> FavoriteRead:
+def _read(favorite: Favorite, product: Product, storage: Storage) -> FavoriteRead:
     first = product.image_keys[0] if product.image_keys else None
     return FavoriteRead(
         product_id=product.id,
@@ -40,7 +40,7 @@ def _read(favorite: Favorite, product: Product) -> FavoriteRead:
         name_en=product.name_en,
         price=product.min_price,
         currency=product.currency,
-        image=ImageRead(key=first, url=media_url(first)) if first else None,
+        image=image_model(storage, first),
         favorited_at=favorite.created_at,
     )
 
@@ -63,7 +63,7 @@ def _insert_ignore(session: AsyncSession) -> Any:
 
 
 async def add_favorite(
-    session: AsyncSession, principal: Principal, product_id: str
+    session: AsyncSession, principal: Principal, product_id: str, *, storage: Storage
 ) -> FavoriteRead:
     """Mark a visible product as a favorite (idempotent: a repeat keeps the original time)."""
     product = await _visible_product(session, product_id)
@@ -79,7 +79,7 @@ async def add_favorite(
             .execution_options(populate_existing=True)
         )
     ).one()
-    return _read(row[0], row[1])
+    return _read(row[0], row[1], storage)
 
 
 async def remove_favorite(session: AsyncSession, principal: Principal, product_id: str) -> None:
@@ -94,7 +94,12 @@ async def remove_favorite(session: AsyncSession, principal: Principal, product_i
 
 
 async def list_favorites(
-    session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    cursor: str | None,
+    limit: int,
+    storage: Storage,
 ) -> Page[FavoriteRead]:
     """The caller's favorites, newest first (keyset on favorited time, then id)."""
     query = _own_favorites(principal).order_by(Favorite.created_at.desc(), Favorite.id.desc())
@@ -103,4 +108,6 @@ async def list_favorites(
         query = query.where(after_position(Favorite.created_at, Favorite.id, position))
     rows = (await session.execute(query.limit(limit + 1))).all()
     next_cursor = position_of(rows[limit - 1][0]) if len(rows) > limit else None
-    return Page[FavoriteRead](items=[_read(f, p) for f, p in rows[:limit]], next_cursor=next_cursor)
+    return Page[FavoriteRead](
+        items=[_read(f, p, storage) for f, p in rows[:limit]], next_cursor=next_cursor
+    )

@@ -40,6 +40,7 @@ from loumo.core.errors import AppError, problem_response
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
+from loumo.media.dependencies import StorageDep
 
 T = TypeVar("T")
 
@@ -239,19 +240,22 @@ async def delete_address(
 async def list_favorites(
     session: SessionDep,
     principal: CurrentPrincipal,
+    storage: StorageDep,
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> Page[FavoriteRead]:
     """The caller's favorite products, newest first."""
-    return await favorites.list_favorites(session, principal, cursor=cursor, limit=limit)
+    return await favorites.list_favorites(
+        session, principal, cursor=cursor, limit=limit, storage=storage
+    )
 
 
 @me.put("/favorites/{product_id}", response_model=FavoriteRead, **policy("owner"))
 async def add_favorite(
-    product_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
+    product_id: ObjectId, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
 ) -> FavoriteRead:
     """Mark a product as a favorite (idempotent); an unknown product is a 404."""
-    return await favorites.add_favorite(session, principal, product_id)
+    return await favorites.add_favorite(session, principal, product_id, storage=storage)
 
 
 @me.delete("/favorites/{product_id}", status_code=status.HTTP_204_NO_CONTENT, **policy("owner"))

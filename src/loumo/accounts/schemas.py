@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from loumo.catalog.schemas import ImageRead
+from loumo.media.schemas import ImageRead
 
 Language = Literal["fr", "en"]
 

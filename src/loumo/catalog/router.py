@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from loumo.catalog import service
 from loumo.catalog.schemas import (
@@ -15,6 +15,7 @@ from loumo.catalog.schemas import (
     CategoryTree,
     CategoryUpdate,
     ProductCreate,
+    ProductImagesWrite,
     ProductQuery,
     ProductRead,
     ProductSort,
@@ -25,13 +26,26 @@ from loumo.catalog.schemas import (
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require
 from loumo.core.db import SessionDep
+from loumo.core.http_cache import cached_read
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
+from loumo.media import intake
+from loumo.media.dependencies import StorageDep
+from loumo.media.schemas import MediaKey
 
 router = APIRouter(tags=["catalog"])
 
 CategoryWriter = Annotated[Principal, Depends(require("categories:write"))]
 ProductWriter = Annotated[Principal, Depends(require("products:write"))]
+CACHED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
+}
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unknown media key"},
+    413: {"description": "File or image too large"},
+    415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
+    429: {"description": "Too many uploads by this user in the last minute"},
+}
 
 
 def _json(content: Any, status_code: int = 200) -> Response:
@@ -46,24 +60,39 @@ def _sees_inactive(principal: Principal | None, permission: str) -> bool:
 
 @router.get(
     "/categories",
+    response_model=CategoryTree,
     summary="The category tree (staff also see inactive categories)",
+    responses=CACHED,
     **policy("public"),
 )
-async def list_categories(session: SessionDep, principal: OptionalPrincipal) -> CategoryTree:
+async def list_categories(
+    request: Request, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
+) -> Response:
     items = await service.category_tree(
-        session, include_inactive=_sees_inactive(principal, "categories:write")
+        session, include_inactive=_sees_inactive(principal, "categories:write"), storage=storage
     )
-    return CategoryTree(items=items)
+    return cached_read(request, CategoryTree(items=items), personal=principal is not None)
 
 
-@router.get("/categories/{category_id}", summary="One category", **policy("public"))
+@router.get(
+    "/categories/{category_id}",
+    response_model=CategoryRead,
+    summary="One category",
+    responses=CACHED,
+    **policy("public"),
+)
 async def get_category(
-    category_id: str, session: SessionDep, principal: OptionalPrincipal
-) -> CategoryRead:
+    category_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    storage: StorageDep,
+) -> Response:
     category = await service.get_category(
         session, category_id, include_inactive=_sees_inactive(principal, "categories:write")
     )
-    return CategoryRead.model_validate(category)
+    read = service.category_read(category, storage)
+    return cached_read(request, read, personal=principal is not None)
 
 
 @router.post(
@@ -74,9 +103,9 @@ async def get_category(
     **policy("permission:categories:write"),
 )
 async def create_category(
-    data: CategoryCreate, session: SessionDep, _: CategoryWriter
+    data: CategoryCreate, session: SessionDep, _: CategoryWriter, storage: StorageDep
 ) -> CategoryRead:
-    return CategoryRead.model_validate(await service.create_category(session, data))
+    return service.category_read(await service.create_category(session, data), storage)
 
 
 @router.patch(
@@ -86,9 +115,14 @@ async def create_category(
     **policy("permission:categories:write"),
 )
 async def update_category(
-    category_id: str, data: CategoryUpdate, session: SessionDep, _: CategoryWriter
+    category_id: str,
+    data: CategoryUpdate,
+    session: SessionDep,
+    _: CategoryWriter,
+    storage: StorageDep,
 ) -> CategoryRead:
-    return CategoryRead.model_validate(await service.update_category(session, category_id, data))
+    category = await service.update_category(session, category_id, data)
+    return service.category_read(category, storage)
 
 
 @router.delete(
@@ -107,6 +141,7 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
     "/products",
     response_model=Page[ProductRead],
     summary="Search, filter and sort products",
+    responses=CACHED,
     description=(
         "`q` matches names (French and English), descriptions and SKUs, ignoring accents and "
         "case; products whose name starts with `q` come first under `sort=relevance` (without "
@@ -116,8 +151,10 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
     **policy("public"),
 )
 async def list_products(
+    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
+    storage: StorageDep,
     q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
     category_id: Annotated[str | None, Query(max_length=32)] = None,
     shop_id: Annotated[str | None, Query(max_length=32, description="Stocked by shop")] = None,
@@ -140,24 +177,36 @@ async def list_products(
         limit=limit,
     )
     items, next_cursor = await service.list_products(
-        session, query, include_inactive=_sees_inactive(principal, "products:write")
+        session,
+        query,
+        include_inactive=_sees_inactive(principal, "products:write"),
+        storage=storage,
     )
-    return _json({"items": items, "next_cursor": next_cursor})
+    body = orjson.dumps({"items": items, "next_cursor": next_cursor})
+    return cached_read(request, body, personal=principal is not None)
 
 
 @router.get(
     "/products/{product_id}",
     response_model=ProductRead,
     summary="One product by id or slug",
+    responses=CACHED,
     **policy("public"),
 )
 async def get_product(
-    product_id: str, session: SessionDep, principal: OptionalPrincipal
+    product_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    storage: StorageDep,
 ) -> Response:
     product = await service.get_product(
-        session, product_id, include_inactive=_sees_inactive(principal, "products:write")
+        session,
+        product_id,
+        include_inactive=_sees_inactive(principal, "products:write"),
+        storage=storage,
     )
-    return _json(product)
+    return cached_read(request, orjson.dumps(product), personal=principal is not None)
 
 
 @router.post(
@@ -171,9 +220,11 @@ async def get_product(
     },
     **policy("permission:products:write"),
 )
-async def create_product(data: ProductCreate, session: SessionDep, _: ProductWriter) -> Response:
+async def create_product(
+    data: ProductCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
+) -> Response:
     product = await service.create_product(session, data)
-    created = await service.get_product(session, product.id, include_inactive=True)
+    created = await service.get_product(session, product.id, include_inactive=True, storage=storage)
     return _json(created, status.HTTP_201_CREATED)
 
 
@@ -181,13 +232,84 @@ async def create_product(data: ProductCreate, session: SessionDep, _: ProductWri
     "/products/{product_id}",
     response_model=ProductRead,
     summary="Change a product (staff)",
+    responses={400: {"description": "Unknown category or media key"}},
     **policy("permission:products:write"),
 )
 async def update_product(
-    product_id: str, data: ProductUpdate, session: SessionDep, _: ProductWriter
+    product_id: str, data: ProductUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> Response:
     product = await service.update_product(session, product_id, data)
-    return _json(await service.get_product(session, product.id, include_inactive=True))
+    return _json(
+        await service.get_product(session, product.id, include_inactive=True, storage=storage)
+    )
+
+
+@router.post(
+    "/products/{product_id}/images",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductRead,
+    summary="Add an image to a product (staff): upload it, or name an uploaded one",
+    description=(
+        "Either a multipart upload (`file`: JPEG, PNG or WebP; counts against the per-user "
+        'upload limit) or JSON `{"key": "<media key>"}` of an image uploaded before. The image '
+        "goes last; `PUT /products/{id}/images` reorders."
+    ),
+    responses={**IMAGE_RESPONSES, 409: {"description": "Already there, or 20 images already"}},
+    openapi_extra={
+        **intake.upload_body(),
+        **policy("permission:products:write")["openapi_extra"],
+    },
+)
+async def add_product_image(
+    product_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ProductWriter,
+    storage: StorageDep,
+) -> Response:
+    # Refuse an unknown product or a full list before taking in an upload.
+    await service.check_image_slot(session, product_id)
+    key = await intake.image_key(request, session, storage, principal, purpose="product")
+    product = await service.add_product_image(session, product_id, key)
+    read = await service.get_product(session, product.id, include_inactive=True, storage=storage)
+    return _json(read, status.HTTP_201_CREATED)
+
+
+@router.put(
+    "/products/{product_id}/images",
+    response_model=ProductRead,
+    summary="Set a product's images in order (staff): reorder, add or drop keys",
+    responses={400: {"description": "Unknown or repeated media key"}},
+    **policy("permission:products:write"),
+)
+async def set_product_images(
+    product_id: str,
+    data: ProductImagesWrite,
+    session: SessionDep,
+    _: ProductWriter,
+    storage: StorageDep,
+) -> Response:
+    product = await service.set_product_images(session, product_id, data.images)
+    return _json(
+        await service.get_product(session, product.id, include_inactive=True, storage=storage)
+    )
+
+
+@router.delete(
+    "/products/{product_id}/images/{key}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove an image from a product (staff)",
+    responses={404: {"description": "Unknown product, or the product has no such image"}},
+    **policy("permission:products:write"),
+)
+async def remove_product_image(
+    product_id: str,
+    key: Annotated[MediaKey, Path()],
+    session: SessionDep,
+    _: ProductWriter,
+) -> Response:
+    await service.remove_product_image(session, product_id, key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
@@ -207,10 +329,13 @@ async def delete_product(product_id: str, session: SessionDep, _: ProductWriter)
     **policy("public"),
 )
 async def list_variants(
-    product_id: str, session: SessionDep, principal: OptionalPrincipal
+    product_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
 ) -> list[VariantRead]:
     return await service.list_variants(
-        session, product_id, include_inactive=_sees_inactive(principal, "products:write")
+        session,
+        product_id,
+        include_inactive=_sees_inactive(principal, "products:write"),
+        storage=storage,
     )
 
 
@@ -221,18 +346,21 @@ async def list_variants(
     **policy("permission:products:write"),
 )
 async def create_variant(
-    product_id: str, data: VariantCreate, session: SessionDep, _: ProductWriter
+    product_id: str, data: VariantCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> VariantRead:
     variant = await service.create_variant(session, product_id, data)
-    return await service.get_variant(session, variant.id, include_inactive=True)
+    return await service.get_variant(session, variant.id, include_inactive=True, storage=storage)
 
 
 @router.get("/variants/{variant_id}", summary="One variant, with availability", **policy("public"))
 async def get_variant(
-    variant_id: str, session: SessionDep, principal: OptionalPrincipal
+    variant_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
 ) -> VariantRead:
     return await service.get_variant(
-        session, variant_id, include_inactive=_sees_inactive(principal, "products:write")
+        session,
+        variant_id,
+        include_inactive=_sees_inactive(principal, "products:write"),
+        storage=storage,
     )
 
 
@@ -242,10 +370,10 @@ async def get_variant(
     **policy("permission:products:write"),
 )
 async def update_variant(
-    variant_id: str, data: VariantUpdate, session: SessionDep, _: ProductWriter
+    variant_id: str, data: VariantUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> VariantRead:
     variant = await service.update_variant(session, variant_id, data)
-    return await service.get_variant(session, variant.id, include_inactive=True)
+    return await service.get_variant(session, variant.id, include_inactive=True, storage=storage)
 
 
 @router.delete(

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from loumo.media.schemas import ImageRead, MediaKey
+
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
@@ -14,7 +16,7 @@ Slug = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
-MediaKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-/]{1,128}$")]
+MAX_IMAGES = 20
 Unit = Literal["kg", "g", "l", "ml", "piece"]
 MAX_PRICE = 1_000_000_000  # minor units; fits the 32-bit price column
 ProductSort = Literal["relevance", "price", "-price", "newest", "name"]
@@ -60,6 +62,7 @@ class CategoryRead(BaseModel):
     is_displayed: bool
     is_active: bool
     image_key: str | None
+    image: ImageRead | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -116,14 +119,10 @@ class VariantRead(BaseModel):
     position: int
     is_active: bool
     image_key: str | None
+    image: ImageRead | None = None
     availability: list[AvailabilityRead] = Field(
         default=[], description="Per active shop that stocks the variant"
     )
-
-
-class ImageRead(BaseModel):
-    key: str
-    url: str
 
 
 class ProductCreate(_Input):
@@ -141,7 +140,9 @@ class ProductCreate(_Input):
     category_id: str
     currency: Currency = "XAF"
     is_active: bool = True
-    images: list[MediaKey] = Field(default=[], max_length=20, description="Media keys, in order")
+    images: list[MediaKey] = Field(
+        default=[], max_length=MAX_IMAGES, description="Media keys, in order"
+    )
     variants: list[VariantCreate] = Field(default=[], max_length=50)
 
 
@@ -157,8 +158,14 @@ class ProductUpdate(_Input):
     category_id: str | None = None
     is_active: bool | None = None
     images: list[MediaKey] | None = Field(
-        default=None, max_length=20, description="Replaces the ordered list of media keys"
+        default=None, max_length=MAX_IMAGES, description="Replaces the ordered list of media keys"
     )
+
+
+class ProductImagesWrite(_Input):
+    """The product's images in their new order; keys left out are removed, new ones added."""
+
+    images: list[MediaKey] = Field(max_length=MAX_IMAGES)
 
 
 class ProductRead(BaseModel):

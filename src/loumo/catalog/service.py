@@ -7,7 +7,7 @@ registers an `AvailabilitySource` at import, so catalog never imports shops.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,13 +33,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.catalog.schemas import (
+    MAX_IMAGES,
     MAX_PRICE,
     AvailabilityRead,
     CategoryCreate,
     CategoryNode,
+    CategoryRead,
     CategoryUpdate,
     ProductCreate,
     ProductQuery,
@@ -53,6 +56,9 @@ from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.ids import new_id
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.core.permissions import register_permission
+from loumo.media import service as media
+from loumo.media.schemas import ImageRead
+from loumo.media.storage import Storage
 
 register_permission("categories:write", "Create, change and retire categories")
 register_permission("products:write", "Create, change and retire products and variants")
@@ -79,6 +85,14 @@ class CurrencyMismatch(BadRequest):
 
 class InvalidPriceRange(BadRequest):
     code, title = "invalid_price_range", "Invalid price range"
+
+
+class DuplicateImage(BadRequest):
+    code, title = "duplicate_image", "Duplicate image"
+
+
+class TooManyImages(Conflict):
+    code, title = "too_many_images", "Too many images"
 
 
 # --- availability, provided by `shops` -------------------------------------------------------
@@ -110,7 +124,6 @@ class AvailabilitySource(Protocol):
 
 
 _availability_source: AvailabilitySource | None = None
-_media_url: Callable[[str], str] = lambda key: f"/media/{key}"  # noqa: E731
 
 
 def register_availability_source(source: AvailabilitySource) -> None:
@@ -118,26 +131,53 @@ def register_availability_source(source: AvailabilitySource) -> None:
     _availability_source = source
 
 
-def register_media_url(resolver: Callable[[str], str]) -> None:
-    """Let the media package decide how a key becomes a URL (local path, S3, CDN)."""
-    global _media_url
-    _media_url = resolver
+def image_read(storage: Storage, key: str | None) -> dict[str, Any] | None:
+    """An image field of a read (`ImageRead`), or None; computed from the key, no query."""
+    return media.image_read(storage, key) if key else None
 
 
-def media_url(key: str) -> str:
-    return _media_url(key)
+def image_model(storage: Storage, key: str | None) -> ImageRead | None:
+    return ImageRead(**media.image_read(storage, key)) if key else None
+
+
+async def locked_value(session: AsyncSession, owner: Any, name: str) -> Any:
+    """Lock `owner`'s row (a row lock on PostgreSQL, the write lock on SQLite) and read its
+    image attribute `name` as it is now, so that concurrent image changes count references
+    from what is really there, never from a stale copy. The object learns that value too."""
+    model = type(owner)
+    column = getattr(model, name)
+    result = await session.execute(
+        update(model)
+        .where(model.id == owner.id)
+        .values({column: column})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    )
+    value = result.scalar_one()
+    set_committed_value(owner, name, value)
+    return value
 
 
 # --- categories ------------------------------------------------------------------------------
 
 
-async def category_tree(session: AsyncSession, *, include_inactive: bool) -> list[CategoryNode]:
+def category_read(category: Category, storage: Storage) -> CategoryRead:
+    read = CategoryRead.model_validate(category)
+    read.image = image_model(storage, category.image_key)
+    return read
+
+
+async def category_tree(
+    session: AsyncSession, *, include_inactive: bool, storage: Storage
+) -> list[CategoryNode]:
     """The whole tree from one query; an inactive category hides its subtree from the public."""
     stmt = select(Category).order_by(Category.position, Category.name, Category.id)
     if not include_inactive:
         stmt = stmt.where(Category.is_active)
     rows = (await session.scalars(stmt)).all()
     nodes = {c.id: CategoryNode.model_validate(c) for c in rows}
+    for c in rows:
+        nodes[c.id].image = image_model(storage, c.image_key)
     roots: list[CategoryNode] = []
     for c in rows:
         node = nodes[c.id]
@@ -185,6 +225,7 @@ async def create_category(session: AsyncSession, data: CategoryCreate) -> Catego
     category.path = (parent.path if parent else "/") + category.id + "/"
     if len(category.path) > MAX_PATH:
         raise TooDeep("The category tree cannot be that deep", field="parent_id")
+    await media.update_references(session, [], [category.image_key], field="image_key")
     session.add(category)
     await _flush(session, "The category conflicts with an existing one")
     return category
@@ -232,6 +273,9 @@ async def update_category(
             .execution_options(synchronize_session=False)
         )
         await session.refresh(category)
+    if "image_key" in changes:
+        current = await locked_value(session, category, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
     for key, value in changes.items():
         setattr(category, key, value)
     await _flush(session, "The category conflicts with an existing one")
@@ -249,6 +293,7 @@ async def delete_category(session: AsyncSession, category_id: str) -> None:
         raise Conflict(
             "The category still has subcategories or products; move them or deactivate it"
         )
+    await media.update_references(session, [category.image_key], [], field="image_key")
     await session.delete(category)
     await session.flush()
 
@@ -362,6 +407,7 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
             raise Conflict(f"Slug '{slug}' is already used", field="slug")
     if data.variants:
         await _check_skus(session, [v.sku for v in data.variants], None)
+    _check_images(data.images, "images")
     product = Product(
         **data.model_dump(exclude={"slug", "images", "variants"}),
         slug=slug,
@@ -369,6 +415,10 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
     session.add(product)
     await _flush(session, "The product conflicts with an existing one")
     variants = [_variant(product, v) for v in data.variants]
+    await media.update_references(
+        session, [], [v.image_key for v in variants], field="variants.image_key"
+    )
+    await media.update_references(session, [], data.images, field="images")
     if all(v.position == 0 for v in variants):
         # Inline variants without explicit positions keep the order they were given in.
         for index, variant in enumerate(variants):
@@ -414,15 +464,66 @@ async def update_product(session: AsyncSession, product_id: str, data: ProductUp
     for key, value in changes.items():
         setattr(product, key, value)
     if images is not None:
-        await session.execute(delete(ProductImage).where(ProductImage.product_id == product.id))
-        session.add_all(
-            ProductImage(product_id=product.id, position=i, media_key=key)
-            for i, key in enumerate(images)
-        )
-        product.image_keys = list(images)
+        await _replace_images(session, product, images, field="images")
     await refresh_derived(session, product)
     await _flush(session, "The product conflicts with an existing one")
     await session.refresh(product)
+    return product
+
+
+def _check_images(keys: Sequence[str], field: str) -> None:
+    if len(set(keys)) != len(keys):
+        raise DuplicateImage("The same image is given twice", field=field)
+
+
+async def _replace_images(
+    session: AsyncSession, product: Product, keys: Sequence[str], *, field: str
+) -> None:
+    """Make `keys` the product's images, in order, keeping the media reference counts right."""
+    _check_images(keys, field)
+    current = await locked_value(session, product, "image_keys")
+    await media.update_references(session, current or [], keys, field=field)
+    await session.execute(delete(ProductImage).where(ProductImage.product_id == product.id))
+    session.add_all(
+        ProductImage(product_id=product.id, position=i, media_key=key) for i, key in enumerate(keys)
+    )
+    product.image_keys = list(keys)
+    await _flush(session, "The product's images changed meanwhile; try again")
+
+
+async def check_image_slot(session: AsyncSession, product_id: str) -> None:
+    """404 for an unknown product, 409 when it has all the images it may have."""
+    product = await _get_product_row(session, product_id, include_inactive=True)
+    if len(product.image_keys or []) >= MAX_IMAGES:
+        raise TooManyImages(f"A product has at most {MAX_IMAGES} images", field="key")
+
+
+async def add_product_image(session: AsyncSession, product_id: str, key: str) -> Product:
+    """Append an image (by media key) to a product's images."""
+    product = await _get_product_row(session, product_id, include_inactive=True)
+    keys = list(await locked_value(session, product, "image_keys") or [])
+    if key in keys:
+        raise Conflict("The product already has this image", field="key")
+    if len(keys) >= MAX_IMAGES:
+        raise TooManyImages(f"A product has at most {MAX_IMAGES} images", field="key")
+    await _replace_images(session, product, [*keys, key], field="key")
+    return product
+
+
+async def remove_product_image(session: AsyncSession, product_id: str, key: str) -> None:
+    product = await _get_product_row(session, product_id, include_inactive=True)
+    keys = list(await locked_value(session, product, "image_keys") or [])
+    if key not in keys:
+        raise NotFound(f"Product {product_id} has no image {key}")
+    await _replace_images(session, product, [k for k in keys if k != key], field="key")
+
+
+async def set_product_images(
+    session: AsyncSession, product_id: str, keys: Sequence[str]
+) -> Product:
+    """Reorder, add and remove a product's images in one go."""
+    product = await _get_product_row(session, product_id, include_inactive=True)
+    await _replace_images(session, product, keys, field="images")
     return product
 
 
@@ -434,13 +535,13 @@ async def deactivate_product(session: AsyncSession, product_id: str) -> None:
 
 
 async def get_product(
-    session: AsyncSession, id_or_slug: str, *, include_inactive: bool
+    session: AsyncSession, id_or_slug: str, *, include_inactive: bool, storage: Storage
 ) -> dict[str, Any]:
     """One product as a JSON-ready dict shaped like `ProductRead`."""
     row: Row[Any] | None = (await _rows(session, _product_statement(), {"key": id_or_slug})).first()
     if row is None or not (include_inactive or row.is_active):
         raise NotFound(f"No product {id_or_slug}")
-    return (await _assemble(session, [row], include_inactive=include_inactive))[0]
+    return (await _assemble(session, [row], include_inactive=include_inactive, storage=storage))[0]
 
 
 # --- variants --------------------------------------------------------------------------------
@@ -465,15 +566,15 @@ async def get_variant_row(
 
 
 async def get_variant(
-    session: AsyncSession, variant_id: str, *, include_inactive: bool
+    session: AsyncSession, variant_id: str, *, include_inactive: bool, storage: Storage
 ) -> VariantRead:
     variant = await get_variant_row(session, variant_id, include_inactive=include_inactive)
     availability = await _availability(session, [variant.id])
-    return _variant_read(variant, availability)
+    return _variant_read(variant, availability, storage)
 
 
 async def list_variants(
-    session: AsyncSession, product_id: str, *, include_inactive: bool
+    session: AsyncSession, product_id: str, *, include_inactive: bool, storage: Storage
 ) -> list[VariantRead]:
     product = await _get_product_row(session, product_id, include_inactive=include_inactive)
     stmt = select(Variant).where(Variant.product_id == product.id)
@@ -481,13 +582,14 @@ async def list_variants(
         stmt = stmt.where(Variant.is_active)
     variants = (await session.scalars(stmt.order_by(Variant.position, Variant.id))).all()
     availability = await _availability(session, [v.id for v in variants])
-    return [_variant_read(v, availability) for v in variants]
+    return [_variant_read(v, availability, storage) for v in variants]
 
 
 async def create_variant(session: AsyncSession, product_id: str, data: VariantCreate) -> Variant:
     product = await _get_product_row(session, product_id, include_inactive=True)
     await _check_skus(session, [data.sku], None)
     variant = _variant(product, data)
+    await media.update_references(session, [], [variant.image_key], field="image_key")
     session.add(variant)
     await _flush(session, "The variant conflicts with an existing one")
     await refresh_derived(session, product)
@@ -503,6 +605,9 @@ async def update_variant(session: AsyncSession, variant_id: str, data: VariantUp
             raise BadRequest(f"`{key}` cannot be null", field=key)
     if "sku" in changes:
         await _check_skus(session, [changes["sku"]], variant.id)
+    if "image_key" in changes:
+        current = await locked_value(session, variant, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
     for key, value in changes.items():
         setattr(variant, key, value)
     await _flush(session, "The variant conflicts with an existing one")
@@ -528,8 +633,11 @@ async def deactivate_variant(session: AsyncSession, variant_id: str) -> None:
 # --- listing ---------------------------------------------------------------------------------
 
 
-def _variant_read(variant: Variant, availability: dict[str, list[Availability]]) -> VariantRead:
+def _variant_read(
+    variant: Variant, availability: dict[str, list[Availability]], storage: Storage
+) -> VariantRead:
     read = VariantRead.model_validate(variant)
+    read.image = image_model(storage, variant.image_key)
     read.availability = [
         AvailabilityRead(shop_id=a.shop_id, available=a.available)
         for a in availability.get(variant.id, [])
@@ -623,7 +731,7 @@ def _variants_statement(include_inactive: bool, dialect: str) -> Select[Any]:
 
 
 async def _assemble(
-    session: AsyncSession, products: Sequence[Row[Any]], *, include_inactive: bool
+    session: AsyncSession, products: Sequence[Row[Any]], *, include_inactive: bool, storage: Storage
 ) -> list[dict[str, Any]]:
     """Variants and their availability for a page of products, in one query whatever its size.
 
@@ -648,6 +756,7 @@ async def _assemble(
             if int(available) > 0:
                 in_stock.add(row[1])
         variant["availability"] = shops
+        variant["image"] = image_read(storage, variant["image_key"])
         variants_of[row[1]].append(variant)
     return [
         {
@@ -663,7 +772,7 @@ async def _assemble(
             "price": p.min_price,
             "currency": p.currency,
             "in_stock": p.id in in_stock,
-            "images": [{"key": key, "url": media_url(key)} for key in p.image_keys or ()],
+            "images": [media.image_read(storage, key) for key in p.image_keys or ()],
             "variants": variants_of.get(p.id, []),
             "created_at": p.created_at,
             "updated_at": p.updated_at,
@@ -685,7 +794,7 @@ def _cursor_value(cursor: dict[str, Any], sort: str, kind: type) -> tuple[Any, s
 
 
 async def list_products(
-    session: AsyncSession, query: ProductQuery, *, include_inactive: bool
+    session: AsyncSession, query: ProductQuery, *, include_inactive: bool, storage: Storage
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Search, filter and sort products with keyset pagination (sort key, then id).
 
@@ -759,7 +868,8 @@ async def list_products(
         else:
             value = last.min_price
         next_cursor = encode_cursor({"s": sort, "v": value, "id": last.id})
-    return await _assemble(session, products, include_inactive=include_inactive), next_cursor
+    items = await _assemble(session, products, include_inactive=include_inactive, storage=storage)
+    return items, next_cursor
 
 
 def _listing_statement(

@@ -160,3 +160,30 @@ def cached_json(
         status_code=status_code,
         headers=headers,
     )
+
+
+PUBLIC_READ_MAX_AGE = 60
+
+
+def cached_read(
+    request: Request,
+    content: Any,
+    *,
+    personal: bool,
+    max_age: int = PUBLIC_READ_MAX_AGE,
+) -> Response:
+    """A cacheable read of public data (catalog, shops, zones), with an ETag.
+
+    Anonymous answers are `public` for `max_age` seconds, so proxies and CDNs share them;
+    `personal` answers (the caller is signed in, and staff may see more) are `private` and
+    revalidated every time. `Vary: Authorization` keeps shared caches from mixing the two.
+    `content` may be JSON bytes already (hot paths serialise with orjson themselves).
+    """
+    body = content if isinstance(content, bytes) else serialize_json(content)
+    return conditional_response(
+        request,
+        body,
+        media_type="application/json",
+        cache=cache_control(max_age=0 if personal else max_age, public=not personal),
+        headers={"Vary": "Authorization"},
+    )

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     s3_public_base_url: str | None = None
+    media_uploads_per_minute: int = Field(default=30, ge=1)  # per user, every upload route
 
     payment_providers: str = "sandbox,cash"
     pawapay_base_url: str | None = None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from loumo.core.auth import OptionalPrincipal, Principal, require
 from loumo.core.db import SessionDep
+from loumo.core.http_cache import cached_read
 from loumo.core.policy import policy
 from loumo.delivery import service
 from loumo.delivery.schemas import ZoneCreate, ZoneRead, ZoneUpdate
@@ -20,10 +21,19 @@ def _staff(principal: Principal | None) -> bool:
     return principal is not None and principal.has("zones:write")
 
 
-@router.get("", summary="Delivery zones (active ones; staff see all)", **policy("public"))
-async def list_zones(session: SessionDep, principal: OptionalPrincipal) -> list[ZoneRead]:
+@router.get(
+    "",
+    response_model=list[ZoneRead],
+    summary="Delivery zones (active ones; staff see all)",
+    responses={304: {"description": "Not modified: the `If-None-Match` ETag is still current"}},
+    **policy("public"),
+)
+async def list_zones(
+    request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> Response:
     zones = await service.list_zones(session, include_inactive=_staff(principal))
-    return [ZoneRead.model_validate(z) for z in zones]
+    items = [ZoneRead.model_validate(z).model_dump(mode="json") for z in zones]
+    return cached_read(request, items, personal=principal is not None)
 
 
 @router.get("/{zone_id}", summary="One delivery zone", **policy("public"))

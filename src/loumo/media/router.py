@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
 from loumo.core.auth import CurrentPrincipal
@@ -16,62 +12,28 @@ from loumo.core.db import SessionDep
 from loumo.core.errors import NotFound
 from loumo.core.http_cache import etag_matches, not_modified
 from loumo.core.policy import policy
-from loumo.media import service
+from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.media.keys import content_type_of, is_valid_key
-from loumo.media.schemas import MediaRead, UploadForm
+from loumo.media.schemas import MediaRead
 from loumo.media.storage import CACHE_CONTROL_IMMUTABLE, LocalStorage
 
 router = APIRouter(prefix="/media", tags=["media"])
 files_router = APIRouter(tags=["media"])
-
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "purpose"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "A JPEG, PNG or WebP image",
-                        },
-                        "purpose": {
-                            "type": "string",
-                            "enum": [
-                                "product",
-                                "variant",
-                                "category",
-                                "shop",
-                                "user",
-                                "delivery_proof",
-                            ],
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
-
-
-def _missing_file() -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": ("body", "file"), "msg": "Field required", "type": "missing"}]
-    )
 
 
 @router.post(
     "/images",
     status_code=201,
     response_model=MediaRead,
-    openapi_extra={**_UPLOAD_BODY, **policy("authenticated")["openapi_extra"]},
+    openapi_extra={
+        **intake.upload_body(with_purpose=True, with_key=False),
+        **policy("authenticated")["openapi_extra"],
+    },
     responses={
         413: {"description": "File or image too large"},
         415: {"description": "Not an image"},
+        429: {"description": "Too many uploads by this user in the last minute"},
     },
 )
 async def upload_image(
@@ -79,30 +41,10 @@ async def upload_image(
 ) -> MediaRead:
     """Upload a JPEG, PNG or WebP image; answers its key and the URLs of its renditions.
 
-    The body is read only once the caller is authenticated, so that anonymous clients cannot
-    make the server take in uploads.
+    The body is read only once the caller is authenticated and within the per-minute upload
+    limit, so that nobody can make the server take in uploads without bound.
     """
-    max_bytes: int = request.app.state.settings.max_upload_bytes
-    async with request.form(max_files=1, max_fields=8) as form:
-        try:
-            fields = UploadForm.model_validate(
-                {k: v for k, v in form.items() if isinstance(v, str)}
-            )
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]
-            ) from None
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise _missing_file()
-        media = await service.store_image(
-            session,
-            upload,
-            storage=storage,
-            uploaded_by=principal.user_id,
-            purpose=fields.purpose,
-            max_bytes=max_bytes,
-        )
+    media = await intake.store_upload(request, session, storage, principal, purpose=None)
     return MediaRead.build(media, storage)
 
 

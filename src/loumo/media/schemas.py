@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from loumo.media.models import MediaFile
 from loumo.media.storage import Storage
 
+MediaKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{64}$"),
+    Field(description="The key of an uploaded image (`POST /api/v1/media/images`)"),
+]
 Purpose = Literal["product", "variant", "category", "shop", "user", "delivery_proof"]
 
 
@@ -57,3 +62,21 @@ class MediaRead(BaseModel):
             url=original.url,
             renditions=renditions,
         )
+
+
+class ImageRead(BaseModel):
+    """An image as catalog and shop reads show it."""
+
+    key: str
+    url: str = Field(description="The largest rendition (WebP, at most 1200 px)")
+    thumbnails: dict[str, str] = Field(
+        description='WebP renditions by maximum side in pixels: {"160": url, "480": url, ...}'
+    )
+
+
+class ImageRef(BaseModel):
+    """Use an image uploaded before, by its key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: MediaKey

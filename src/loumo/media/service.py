@@ -9,6 +9,8 @@ a grace period; the jobs package runs it periodically.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -19,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
-from loumo.core.errors import NotFound
+from loumo.core.errors import BadRequest, NotFound
 from loumo.media.images import (
     DEFAULT_MAX_PIXELS,
     ImageSource,
@@ -41,6 +43,12 @@ logger = structlog.get_logger("loumo.media")
 
 class MediaNotFound(NotFound):
     code, title = "media_not_found", "Media not found"
+
+
+class UnknownImage(BadRequest):
+    """A request body names a media key that was never uploaded (or has been collected)."""
+
+    code, title = "unknown_image", "Unknown image"
 
 
 def _rowcount(result: Any) -> int:
@@ -178,6 +186,42 @@ async def replace(session: AsyncSession, old_key: str | None, new_key: str | Non
         await attach(session, new_key)
     if old_key is not None:
         await detach(session, old_key)
+
+
+async def update_references(
+    session: AsyncSession,
+    before: Iterable[str | None],
+    after: Iterable[str | None],
+    *,
+    field: str,
+) -> None:
+    """Move an owner's references from the keys in `before` to those in `after`.
+
+    Counts are per occurrence (None entries are ignored), so a list of images and a single
+    image field are handled alike. New keys are attached before old ones are detached; an
+    unknown new key raises `UnknownImage` (400, naming `field`), and the caller's unit of work
+    then rolls everything back.
+    """
+    old = Counter(key for key in before if key is not None)
+    new = Counter(key for key in after if key is not None)
+    for key, count in (new - old).items():
+        for _ in range(count):
+            try:
+                await attach(session, key)
+            except MediaNotFound:
+                raise UnknownImage(
+                    f"No uploaded image has the key {key!r}; upload it first", field=field
+                ) from None
+    for key, count in (old - new).items():
+        for _ in range(count):
+            await detach(session, key)
+
+
+def image_read(storage: Storage, key: str) -> dict[str, Any]:
+    """How reads show an image: its key, a display URL (the largest WebP rendition) and the
+    URLs of every rendition by size, all computed from the key alone (no query)."""
+    thumbnails = image_urls(storage, key)
+    return {"key": key, "url": thumbnails[str(max(RENDITION_SIZES))], "thumbnails": thumbnails}
 
 
 def image_urls(storage: Storage, key: str) -> dict[str, str]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require
 from loumo.core.db import SessionDep
+from loumo.core.http_cache import cached_read
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
+from loumo.media import intake
+from loumo.media.dependencies import StorageDep
 from loumo.shops import service
 from loumo.shops.schemas import (
     ShopCreate,
@@ -35,30 +38,60 @@ STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
+CACHED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
+}
+IMAGE_POLICY = (
+    "Allowed to staff holding `shops:write` (any shop) and to the shop's managers. A shop the "
+    "caller does not manage answers 403; an unknown one 404."
+)
+
+
 def _staff(principal: Principal | None) -> bool:
     return principal is not None and principal.has("shops:write")
 
 
-@router.get("", summary="Shops (active ones; staff see all)", **policy("public"))
+@router.get(
+    "",
+    response_model=Page[ShopRead],
+    summary="Shops (active ones; staff see all)",
+    responses=CACHED,
+    **policy("public"),
+)
 async def list_shops(
+    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
+    storage: StorageDep,
     zone_id: Annotated[str | None, Query(max_length=32)] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 20,
-) -> Page[ShopRead]:
+) -> Response:
     shops, next_cursor = await service.list_shops(
         session, include_inactive=_staff(principal), zone_id=zone_id, cursor=cursor, limit=limit
     )
-    return Page[ShopRead](
-        items=[ShopRead.model_validate(s) for s in shops], next_cursor=next_cursor
+    page = Page[ShopRead](
+        items=[service.shop_read(s, storage) for s in shops], next_cursor=next_cursor
     )
+    return cached_read(request, page, personal=principal is not None)
 
 
-@router.get("/{shop_id}", summary="One shop, by id or slug", **policy("public"))
-async def get_shop(shop_id: str, session: SessionDep, principal: OptionalPrincipal) -> ShopRead:
+@router.get(
+    "/{shop_id}",
+    response_model=ShopRead,
+    summary="One shop, by id or slug",
+    responses=CACHED,
+    **policy("public"),
+)
+async def get_shop(
+    shop_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    storage: StorageDep,
+) -> Response:
     shop = await service.get_shop(session, shop_id, include_inactive=_staff(principal))
-    return ShopRead.model_validate(shop)
+    return cached_read(request, service.shop_read(shop, storage), personal=principal is not None)
 
 
 @router.post(
@@ -68,15 +101,64 @@ async def get_shop(shop_id: str, session: SessionDep, principal: OptionalPrincip
     responses={400: {"description": "Unknown zone"}, 409: {"description": "Slug taken"}},
     **policy("permission:shops:write"),
 )
-async def create_shop(data: ShopCreate, session: SessionDep, _: ShopWriter) -> ShopRead:
-    return ShopRead.model_validate(await service.create_shop(session, data))
+async def create_shop(
+    data: ShopCreate, session: SessionDep, _: ShopWriter, storage: StorageDep
+) -> ShopRead:
+    return service.shop_read(await service.create_shop(session, data), storage)
 
 
 @router.patch("/{shop_id}", summary="Change a shop (staff)", **policy("permission:shops:write"))
 async def update_shop(
-    shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter
+    shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter, storage: StorageDep
 ) -> ShopRead:
-    return ShopRead.model_validate(await service.update_shop(session, shop_id, data))
+    return service.shop_read(await service.update_shop(session, shop_id, data), storage)
+
+
+@router.put(
+    "/{shop_id}/image",
+    response_model=ShopRead,
+    summary="Set the shop's image: upload one, or name an uploaded one",
+    description=(
+        IMAGE_POLICY + ' Send a multipart upload (`file`) or JSON `{"key": "<media key>"}`.'
+    ),
+    responses={
+        400: {"description": "Unknown media key"},
+        403: {"description": "The caller neither manages this shop nor holds `shops:write`"},
+        404: {"description": "Unknown shop"},
+        413: {"description": "File or image too large"},
+        415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
+        429: {"description": "Too many uploads by this user in the last minute"},
+    },
+    openapi_extra={**intake.upload_body(), **policy("owner")["openapi_extra"]},
+)
+async def set_shop_image(
+    shop_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    storage: StorageDep,
+) -> ShopRead:
+    # Refuse callers who may not change this shop before taking in an upload.
+    await service.image_shop(session, principal, shop_id)
+    key = await intake.image_key(request, session, storage, principal, purpose="shop")
+    return service.shop_read(
+        await service.set_shop_image(session, principal, shop_id, key), storage
+    )
+
+
+@router.delete(
+    "/{shop_id}/image",
+    response_model=ShopRead,
+    summary="Remove the shop's image",
+    description=IMAGE_POLICY,
+    responses={403: {"description": "Not a manager of this shop"}, 404: {"description": "No shop"}},
+    **policy("owner"),
+)
+async def remove_shop_image(
+    shop_id: str, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
+) -> ShopRead:
+    shop = await service.set_shop_image(session, principal, shop_id, None)
+    return service.shop_read(shop, storage)
 
 
 @router.delete(

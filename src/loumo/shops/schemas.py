@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from loumo.media.schemas import ImageRead, MediaKey
+
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
 ]
-MediaKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._\-/]{1,128}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -76,6 +77,7 @@ class ShopRead(BaseModel):
     phone: str | None
     opening_hours: dict[str, list[OpeningInterval]]
     image_key: str | None
+    image: ImageRead | None = None
     is_active: bool
     created_at: datetime
     updated_at: datetime

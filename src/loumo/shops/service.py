@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Product, Variant
-from loumo.catalog.service import Availability, register_availability_source
+from loumo.catalog.service import Availability, locked_value, register_availability_source
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
@@ -37,12 +37,15 @@ from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.core.permissions import register_permission
 from loumo.delivery.models import Zone
 from loumo.jobs.outbox import defer
+from loumo.media import service as media
+from loumo.media.schemas import ImageRead
+from loumo.media.storage import Storage
 from loumo.notifications.email import LANGUAGES
 from loumo.notifications.recipients import holders_of, resolve_recipients
 from loumo.notifications.schemas import Link, NotificationKind, Severity
 from loumo.notifications.service import Recipient, notify
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
-from loumo.shops.schemas import ShopCreate, ShopUpdate, StockRead, StockWrite
+from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate, StockRead, StockWrite
 
 register_permission("shops:write", "Create and change any shop and assign its managers")
 register_permission("stock:write", "Change the stock of any shop (managers change their own)")
@@ -60,6 +63,13 @@ class InsufficientStock(Conflict):
 
 
 # --- shops -----------------------------------------------------------------------------------
+
+
+def shop_read(shop: Shop, storage: Storage) -> ShopRead:
+    read = ShopRead.model_validate(shop)
+    if shop.image_key:
+        read.image = ImageRead(**media.image_read(storage, shop.image_key))
+    return read
 
 
 async def list_shops(
@@ -128,6 +138,7 @@ async def create_shop(session: AsyncSession, data: ShopCreate) -> Shop:
         raise Conflict(f"Slug '{slug}' is already used", field="slug")
     shop = Shop(**data.model_dump(exclude={"slug", "opening_hours"}), slug=slug)
     shop.opening_hours = data.model_dump(mode="json")["opening_hours"]
+    await media.update_references(session, [], [shop.image_key], field="image_key")
     session.add(shop)
     await _flush(session)
     return shop
@@ -143,6 +154,9 @@ async def update_shop(session: AsyncSession, shop_id: str, data: ShopUpdate) -> 
         await _check_zone(session, changes["zone_id"])
     if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):
         raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
+    if "image_key" in changes:
+        current = await locked_value(session, shop, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
     for key, value in changes.items():
         setattr(shop, key, value)
     await _flush(session)
@@ -155,6 +169,32 @@ async def deactivate_shop(session: AsyncSession, shop_id: str) -> None:
     shop = await get_shop(session, shop_id, include_inactive=True)
     shop.is_active = False
     await session.flush()
+
+
+async def image_shop(session: AsyncSession, principal: Principal, shop_id: str) -> Shop:
+    """The shop whose image the caller changes: any shop for `shops:write` staff, their own
+    for managers. A visible shop the caller does not manage is a 403, an unknown one a 404."""
+    shop = await session.scalar(select(Shop).where((Shop.id == shop_id) | (Shop.slug == shop_id)))
+    if shop is None:
+        raise NotFound(f"No shop {shop_id}")
+    if principal.has("shops:write") or principal.manages_shop(shop.id):
+        return shop
+    if not shop.is_active:
+        raise NotFound(f"No shop {shop_id}")
+    raise PermissionDenied("Only the shop's managers and shop staff may change its image")
+
+
+async def set_shop_image(
+    session: AsyncSession, principal: Principal, shop_id: str, key: str | None
+) -> Shop:
+    """Set (or with None, remove) a shop's image, moving the media reference."""
+    shop = await image_shop(session, principal, shop_id)
+    current = await locked_value(session, shop, "image_key")
+    await media.update_references(session, [current], [key], field="key")
+    shop.image_key = key
+    await _flush(session)
+    await session.refresh(shop)
+    return shop
 
 
 # --- managers --------------------------------------------------------------------------------
