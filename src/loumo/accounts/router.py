@@ -36,7 +36,7 @@ from loumo.accounts.service import AuthContext
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.errors import AppError, problem_response
+from loumo.core.errors import AppError, app_error_response
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
@@ -71,15 +71,7 @@ async def keeping_failures(request: Request, call: Awaitable[T]) -> T | JSONResp
     except AppError as exc:
         if not getattr(exc, "keep_changes", False):
             raise
-        return problem_response(
-            request,
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            headers=exc.headers or None,
-            **exc.extra,
-        )
+        return app_error_response(request, exc)
 
 
 ACCEPTED = Message(detail="If the address can receive it, a message is on its way.")

@@ -108,8 +108,8 @@ _HTTP_CODES = {
 }
 
 
-async def _app_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def app_error_response(request: Request, exc: AppError) -> JSONResponse:
+    """The problem document of an application error."""
     return problem_response(
         request,
         status=exc.status,
@@ -119,6 +119,11 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         headers=exc.headers or None,
         **exc.extra,
     )
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return app_error_response(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
