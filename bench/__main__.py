@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 
 from bench import catalog
-from bench.harness import BENCH_DB, Result, print_table, rss_mb, run_wrk, server
+from bench.harness import Result, fresh_database, print_table, rss_mb, run_wrk, server
 
 
 def main() -> None:
     duration = int(os.environ.get("BENCH_DURATION", "15"))
     results: list[Result] = []
-    with server(BENCH_DB) as (base, pid):
+    with server(fresh_database("loumo_bench_health")) as (base, pid):
         result = run_wrk("GET /healthz (all middleware)", f"{base}/healthz", duration=duration)
         result.rss_mb = rss_mb(pid)
         results.append(result)

@@ -14,31 +14,15 @@ import sys
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from bench.harness import BENCH_DB, Result, print_table, rss_mb, run_wrk, server
+from bench.harness import Result, _dsn, fresh_database, print_table, rss_mb, run_wrk, server
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CATALOG_SIZES", "1000,100000").split(","))
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _recreate(name: str) -> None:
-    connection = await asyncpg.connect(_dsn(BENCH_DB))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
 def prepare(size: int) -> str:
     """A fresh database with `size` products, vacuumed and analysed; returns its URL."""
-    name = f"loumo_bench_catalog_{size}"
-    asyncio.run(_recreate(name))
-    url = make_url(BENCH_DB).set(database=name).render_as_string(hide_password=False)
+    url = fresh_database(f"loumo_bench_catalog_{size}")
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "-m", "loumo", "migrate"], env=env, check=True)
     subprocess.run(

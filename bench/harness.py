@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -14,11 +15,32 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # API processes per server: production runs one per core (`loumo serve --workers N`).
 BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _recreate(name: str) -> None:
+    connection = await asyncpg.connect(_dsn(BENCH_DB))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create database `name` next to BENCH_DATABASE_URL's; returns its URL."""
+    asyncio.run(_recreate(name))
+    return make_url(BENCH_DB).set(database=name).render_as_string(hide_password=False)
 
 
 @dataclass
