@@ -8,6 +8,7 @@ UPDATE on the jobs table, so any number of them can run side by side.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import functools
@@ -29,8 +30,8 @@ logger = structlog.get_logger("loumo.jobs")
 PERIODIC_RUN_RETENTION = timedelta(days=1)
 
 
-class _Loop:
-    """A poll loop woken early by local commits that deferred jobs."""
+class _Loop(abc.ABC):
+    """A poll loop woken early by local commits that deferred jobs; `step` is one pass."""
 
     def __init__(self, sessions: Sessions, settings: Settings) -> None:
         self.sessions = sessions
@@ -82,8 +83,9 @@ class _Loop:
         await prune_periodic_runs(self.sessions, PERIODIC_RUN_RETENTION)
         await prune_finished_jobs(self.sessions, timedelta(days=self.settings.jobs_retention_days))
 
+    @abc.abstractmethod
     async def step(self) -> None:
-        raise NotImplementedError
+        """Do one pass of this loop's work (run due jobs, or relay them to the broker)."""
 
 
 class Dispatcher(_Loop):
