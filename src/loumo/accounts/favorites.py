@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Select, delete, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Favorite
@@ -15,7 +11,7 @@ from loumo.audit.service import after_position, position_of
 from loumo.catalog.models import Product
 from loumo.catalog.service import image_model
 from loumo.core.auth import Principal
-from loumo.core.db import utcnow
+from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import NotFound
 from loumo.core.ids import new_id
 from loumo.core.pagination import Page, decode_cursor
@@ -52,23 +48,13 @@ async def _visible_product(session: AsyncSession, product_id: str) -> Product:
     return product
 
 
-def _insert_ignore(session: AsyncSession) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING, so that concurrent PUTs of one favorite both succeed."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(Favorite).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(Favorite).on_conflict_do_nothing()
-    return insert(Favorite)
-
-
 async def add_favorite(
     session: AsyncSession, principal: Principal, product_id: str, *, storage: Storage
 ) -> FavoriteRead:
     """Mark a visible product as a favorite (idempotent: a repeat keeps the original time)."""
     product = await _visible_product(session, product_id)
     await session.execute(
-        _insert_ignore(session).values(
+        insert_ignoring_conflicts(session, Favorite).values(
             id=new_id(), user_id=principal.user_id, product_id=product.id, created_at=utcnow()
         )
     )

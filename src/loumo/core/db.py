@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event, exc, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -43,6 +45,15 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the session's dialect (SQLite, else PostgreSQL).
+
+    `conflict` goes to `on_conflict_do_nothing` (e.g. `index_elements=["key"]`).
+    """
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    return insert(table).on_conflict_do_nothing(**conflict)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -16,11 +16,9 @@ from typing import Any, cast
 
 import structlog
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import utcnow
+from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import BadRequest, NotFound
 from loumo.media.images import (
     DEFAULT_MAX_PIXELS,
@@ -145,10 +143,9 @@ async def _insert(
         "created_at": now,
         "updated_at": now,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     # An identical upload committed meanwhile wins; ours is then the same file.
     await session.execute(
-        insert(MediaFile).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        insert_ignoring_conflicts(session, MediaFile, index_elements=["key"]).values(**values)
     )
 
 

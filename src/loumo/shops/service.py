@@ -18,12 +18,9 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +28,7 @@ from loumo.catalog.models import Product, Variant
 from loumo.catalog.service import Availability, locked_value, register_availability_source
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
-from loumo.core.db import utcnow
+from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.core.permissions import register_permission
@@ -228,7 +225,7 @@ async def add_manager(session: AsyncSession, shop_id: str, user_id: str) -> None
     """Make `user_id` a manager of the shop (idempotent)."""
     shop = await get_shop(session, shop_id, include_inactive=True)
     await session.execute(
-        _insert_ignore(session, shop_managers).values(shop_id=shop.id, user_id=user_id)
+        insert_ignoring_conflicts(session, shop_managers).values(shop_id=shop.id, user_id=user_id)
     )
 
 
@@ -239,16 +236,6 @@ async def remove_manager(session: AsyncSession, shop_id: str, user_id: str) -> N
             shop_managers.c.shop_id == shop.id, shop_managers.c.user_id == user_id
         )
     )
-
-
-def _insert_ignore(session: AsyncSession, table: Any) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING, in the dialect of the session."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(table).on_conflict_do_nothing()
-    return insert(table)
 
 
 # --- stock: who may change it ----------------------------------------------------------------
@@ -369,7 +356,7 @@ def _pk(shop_id: str, variant_id: str) -> ColumnElement[bool]:
 
 async def _ensure_row(session: AsyncSession, shop_id: str, variant_id: str) -> None:
     await session.execute(
-        _insert_ignore(session, Stock.__table__).values(
+        insert_ignoring_conflicts(session, Stock.__table__).values(
             shop_id=shop_id,
             variant_id=variant_id,
             quantity=0,
