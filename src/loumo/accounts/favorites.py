@@ -7,14 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Favorite
 from loumo.accounts.schemas import FavoriteRead
-from loumo.audit.service import after_position, position_of
 from loumo.catalog.models import Product
 from loumo.catalog.service import image_model
 from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import NotFound
 from loumo.core.ids import new_id
-from loumo.core.pagination import Page, decode_cursor
+from loumo.core.pagination import Page, after_position, decode_cursor, position_of
 from loumo.media.storage import Storage
 
 

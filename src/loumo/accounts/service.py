@@ -52,7 +52,7 @@ from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.errors import Unauthorized as _Unauthorized
-from loumo.core.pagination import decode_cursor
+from loumo.core.pagination import after_position, decode_cursor, position_of
 from loumo.core.ratelimit import RateLimiter, Rule
 from loumo.jobs.outbox import defer
 from loumo.notifications.service import Recipient
@@ -811,9 +811,9 @@ async def list_users(
         query = query.where(User.is_active.is_(is_active))
     position = decode_cursor(cursor)
     if position is not None:
-        query = query.where(audit.after_position(User.created_at, User.id, position))
+        query = query.where(after_position(User.created_at, User.id, position))
     rows = list((await session.scalars(query)).all())
-    next_cursor = audit.position_of(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = position_of(rows[limit - 1]) if len(rows) > limit else None
     page = rows[:limit]
     held: dict[str, list[str]] = {u.id: [] for u in page}
     pairs = await session.execute(

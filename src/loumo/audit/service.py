@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from loumo.audit.models import AuditEntry
-from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from loumo.core.pagination import after_position, decode_cursor, position_of
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"pass|secret|token|code|hash|otp|key", re.IGNORECASE)
@@ -25,27 +24,6 @@ class RequestMeta:
 
     ip: str | None = None
     user_agent: str | None = None
-
-
-def position_of(row: Any) -> str:
-    """A cursor after `row` in newest-first (created_at, id) order."""
-    return encode_cursor({"t": row.created_at.isoformat(), "id": row.id})
-
-
-def after_position(
-    created_at: InstrumentedAttribute[datetime],
-    id_: InstrumentedAttribute[str],
-    position: dict[str, Any],
-) -> ColumnElement[bool]:
-    """Rows that come after `position` in newest-first (created_at, id) order."""
-    try:
-        moment = datetime.fromisoformat(str(position["t"]))
-        last_id = str(position["id"])
-    except (KeyError, ValueError):
-        raise InvalidCursor("The cursor is not one this API issued") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return or_(created_at < moment, and_(created_at == moment, id_ < last_id))
 
 
 def redact(value: Any) -> Any:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from loumo.core.errors import BadRequest
 
@@ -53,3 +56,24 @@ LimitParam = Annotated[
 CursorParam = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page")
 ]
+
+
+def position_of(row: Any) -> str:
+    """A cursor after `row` in newest-first (created_at, id) order."""
+    return encode_cursor({"t": row.created_at.isoformat(), "id": row.id})
+
+
+def after_position(
+    created_at: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[str],
+    position: dict[str, Any],
+) -> ColumnElement[bool]:
+    """Rows that come after `position` in newest-first (created_at, id) order."""
+    try:
+        moment = datetime.fromisoformat(str(position["t"]))
+        last_id = str(position["id"])
+    except (KeyError, ValueError):
+        raise InvalidCursor("The cursor is not one this API issued") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return or_(created_at < moment, and_(created_at == moment, id_ < last_id))
