@@ -15,7 +15,7 @@ import sys
 import asyncpg
 import httpx
 
-from bench.harness import Result, _dsn, fresh_database, print_table, rss_mb, run_wrk, server
+from bench.harness import Result, fresh_database, plain_dsn, print_table, rss_mb, run_wrk, server
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CATALOG_SIZES", "1000,100000").split(","))
 
@@ -28,7 +28,7 @@ def prepare(size: int) -> str:
     subprocess.run(
         [sys.executable, "-m", "loumo", "seed", "--scale", str(size)], env=env, check=True
     )
-    asyncio.run(_analyze(_dsn(url)))
+    asyncio.run(_analyze(plain_dsn(url)))
     return url
 
 

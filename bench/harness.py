@@ -24,12 +24,12 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@1
 BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 
 
-def _dsn(url: str) -> str:
+def plain_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def _recreate(name: str) -> None:
-    connection = await asyncpg.connect(_dsn(BENCH_DB))
+    connection = await asyncpg.connect(plain_dsn(BENCH_DB))
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.execute(f'CREATE DATABASE "{name}"')
