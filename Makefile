@@ -39,6 +39,7 @@ lint: install
 	$(UV) run ruff check src tests migrations bench
 	$(UV) run ruff format --check src tests migrations bench
 	$(UV) run mypy
+	$(UV) run lint-imports
 
 format: install
 	$(UV) run ruff check --fix src tests migrations bench

@@ -19,8 +19,8 @@ from loumo.accounts.models import AuthSession, User, UserRole
 from loumo.core import security
 from loumo.core.db import Database, utcnow
 from loumo.core.ids import new_id
-from loumo.delivery.models import Zone
 from loumo.jobs.models import Job
+from loumo.zones.models import Zone
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
 

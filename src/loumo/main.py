@@ -21,7 +21,6 @@ from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
 from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
-from loumo.delivery.router import router as zones_router
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
@@ -29,6 +28,7 @@ from loumo.promotions.router import router as promotions_router
 from loumo.shops import service as shops_service
 from loumo.shops.router import router as shops_router
 from loumo.tasks import TASK_MODULES
+from loumo.zones.router import router as zones_router
 
 API_PREFIX = "/api/v1"
 # Bodies smaller than this gain little from compression (headers and framing dominate).

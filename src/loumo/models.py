@@ -14,12 +14,12 @@ from loumo.accounts.models import (
 from loumo.audit.models import AuditEntry
 from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.core.db import Base
-from loumo.delivery.models import Zone
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
+from loumo.zones.models import Zone
 
 metadata = Base.metadata
 

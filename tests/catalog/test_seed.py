@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category, Product, Variant
 from loumo.core.db import Database
-from loumo.delivery.models import Zone
 from loumo.seed.catalog import seed_catalog, seed_scale
 from loumo.shops.models import Shop, Stock, StockMovement
+from loumo.zones.models import Zone
 
 TABLES = (Zone, Category, Shop, Product, Variant, Stock, StockMovement)
 

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, column, delete, exists, select, table, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +56,7 @@ from loumo.core.pagination import after_position, decode_cursor, position_of
 from loumo.core.ratelimit import RateLimiter, Rule
 from loumo.jobs.outbox import defer
 from loumo.notifications.service import Recipient
+from loumo.zones import service as zones_service
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
 VERIFY_CODE_TTL = timedelta(hours=24)
@@ -694,11 +695,7 @@ def _own_addresses(principal: Principal) -> Select[Address]:
 
 
 async def _check_zone(session: AsyncSession, zone_id: str) -> None:
-    zones = table("zones", column("id"), column("is_active"))
-    found = await session.scalar(
-        select(exists().where(zones.c.id == zone_id, zones.c.is_active.is_(True)))
-    )
-    if not found:
+    if not await zones_service.is_active_zone(session, zone_id):
         raise UnknownReference(
             "No active delivery zone has this id",
             errors=[

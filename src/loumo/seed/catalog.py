@@ -22,8 +22,8 @@ from loumo.catalog.service import VariantFacts, derived_columns
 from loumo.catalog.text import slugify
 from loumo.core.db import utcnow
 from loumo.core.ids import new_id
-from loumo.delivery.models import Zone
 from loumo.shops.models import Shop, Stock, StockMovement
+from loumo.zones.models import Zone
 
 DEMO_PRODUCTS = 300
 SEED_REASON = "seed"

@@ -32,7 +32,6 @@ from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.core.permissions import register_permission
-from loumo.delivery.models import Zone
 from loumo.jobs.outbox import defer
 from loumo.media import service as media
 from loumo.media.schemas import ImageRead
@@ -43,6 +42,7 @@ from loumo.notifications.schemas import Link, NotificationKind, Severity
 from loumo.notifications.service import Recipient, notify
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate, StockRead, StockWrite
+from loumo.zones.models import Zone
 
 register_permission("shops:write", "Create and change any shop and assign its managers")
 register_permission("stock:write", "Change the stock of any shop (managers change their own)")

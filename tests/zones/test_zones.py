@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.delivery.models import Zone
+from loumo.zones.models import Zone
 from tests.catalog_support import make_shop, make_zone
 from tests.conftest import AuthHeaders
 

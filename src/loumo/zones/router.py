@@ -10,8 +10,8 @@ from loumo.core.auth import OptionalPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import cached_read
 from loumo.core.policy import policy
-from loumo.delivery import service
-from loumo.delivery.schemas import ZoneCreate, ZoneRead, ZoneUpdate
+from loumo.zones import service
+from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
 
 router = APIRouter(prefix="/zones", tags=["zones"])
 ZoneWriter = Annotated[Principal, Depends(require("zones:write"))]

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.permissions import register_permission
-from loumo.delivery.models import Zone
-from loumo.delivery.schemas import ZoneCreate, ZoneUpdate
+from loumo.zones.models import Zone
+from loumo.zones.schemas import ZoneCreate, ZoneUpdate
 
 register_permission("zones:write", "Create, change and retire delivery zones")
 
@@ -26,6 +26,12 @@ async def get_zone(session: AsyncSession, zone_id: str, *, include_inactive: boo
     if zone is None or not (include_inactive or zone.is_active):
         raise NotFound(f"No zone {zone_id}")
     return zone
+
+
+async def is_active_zone(session: AsyncSession, zone_id: str) -> bool:
+    """Whether orders can be delivered into this zone today (addresses must sit in one)."""
+    found = await session.scalar(select(Zone.id).where(Zone.id == zone_id, Zone.is_active))
+    return found is not None
 
 
 async def _name_taken(session: AsyncSession, name: str, exclude_id: str | None) -> bool:

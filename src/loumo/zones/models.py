@@ -1,4 +1,4 @@
-"""Delivery zones (agents and deliveries come with the delivery issue)."""
+"""Delivery zones: where orders are delivered, and at what fee."""
 
 from __future__ import annotations
 
