@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Favorite
 from loumo.accounts.schemas import FavoriteRead
+from loumo.catalog.images import image_model
 from loumo.catalog.models import Product
-from loumo.catalog.service import image_model
 from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import NotFound

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from loumo.catalog import service
+from loumo.catalog import categories, images, listing, products, variants
+from loumo.catalog.permissions import CATEGORIES_WRITE, PRODUCTS_WRITE
 from loumo.catalog.schemas import (
     MAX_PRICE,
     CategoryCreate,
@@ -24,7 +25,7 @@ from loumo.catalog.schemas import (
     VariantRead,
     VariantUpdate,
 )
-from loumo.core.auth import OptionalPrincipal, Principal, require
+from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import cached_read
 from loumo.core.pagination import CursorParam, LimitParam, Page
@@ -35,8 +36,8 @@ from loumo.media.schemas import MediaKey
 
 router = APIRouter(tags=["catalog"])
 
-CategoryWriter = Annotated[Principal, Depends(require("categories:write"))]
-ProductWriter = Annotated[Principal, Depends(require("products:write"))]
+CategoryWriter = Annotated[Principal, Depends(require(CATEGORIES_WRITE))]
+ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
 CACHED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
 }
@@ -54,10 +55,6 @@ def _json(content: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
 
 
-def _sees_inactive(principal: Principal | None, permission: str) -> bool:
-    return principal is not None and principal.has(permission)
-
-
 @router.get(
     "/categories",
     response_model=CategoryTree,
@@ -68,8 +65,8 @@ def _sees_inactive(principal: Principal | None, permission: str) -> bool:
 async def list_categories(
     request: Request, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
 ) -> Response:
-    items = await service.category_tree(
-        session, include_inactive=_sees_inactive(principal, "categories:write"), storage=storage
+    items = await categories.category_tree(
+        session, include_inactive=sees_inactive(principal, CATEGORIES_WRITE), storage=storage
     )
     return cached_read(request, CategoryTree(items=items), personal=principal is not None)
 
@@ -88,10 +85,12 @@ async def get_category(
     principal: OptionalPrincipal,
     storage: StorageDep,
 ) -> Response:
-    category = await service.get_category(
-        session, category_id, include_inactive=_sees_inactive(principal, "categories:write")
+    read = await categories.get_category(
+        session,
+        category_id,
+        include_inactive=sees_inactive(principal, CATEGORIES_WRITE),
+        storage=storage,
     )
-    read = service.category_read(category, storage)
     return cached_read(request, read, personal=principal is not None)
 
 
@@ -105,7 +104,7 @@ async def get_category(
 async def create_category(
     data: CategoryCreate, session: SessionDep, _: CategoryWriter, storage: StorageDep
 ) -> CategoryRead:
-    return service.category_read(await service.create_category(session, data), storage)
+    return await categories.create_category(session, data, storage=storage)
 
 
 @router.patch(
@@ -121,8 +120,7 @@ async def update_category(
     _: CategoryWriter,
     storage: StorageDep,
 ) -> CategoryRead:
-    category = await service.update_category(session, category_id, data)
-    return service.category_read(category, storage)
+    return await categories.update_category(session, category_id, data, storage=storage)
 
 
 @router.delete(
@@ -133,7 +131,7 @@ async def update_category(
     **policy("permission:categories:write"),
 )
 async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> Response:
-    await service.delete_category(session, category_id)
+    await categories.delete_category(session, category_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -176,10 +174,10 @@ async def list_products(
         cursor=cursor,
         limit=limit,
     )
-    items, next_cursor = await service.list_products(
+    items, next_cursor = await listing.list_products(
         session,
         query,
-        include_inactive=_sees_inactive(principal, "products:write"),
+        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
     body = orjson.dumps({"items": items, "next_cursor": next_cursor})
@@ -200,10 +198,10 @@ async def get_product(
     principal: OptionalPrincipal,
     storage: StorageDep,
 ) -> Response:
-    product = await service.get_product(
+    product = await listing.get_product(
         session,
         product_id,
-        include_inactive=_sees_inactive(principal, "products:write"),
+        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
     return cached_read(request, orjson.dumps(product), personal=principal is not None)
@@ -223,8 +221,7 @@ async def get_product(
 async def create_product(
     data: ProductCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> Response:
-    product = await service.create_product(session, data)
-    created = await service.get_product(session, product.id, include_inactive=True, storage=storage)
+    created = await products.create_product(session, data, storage=storage)
     return _json(created, status.HTTP_201_CREATED)
 
 
@@ -238,10 +235,7 @@ async def create_product(
 async def update_product(
     product_id: str, data: ProductUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> Response:
-    product = await service.update_product(session, product_id, data)
-    return _json(
-        await service.get_product(session, product.id, include_inactive=True, storage=storage)
-    )
+    return _json(await products.update_product(session, product_id, data, storage=storage))
 
 
 @router.post(
@@ -268,10 +262,9 @@ async def add_product_image(
     storage: StorageDep,
 ) -> Response:
     # Refuse an unknown product or a full list before taking in an upload.
-    await service.check_image_slot(session, product_id)
+    await images.check_image_slot(session, product_id)
     key = await intake.image_key(request, session, storage, principal, purpose="product")
-    product = await service.add_product_image(session, product_id, key)
-    read = await service.get_product(session, product.id, include_inactive=True, storage=storage)
+    read = await images.add_product_image(session, product_id, key, storage=storage)
     return _json(read, status.HTTP_201_CREATED)
 
 
@@ -289,10 +282,8 @@ async def set_product_images(
     _: ProductWriter,
     storage: StorageDep,
 ) -> Response:
-    product = await service.set_product_images(session, product_id, data.images)
-    return _json(
-        await service.get_product(session, product.id, include_inactive=True, storage=storage)
-    )
+    read = await images.set_product_images(session, product_id, data.images, storage=storage)
+    return _json(read)
 
 
 @router.delete(
@@ -308,7 +299,7 @@ async def remove_product_image(
     session: SessionDep,
     _: ProductWriter,
 ) -> Response:
-    await service.remove_product_image(session, product_id, key)
+    await images.remove_product_image(session, product_id, key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -319,7 +310,7 @@ async def remove_product_image(
     **policy("permission:products:write"),
 )
 async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> Response:
-    await service.deactivate_product(session, product_id)
+    await products.deactivate_product(session, product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -331,10 +322,10 @@ async def delete_product(product_id: str, session: SessionDep, _: ProductWriter)
 async def list_variants(
     product_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
 ) -> list[VariantRead]:
-    return await service.list_variants(
+    return await variants.list_variants(
         session,
         product_id,
-        include_inactive=_sees_inactive(principal, "products:write"),
+        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
 
@@ -348,18 +339,17 @@ async def list_variants(
 async def create_variant(
     product_id: str, data: VariantCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> VariantRead:
-    variant = await service.create_variant(session, product_id, data)
-    return await service.get_variant(session, variant.id, include_inactive=True, storage=storage)
+    return await variants.create_variant(session, product_id, data, storage=storage)
 
 
 @router.get("/variants/{variant_id}", summary="One variant, with availability", **policy("public"))
 async def get_variant(
     variant_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
 ) -> VariantRead:
-    return await service.get_variant(
+    return await variants.get_variant(
         session,
         variant_id,
-        include_inactive=_sees_inactive(principal, "products:write"),
+        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
 
@@ -372,8 +362,7 @@ async def get_variant(
 async def update_variant(
     variant_id: str, data: VariantUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
 ) -> VariantRead:
-    variant = await service.update_variant(session, variant_id, data)
-    return await service.get_variant(session, variant.id, include_inactive=True, storage=storage)
+    return await variants.update_variant(session, variant_id, data, storage=storage)
 
 
 @router.delete(
@@ -383,5 +372,5 @@ async def update_variant(
     **policy("permission:products:write"),
 )
 async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> Response:
-    await service.deactivate_variant(session, variant_id)
+    await variants.deactivate_variant(session, variant_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -95,6 +95,12 @@ OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
+def sees_inactive(principal: Principal | None, permission: str) -> bool:
+    """Whether the caller sees inactive rows of a public read: staff holding the domain's
+    write `permission` do (to manage them), everyone else sees active rows only."""
+    return principal is not None and principal.has(permission)
+
+
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers holding `permission` (403 otherwise)."""
 

@@ -6,21 +6,27 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, exc, text
+from sqlalchemy import ColumnElement, DateTime, MetaData, Select, event, exc, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+from loumo.core.errors import Conflict
+
+S = TypeVar("S", bound=Select[Any])
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,6 +60,55 @@ def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any
     """
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     return insert(table).on_conflict_do_nothing(**conflict)
+
+
+async def flush_or_conflict(
+    session: AsyncSession,
+    message: str,
+    *,
+    field: str | None = None,
+    error: type[Conflict] = Conflict,
+) -> None:
+    """Flush; a unique-constraint race that the checks before it could not see becomes a 409.
+
+    `error` is the `Conflict` subclass to raise (with `message`, and `field` when given).
+    """
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise (error(message) if field is None else error(message, field=field)) from None
+
+
+def visible(
+    stmt: S,
+    *active: ColumnElement[bool] | InstrumentedAttribute[bool],
+    include_inactive: bool,
+) -> S:
+    """`stmt` limited to active rows (`active` conditions), unless the caller sees inactive ones.
+
+    Staff holding a domain's write permission see inactive rows; the public does not (see
+    `loumo.core.auth.sees_inactive`).
+    """
+    return stmt if include_inactive else stmt.where(*active)
+
+
+async def locked_value(session: AsyncSession, owner: Any, name: str) -> Any:
+    """Lock `owner`'s row (a row lock on PostgreSQL, the write lock on SQLite) and read its
+    attribute `name` as it is now (e.g. an image key, so that concurrent image changes count
+    media references from what is really there, never from a stale copy). The object learns
+    that value too."""
+    model = type(owner)
+    column = getattr(model, name)
+    result = await session.execute(
+        update(model)
+        .where(model.id == owner.id)
+        .values({column: column})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    )
+    value = result.scalar_one()
+    set_committed_value(owner, name, value)
+    return value
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

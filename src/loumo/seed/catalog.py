@@ -17,8 +17,8 @@ import orjson
 from sqlalchemy import JSON, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.catalog.derived import VariantFacts, derived_columns
 from loumo.catalog.models import Category, Product, Variant
-from loumo.catalog.service import VariantFacts, derived_columns
 from loumo.catalog.text import slugify
 from loumo.core.db import utcnow
 from loumo.core.ids import new_id

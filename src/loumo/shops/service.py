@@ -24,11 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.catalog.availability import Availability, register_availability_source
 from loumo.catalog.models import Product, Variant
-from loumo.catalog.service import Availability, locked_value, register_availability_source
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
-from loumo.core.db import insert_ignoring_conflicts, utcnow
+from loumo.core.db import insert_ignoring_conflicts, locked_value, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.core.permissions import register_permission

@@ -1,0 +1,355 @@
+"""The product reads: one product (by id or slug) and the searched, filtered, sorted listing.
+
+The hot read path: statements are built once per shape with bound parameters, run as Core reads,
+and answered as JSON-ready dicts shaped like `ProductRead` (which documents them and which a
+test checks them against), with each variant's availability (`availability.py`) and image URLs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.catalog.availability import availability_source
+from loumo.catalog.errors import InvalidPriceRange
+from loumo.catalog.models import Category, Product, Variant
+from loumo.catalog.rows import get_category_row
+from loumo.catalog.schemas import MAX_PRICE, ProductQuery
+from loumo.catalog.text import fold, like_escape
+from loumo.core.db import visible
+from loumo.core.errors import NotFound
+from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from loumo.media import service as media
+from loumo.media.storage import Storage
+
+MAX_SEARCH_TERMS = 8
+
+PRODUCT_COLUMNS: tuple[Any, ...] = (
+    Product.id,
+    Product.reference,
+    Product.slug,
+    Product.name_fr,
+    Product.name_en,
+    Product.description_fr,
+    Product.description_en,
+    Product.category_id,
+    Product.is_active,
+    Product.min_price,
+    Product.currency,
+    Product.created_at,
+    Product.updated_at,
+    Product.name_key,
+    Product.image_keys,
+)
+VARIANT_COLUMNS: tuple[Any, ...] = (
+    Variant.id,
+    Variant.product_id,
+    Variant.name,
+    Variant.sku,
+    Variant.price,
+    Variant.currency,
+    Variant.weight,
+    Variant.unit,
+    Variant.position,
+    Variant.is_active,
+    Variant.image_key,
+)
+VARIANT_KEYS = tuple(c.key for c in VARIANT_COLUMNS)
+VARIANT_WIDTH = len(VARIANT_COLUMNS)
+
+
+# Statements of the hot read paths are built once per shape, with bound parameters: building a
+# statement and computing its cache key cost more than running it (both are memoised on the
+# statement object, so a reused one skips them).
+_statements: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+async def _rows(session: AsyncSession, stmt: Select[Any], params: dict[str, Any]) -> Any:
+    """Runs a Core-shaped read on the session's connection (same transaction), skipping the
+    ORM's per-row loading machinery: these reads build dicts, never entities."""
+    connection = await session.connection()
+    return await connection.execute(stmt, params)
+
+
+def _product_statement() -> Select[Any]:
+    stmt = _statements.get(("product",))
+    if stmt is None:
+        key = bindparam("key", type_=String)
+        stmt = select(*PRODUCT_COLUMNS).where(or_(Product.id == key, Product.slug == key))
+        _statements["product",] = stmt
+    return stmt
+
+
+def _variants_statement(include_inactive: bool, dialect: str) -> Select[Any]:
+    source = availability_source()
+    shape = ("variants", include_inactive, dialect, id(source))
+    stmt = _statements.get(shape)
+    if stmt is None:
+        # PostgreSQL takes the ids as one array: the SQL text stays the same whatever the page
+        # size (no IN list to render per call, one prepared statement).
+        matches = (
+            Variant.product_id == any_(bindparam("ids", type_=ARRAY(String)))
+            if dialect == "postgresql"
+            else Variant.product_id.in_(bindparam("ids", expanding=True))
+        )
+        stmt = visible(
+            select(*VARIANT_COLUMNS).where(matches),
+            Variant.is_active,
+            include_inactive=include_inactive,
+        )
+        stmt = stmt.order_by(Variant.position, Variant.id)
+        if source is not None:
+            stmt = stmt.add_columns(source.availability_column(Variant.id))
+        _statements[shape] = stmt
+    return stmt
+
+
+async def _assemble(
+    session: AsyncSession, products: Sequence[Row[Any]], *, include_inactive: bool, storage: Storage
+) -> list[dict[str, Any]]:
+    """Variants and their availability for a page of products, in one query whatever its size.
+
+    The hot read path builds JSON-ready dicts from Core rows (shaped like `ProductRead`, which
+    documents them and which a test checks them against) instead of ORM objects and models:
+    several times cheaper per page. Each database round trip costs more than the Python here.
+    """
+    ids = [p.id for p in products]
+    if not ids:
+        return []
+    stmt = _variants_statement(include_inactive, session.get_bind().dialect.name)
+    variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    in_stock: set[str] = set()
+    # Unpacked by position, several times cheaper than by name for the rows of a page.
+    for row in await _rows(session, stmt, {"ids": ids}):
+        variant = dict(zip(VARIANT_KEYS, row[:VARIANT_WIDTH], strict=True))
+        shops: list[dict[str, Any]] = []
+        stocked = row[VARIANT_WIDTH] if len(row) > VARIANT_WIDTH else None
+        for entry in sorted(stocked.split(",")) if stocked else ():
+            shop_id, _, available = entry.partition(":")
+            shops.append({"shop_id": shop_id, "available": int(available)})
+            if int(available) > 0:
+                in_stock.add(row[1])
+        variant["availability"] = shops
+        key = variant["image_key"]
+        variant["image"] = media.image_read(storage, key) if key else None
+        variants_of[row[1]].append(variant)
+    return [
+        {
+            "id": p.id,
+            "reference": p.reference,
+            "slug": p.slug,
+            "name_fr": p.name_fr,
+            "name_en": p.name_en,
+            "description_fr": p.description_fr,
+            "description_en": p.description_en,
+            "category_id": p.category_id,
+            "is_active": p.is_active,
+            "price": p.min_price,
+            "currency": p.currency,
+            "in_stock": p.id in in_stock,
+            "images": [media.image_read(storage, key) for key in p.image_keys or ()],
+            "variants": variants_of.get(p.id, []),
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
+        }
+        for p in products
+    ]
+
+
+def _cursor_value(cursor: dict[str, Any], sort: str, kind: type) -> tuple[Any, str]:
+    value: Any = cursor.get("v")
+    last_id = cursor.get("id")
+    if cursor.get("s") != sort or not isinstance(last_id, str) or type(value) is not kind:
+        raise InvalidCursor("The cursor does not belong to this sort order")
+    # Out-of-range values would reach the database as bad parameters: refuse them here.
+    too_big = abs(value) > MAX_PRICE if isinstance(value, int) else len(str(value)) > 200
+    if len(last_id) > 32 or too_big:
+        raise InvalidCursor("The cursor is not one this API issued")
+    return value, last_id
+
+
+async def list_products(
+    session: AsyncSession, query: ProductQuery, *, include_inactive: bool, storage: Storage
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Search, filter and sort products with keyset pagination (sort key, then id).
+
+    Items are JSON-ready dicts shaped like `ProductRead`.
+    """
+    terms = fold(query.q or "").split()[:MAX_SEARCH_TERMS]
+    params: dict[str, Any] = {f"term{i}": f"%{like_escape(t)}%" for i, t in enumerate(terms)}
+    if query.category_id is not None:
+        category = await get_category_row(
+            session, query.category_id, include_inactive=include_inactive
+        )
+        params["category_path"] = category.path + "%"
+    if (
+        query.min_price is not None
+        and query.max_price is not None
+        and query.min_price > query.max_price
+    ):
+        raise InvalidPriceRange("`min_price` is above `max_price`", field="min_price")
+    params["min_price"], params["max_price"] = query.min_price, query.max_price
+    source = availability_source()
+    if (query.shop_id is not None or query.in_stock) and source is None:
+        return [], None
+    params["shop_id"] = query.shop_id
+
+    cursor = decode_cursor(query.cursor)
+    sort = query.sort
+    if sort == "relevance" and not terms:
+        sort = "newest"
+    if sort == "relevance":
+        params["prefix"] = like_escape(" ".join(terms)) + "%"
+    if cursor:
+        kind = int if sort in ("relevance", "price", "-price") else str
+        params["cursor_value"], params["cursor_id"] = _cursor_value(cursor, sort, kind)
+    params["limit"] = query.limit + 1
+
+    shape = (
+        "listing",
+        include_inactive,
+        len(terms),
+        query.category_id is not None,
+        query.min_price is not None,
+        query.max_price is not None,
+        query.shop_id is not None,
+        query.in_stock,
+        sort,
+        bool(cursor),
+        id(source),
+    )
+    stmt = _statements.get(shape)
+    if stmt is None:
+        stmt = _statements[shape] = _listing_statement(
+            include_inactive=include_inactive,
+            terms=len(terms),
+            category=query.category_id is not None,
+            min_price=query.min_price is not None,
+            max_price=query.max_price is not None,
+            shop=query.shop_id is not None,
+            in_stock=query.in_stock,
+            sort=sort,
+            cursor=bool(cursor),
+        )
+    rows = (await _rows(session, stmt, params)).all()
+    products = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]
+        value: Any
+        if sort == "relevance":
+            value = last.rank
+        elif sort == "newest":
+            value = last.id
+        elif sort == "name":
+            value = last.name_key
+        else:
+            value = last.min_price
+        next_cursor = encode_cursor({"s": sort, "v": value, "id": last.id})
+    items = await _assemble(session, products, include_inactive=include_inactive, storage=storage)
+    return items, next_cursor
+
+
+def _listing_statement(
+    *,
+    include_inactive: bool,
+    terms: int,
+    category: bool,
+    min_price: bool,
+    max_price: bool,
+    shop: bool,
+    in_stock: bool,
+    sort: str,
+    cursor: bool,
+) -> Select[Any]:
+    """The listing query of one shape; every value is a bound parameter (see list_products)."""
+    source = availability_source()
+    stmt: Select[Any] = visible(
+        select(*PRODUCT_COLUMNS).where(Product.min_price.is_not(None)),
+        Product.is_active,
+        include_inactive=include_inactive,
+    )
+    for i in range(terms):
+        stmt = stmt.where(
+            Product.search_text.like(bindparam(f"term{i}", type_=String), escape="\\")
+        )
+    if category:
+        path = bindparam("category_path", type_=String)
+        stmt = stmt.where(
+            Product.category_id.in_(select(Category.id).where(Category.path.like(path)))
+        )
+    if min_price or max_price:
+        conditions = [Variant.product_id == Product.id, Variant.is_active]
+        if min_price:
+            conditions.append(Variant.price >= bindparam("min_price", type_=Integer))
+        if max_price:
+            conditions.append(Variant.price <= bindparam("max_price", type_=Integer))
+        stmt = stmt.where(exists().where(*conditions))
+    if (shop or in_stock) and source is not None:
+        shop_id: Any = bindparam("shop_id", type_=String) if shop else None
+        stmt = stmt.where(source.product_filter(Product.id, shop_id=shop_id, in_stock=in_stock))
+    value: Any = bindparam("cursor_value")
+    last: Any = bindparam("cursor_id", type_=String)
+    if sort == "relevance":
+        prefix = bindparam("prefix", type_=String)
+        key = case(
+            (
+                or_(
+                    Product.name_key.like(prefix, escape="\\"),
+                    Product.name_en_key.like(prefix, escape="\\"),
+                ),
+                0,
+            ),
+            else_=1,
+        )
+        stmt = stmt.add_columns(key.label("rank"))
+        if cursor:
+            rank = bindparam("cursor_value", type_=Integer)
+            stmt = stmt.where(or_(key > rank, and_(key == rank, Product.id < last)))
+        stmt = stmt.order_by(key, Product.id.desc())
+    elif sort == "newest":
+        if cursor:
+            stmt = stmt.where(Product.id < last)
+        stmt = stmt.order_by(Product.id.desc())
+    elif sort in ("price", "-price"):
+        if cursor:
+            bound = tuple_(Product.min_price, Product.id)
+            key_value = tuple_(bindparam("cursor_value", type_=Integer), last)
+            stmt = stmt.where(bound > key_value if sort == "price" else bound < key_value)
+        if sort == "price":
+            stmt = stmt.order_by(Product.min_price, Product.id)
+        else:
+            stmt = stmt.order_by(Product.min_price.desc(), Product.id.desc())
+    else:
+        if cursor:
+            stmt = stmt.where(tuple_(Product.name_key, Product.id) > tuple_(value, last))
+        stmt = stmt.order_by(Product.name_key, Product.id)
+    return stmt.limit(bindparam("limit", type_=Integer))
+
+
+async def get_product(
+    session: AsyncSession, id_or_slug: str, *, include_inactive: bool, storage: Storage
+) -> dict[str, Any]:
+    """One product as a JSON-ready dict shaped like `ProductRead`."""
+    row: Row[Any] | None = (await _rows(session, _product_statement(), {"key": id_or_slug})).first()
+    if row is None or not (include_inactive or row.is_active):
+        raise NotFound(f"No product {id_or_slug}")
+    return (await _assemble(session, [row], include_inactive=include_inactive, storage=storage))[0]
