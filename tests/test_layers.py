@@ -53,7 +53,7 @@ def test_the_contract_holds_and_an_upward_import_breaks_it(tmp_path: Path) -> No
     copy = tmp_path / "src"
     shutil.copytree(SRC, copy / "loumo", ignore=shutil.ignore_patterns("__pycache__"))
     ids = copy / "loumo" / "core" / "ids.py"
-    ids.write_text(ids.read_text() + "\nfrom loumo.shops import service as _upward  # noqa\n")
+    ids.write_text(ids.read_text() + "\nfrom loumo.shops import stock as _upward  # noqa\n")
     broken = _lint_imports(copy)
     assert broken.returncode != 0
     assert "loumo.core is not allowed to import loumo.shops" in broken.stdout

@@ -11,6 +11,7 @@ from starlette_compress import CompressMiddleware, add_compress_type
 from loumo import __version__, accounts
 from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
+from loumo.catalog.availability import register_availability_source
 from loumo.catalog.router import router as catalog_router
 from loumo.core import health
 from loumo.core.db import Database
@@ -25,7 +26,8 @@ from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
 from loumo.promotions.router import router as promotions_router
-from loumo.shops import service as shops_service
+from loumo.shops.availability import SHOP_AVAILABILITY
+from loumo.shops.managers import with_managed_shops
 from loumo.shops.router import router as shops_router
 from loumo.tasks import TASK_MODULES
 from loumo.zones.router import router as zones_router
@@ -91,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.redis_url:
         app.state.readiness_checks["rate_limits"] = health.check_rate_limiter
     accounts.install(app)
-    app.state.principal_enrichers.append(shops_service.with_managed_shops)
+    app.state.principal_enrichers.append(with_managed_shops)
+    register_availability_source(SHOP_AVAILABILITY)
 
     install_error_handlers(app)
     app.add_middleware(

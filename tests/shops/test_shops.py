@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.shops.service import managed_shop_ids
+from loumo.shops.managers import managed_shop_ids
 from tests.catalog_support import make_shop, make_zone
 from tests.conftest import AuthHeaders
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import Database
 from loumo.jobs.models import Job
-from loumo.shops import service
+from loumo.shops import reservations
 from loumo.shops.models import Stock, StockMovement
 from tests.catalog_support import make_category, make_product, make_shop, make_zone
 from tests.conftest import AuthHeaders
@@ -96,7 +96,7 @@ async def test_stock_never_goes_below_zero_or_reservations(
     await client.put(url, json={"quantity": 4}, headers=staff)
     database: Database = app.state.db
     async with database.sessionmaker() as session:
-        assert await service.reserve(session, ids["a"], ids["variant"], 3)
+        assert await reservations.reserve(session, ids["a"], ids["variant"], 3)
         await session.commit()
 
     for response in [
@@ -124,8 +124,8 @@ async def test_stock_never_goes_below_zero_or_reservations(
     assert await db.scalar(select(func.count()).select_from(StockMovement)) == 1
 
     async with database.sessionmaker() as session:
-        assert await service.commit_sale(session, ids["a"], ids["variant"], 2) == 2
-        await service.release(session, ids["a"], ids["variant"], 1)
+        assert await reservations.commit_sale(session, ids["a"], ids["variant"], 2) == 2
+        await reservations.release(session, ids["a"], ids["variant"], 1)
         await session.commit()
     stock = (await client.get(url, headers=staff)).json()
     assert (stock["quantity"], stock["reserved"], stock["available"]) == (2, 0, 2)
@@ -191,7 +191,7 @@ async def test_concurrent_reservations_never_oversell(
 
     async def reserve_one() -> bool:
         async with database.sessionmaker() as session:
-            ok = await service.reserve(session, ids["b"], ids["variant"], 1)
+            ok = await reservations.reserve(session, ids["b"], ids["variant"], 1)
             await session.commit()
             return ok
 
@@ -202,7 +202,7 @@ async def test_concurrent_reservations_never_oversell(
 
     async def sell_one() -> int:
         async with database.sessionmaker() as session:
-            left = await service.commit_sale(session, ids["b"], ids["variant"], 1)
+            left = await reservations.commit_sale(session, ids["b"], ids["variant"], 1)
             await session.commit()
             return left
 

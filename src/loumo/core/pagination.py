@@ -50,6 +50,18 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return value
 
 
+def id_after(cursor: str | None, scope: str) -> str:
+    """The last id of an id-ordered list's cursor made as `{"s": scope, "id": ...}`.
+
+    A cursor of another list (another scope) is a 400, so it cannot page the wrong list.
+    """
+    values = decode_cursor(cursor) or {}
+    last = values.get("id")
+    if values.get("s") != scope or not isinstance(last, str):
+        raise InvalidCursor("The cursor does not belong to this list")
+    return last
+
+
 LimitParam = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT})")
 ]

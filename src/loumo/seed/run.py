@@ -10,7 +10,7 @@ from loumo.accounts.seed import DEMO_MANAGER_EMAIL
 from loumo.core.db import Database
 from loumo.promotions.seed import seed_promotions
 from loumo.seed.catalog import seed_catalog, seed_scale
-from loumo.shops import service as shops
+from loumo.shops.managers import add_manager
 from loumo.shops.models import Shop
 
 
@@ -20,7 +20,7 @@ async def link_demo_manager(session: AsyncSession, email: str) -> str | None:
     shop = await session.scalar(select(Shop).order_by(Shop.name, Shop.id).limit(1))
     if user_id is None or shop is None:
         return None
-    await shops.add_manager(session, shop.id, user_id)
+    await add_manager(session, shop.id, user_id)
     return shop.name
 
 

@@ -6,14 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require
+from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import cached_read
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
-from loumo.shops import service
+from loumo.shops import managers, shops, stock
+from loumo.shops.permissions import SHOPS_WRITE
 from loumo.shops.schemas import (
     ShopCreate,
     ShopRead,
@@ -26,7 +27,7 @@ from loumo.shops.schemas import (
 
 router = APIRouter(prefix="/shops", tags=["shops"])
 UserId = Annotated[str, Path(min_length=1, max_length=32, description="A user id")]
-ShopWriter = Annotated[Principal, Depends(require("shops:write"))]
+ShopWriter = Annotated[Principal, Depends(require(SHOPS_WRITE))]
 
 STOCK_POLICY = (
     "Allowed to staff holding `stock:write` (any shop) and to the shop's managers. Shops are "
@@ -47,10 +48,6 @@ IMAGE_POLICY = (
 )
 
 
-def _staff(principal: Principal | None) -> bool:
-    return principal is not None and principal.has("shops:write")
-
-
 @router.get(
     "",
     response_model=Page[ShopRead],
@@ -67,12 +64,15 @@ async def list_shops(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Response:
-    shops, next_cursor = await service.list_shops(
-        session, include_inactive=_staff(principal), zone_id=zone_id, cursor=cursor, limit=limit
+    items, next_cursor = await shops.list_shops(
+        session,
+        include_inactive=sees_inactive(principal, SHOPS_WRITE),
+        zone_id=zone_id,
+        cursor=cursor,
+        limit=limit,
+        storage=storage,
     )
-    page = Page[ShopRead](
-        items=[service.shop_read(s, storage) for s in shops], next_cursor=next_cursor
-    )
+    page = Page[ShopRead](items=items, next_cursor=next_cursor)
     return cached_read(request, page, personal=principal is not None)
 
 
@@ -90,8 +90,10 @@ async def get_shop(
     principal: OptionalPrincipal,
     storage: StorageDep,
 ) -> Response:
-    shop = await service.get_shop(session, shop_id, include_inactive=_staff(principal))
-    return cached_read(request, service.shop_read(shop, storage), personal=principal is not None)
+    shop = await shops.get_shop(
+        session, shop_id, include_inactive=sees_inactive(principal, SHOPS_WRITE), storage=storage
+    )
+    return cached_read(request, shop, personal=principal is not None)
 
 
 @router.post(
@@ -104,14 +106,14 @@ async def get_shop(
 async def create_shop(
     data: ShopCreate, session: SessionDep, _: ShopWriter, storage: StorageDep
 ) -> ShopRead:
-    return service.shop_read(await service.create_shop(session, data), storage)
+    return await shops.create_shop(session, data, storage=storage)
 
 
 @router.patch("/{shop_id}", summary="Change a shop (staff)", **policy("permission:shops:write"))
 async def update_shop(
     shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter, storage: StorageDep
 ) -> ShopRead:
-    return service.shop_read(await service.update_shop(session, shop_id, data), storage)
+    return await shops.update_shop(session, shop_id, data, storage=storage)
 
 
 @router.put(
@@ -139,11 +141,9 @@ async def set_shop_image(
     storage: StorageDep,
 ) -> ShopRead:
     # Refuse callers who may not change this shop before taking in an upload.
-    await service.image_shop(session, principal, shop_id)
+    await shops.image_shop(session, principal, shop_id)
     key = await intake.image_key(request, session, storage, principal, purpose="shop")
-    return service.shop_read(
-        await service.set_shop_image(session, principal, shop_id, key), storage
-    )
+    return await shops.set_shop_image(session, principal, shop_id, key, storage=storage)
 
 
 @router.delete(
@@ -157,8 +157,7 @@ async def set_shop_image(
 async def remove_shop_image(
     shop_id: str, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
 ) -> ShopRead:
-    shop = await service.set_shop_image(session, principal, shop_id, None)
-    return service.shop_read(shop, storage)
+    return await shops.set_shop_image(session, principal, shop_id, None, storage=storage)
 
 
 @router.delete(
@@ -168,7 +167,7 @@ async def remove_shop_image(
     **policy("permission:shops:write"),
 )
 async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> Response:
-    await service.deactivate_shop(session, shop_id)
+    await shops.deactivate_shop(session, shop_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -178,7 +177,7 @@ async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> Respo
     **policy("permission:shops:write"),
 )
 async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> list[str]:
-    return await service.list_managers(session, shop_id)
+    return await managers.list_managers(session, shop_id)
 
 
 @router.put(
@@ -190,7 +189,7 @@ async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> lis
 async def add_manager(
     shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter
 ) -> Response:
-    await service.add_manager(session, shop_id, user_id)
+    await managers.add_manager(session, shop_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -203,7 +202,7 @@ async def add_manager(
 async def remove_manager(
     shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter
 ) -> Response:
-    await service.remove_manager(session, shop_id, user_id)
+    await managers.remove_manager(session, shop_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -221,7 +220,7 @@ async def list_stock(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[StockRead]:
-    items, next_cursor = await service.list_stock(
+    items, next_cursor = await stock.list_stock(
         session, principal, shop_id, cursor=cursor, limit=limit
     )
     return Page[StockRead](items=items, next_cursor=next_cursor)
@@ -237,7 +236,7 @@ async def list_stock(
 async def get_stock(
     shop_id: str, variant_id: str, session: SessionDep, principal: CurrentPrincipal
 ) -> StockRead:
-    return await service.get_stock(session, principal, shop_id, variant_id)
+    return await stock.get_stock(session, principal, shop_id, variant_id)
 
 
 @router.put(
@@ -254,7 +253,7 @@ async def set_stock(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> StockRead:
-    return await service.set_stock(session, principal, shop_id, variant_id, data)
+    return await stock.set_stock(session, principal, shop_id, variant_id, data)
 
 
 @router.post(
@@ -271,7 +270,7 @@ async def adjust_stock(
     session: SessionDep,
     principal: CurrentPrincipal,
 ) -> StockRead:
-    return await service.adjust_stock(
+    return await stock.adjust_stock(
         session, principal, shop_id, variant_id, delta=data.delta, reason=data.reason
     )
 
@@ -291,9 +290,7 @@ async def list_movements(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[StockMovementRead]:
-    rows, next_cursor = await service.list_movements(
+    items, next_cursor = await stock.list_movements(
         session, principal, shop_id, variant_id, cursor=cursor, limit=limit
     )
-    return Page[StockMovementRead](
-        items=[StockMovementRead.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return Page[StockMovementRead](items=items, next_cursor=next_cursor)

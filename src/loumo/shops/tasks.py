@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import PermanentJobError, job
-from loumo.shops.service import LOW_STOCK_JOB, alert_low_stock
+from loumo.shops.alerts import alert_low_stock
+from loumo.shops.ledger import LOW_STOCK_JOB
 
 logger = structlog.get_logger("loumo.shops")
 

@@ -1,0 +1,13 @@
+"""The shops package's own errors (each a problem document with a stable `code`)."""
+
+from __future__ import annotations
+
+from loumo.core.errors import BadRequest, Conflict
+
+
+class UnknownZone(BadRequest):
+    code, title = "unknown_zone", "Unknown zone"
+
+
+class InsufficientStock(Conflict):
+    code, title = "insufficient_stock", "Insufficient stock"

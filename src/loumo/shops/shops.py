@@ -1,0 +1,154 @@
+"""Shops: reads (public, staff also see inactive ones), staff writes, and the shop's image."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.catalog.text import slugify
+from loumo.core.auth import Principal
+from loumo.core.db import flush_or_conflict, locked_value, visible
+from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
+from loumo.core.pagination import encode_cursor, id_after
+from loumo.media import service as media
+from loumo.media.schemas import ImageRead
+from loumo.media.storage import Storage
+from loumo.shops.errors import UnknownZone
+from loumo.shops.models import Shop
+from loumo.shops.permissions import SHOPS_WRITE
+from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate
+from loumo.zones.models import Zone
+
+CONFLICT = "The shop conflicts with an existing one"
+
+
+def shop_read(shop: Shop, storage: Storage) -> ShopRead:
+    read = ShopRead.model_validate(shop)
+    if shop.image_key:
+        read.image = ImageRead(**media.image_read(storage, shop.image_key))
+    return read
+
+
+async def list_shops(
+    session: AsyncSession,
+    *,
+    include_inactive: bool,
+    zone_id: str | None,
+    cursor: str | None,
+    limit: int,
+    storage: Storage,
+) -> tuple[list[ShopRead], str | None]:
+    stmt = visible(
+        select(Shop).order_by(Shop.id), Shop.is_active, include_inactive=include_inactive
+    )
+    if zone_id is not None:
+        stmt = stmt.where(Shop.zone_id == zone_id)
+    stmt = stmt.where(Shop.id > id_after(cursor, "shops")) if cursor else stmt
+    rows = list((await session.scalars(stmt.limit(limit + 1))).all())
+    next_cursor = (
+        encode_cursor({"s": "shops", "id": rows[limit - 1].id}) if len(rows) > limit else None
+    )
+    return [shop_read(s, storage) for s in rows[:limit]], next_cursor
+
+
+async def find_shop(session: AsyncSession, id_or_slug: str) -> Shop | None:
+    """The shop by id or slug, active or not."""
+    return await session.scalar(
+        select(Shop).where((Shop.id == id_or_slug) | (Shop.slug == id_or_slug))
+    )
+
+
+async def get_shop_row(session: AsyncSession, id_or_slug: str, *, include_inactive: bool) -> Shop:
+    shop = await find_shop(session, id_or_slug)
+    if shop is None or not (include_inactive or shop.is_active):
+        raise NotFound(f"No shop {id_or_slug}")
+    return shop
+
+
+async def get_shop(
+    session: AsyncSession, id_or_slug: str, *, include_inactive: bool, storage: Storage
+) -> ShopRead:
+    shop = await get_shop_row(session, id_or_slug, include_inactive=include_inactive)
+    return shop_read(shop, storage)
+
+
+async def _check_zone(session: AsyncSession, zone_id: str) -> None:
+    if await session.get(Zone, zone_id) is None:
+        raise UnknownZone(f"No zone {zone_id}", field="zone_id")
+
+
+async def _slug_taken(session: AsyncSession, slug: str, exclude_id: str | None) -> bool:
+    stmt = select(Shop.id).where(Shop.slug == slug)
+    if exclude_id:
+        stmt = stmt.where(Shop.id != exclude_id)
+    return (await session.scalar(stmt)) is not None
+
+
+async def create_shop(session: AsyncSession, data: ShopCreate, *, storage: Storage) -> ShopRead:
+    await _check_zone(session, data.zone_id)
+    slug = data.slug or slugify(data.name)
+    if not slug:
+        raise BadRequest("The name gives an empty slug; pass `slug`", field="slug")
+    if await _slug_taken(session, slug, None):
+        raise Conflict(f"Slug '{slug}' is already used", field="slug")
+    shop = Shop(**data.model_dump(exclude={"slug", "opening_hours"}), slug=slug)
+    shop.opening_hours = data.model_dump(mode="json")["opening_hours"]
+    await media.update_references(session, [], [shop.image_key], field="image_key")
+    session.add(shop)
+    await flush_or_conflict(session, CONFLICT)
+    return shop_read(shop, storage)
+
+
+async def update_shop(
+    session: AsyncSession, shop_id: str, data: ShopUpdate, *, storage: Storage
+) -> ShopRead:
+    shop = await get_shop_row(session, shop_id, include_inactive=True)
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    for key, value in changes.items():
+        if value is None and key not in ("phone", "image_key"):
+            raise BadRequest(f"`{key}` cannot be null", field=key)
+    if "zone_id" in changes:
+        await _check_zone(session, changes["zone_id"])
+    if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):
+        raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
+    if "image_key" in changes:
+        current = await locked_value(session, shop, "image_key")
+        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
+    for key, value in changes.items():
+        setattr(shop, key, value)
+    await flush_or_conflict(session, CONFLICT)
+    await session.refresh(shop)
+    return shop_read(shop, storage)
+
+
+async def deactivate_shop(session: AsyncSession, shop_id: str) -> None:
+    """Shops are never deleted (stock ledgers and orders point at them)."""
+    shop = await get_shop_row(session, shop_id, include_inactive=True)
+    shop.is_active = False
+    await session.flush()
+
+
+async def image_shop(session: AsyncSession, principal: Principal, shop_id: str) -> Shop:
+    """The shop whose image the caller changes: any shop for `shops:write` staff, their own
+    for managers. A visible shop the caller does not manage is a 403, an unknown one a 404."""
+    shop = await find_shop(session, shop_id)
+    if shop is None:
+        raise NotFound(f"No shop {shop_id}")
+    if principal.has(SHOPS_WRITE) or principal.manages_shop(shop.id):
+        return shop
+    if not shop.is_active:
+        raise NotFound(f"No shop {shop_id}")
+    raise PermissionDenied("Only the shop's managers and shop staff may change its image")
+
+
+async def set_shop_image(
+    session: AsyncSession, principal: Principal, shop_id: str, key: str | None, *, storage: Storage
+) -> ShopRead:
+    """Set (or with None, remove) a shop's image, moving the media reference."""
+    shop = await image_shop(session, principal, shop_id)
+    current = await locked_value(session, shop, "image_key")
+    await media.update_references(session, [current], [key], field="key")
+    shop.image_key = key
+    await flush_or_conflict(session, CONFLICT)
+    await session.refresh(shop)
+    return shop_read(shop, storage)
