@@ -10,12 +10,12 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.errors import CategoryCycle, TooDeep, UnknownCategory
-from loumo.catalog.images import image_model
+from loumo.catalog.images import change_image_key, image_model
 from loumo.catalog.models import Category, Product
 from loumo.catalog.rows import get_category_row
 from loumo.catalog.schemas import CategoryCreate, CategoryNode, CategoryRead, CategoryUpdate
 from loumo.catalog.text import slugify
-from loumo.core.db import flush_or_conflict, locked_value, visible
+from loumo.core.db import flush_or_conflict, visible
 from loumo.core.errors import BadRequest, Conflict
 from loumo.core.ids import new_id
 from loumo.media import service as media
@@ -114,8 +114,7 @@ async def update_category(
     if moving:
         await _move(session, category, parent_id)
     if "image_key" in changes:
-        current = await locked_value(session, category, "image_key")
-        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
+        await change_image_key(session, category, changes["image_key"])
     for key, value in changes.items():
         setattr(category, key, value)
     await flush_or_conflict(session, CONFLICT)

@@ -29,6 +29,16 @@ def image_model(storage: Storage, key: str | None) -> ImageRead | None:
     return ImageRead(**media.image_read(storage, key)) if key else None
 
 
+async def change_image_key(
+    session: AsyncSession, owner: Any, key: str | None, *, field: str = "image_key"
+) -> None:
+    """Point `owner.image_key` at `key` (None: no image), moving the media reference from the
+    key it holds now (read under a row lock)."""
+    current = await locked_value(session, owner, "image_key")
+    await media.update_references(session, [current], [key], field=field)
+    owner.image_key = key
+
+
 def check_images(keys: Sequence[str], field: str) -> None:
     if len(set(keys)) != len(keys):
         raise DuplicateImage("The same image is given twice", field=field)

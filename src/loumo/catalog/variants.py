@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.catalog.availability import Availability, for_variants
 from loumo.catalog.derived import refresh_derived
 from loumo.catalog.errors import CurrencyMismatch
-from loumo.catalog.images import image_model
+from loumo.catalog.images import change_image_key, image_model
 from loumo.catalog.models import Product, Variant
 from loumo.catalog.rows import get_product_row, get_variant_row
 from loumo.catalog.schemas import AvailabilityRead, VariantCreate, VariantRead, VariantUpdate
-from loumo.core.db import flush_or_conflict, locked_value, visible
+from loumo.core.db import flush_or_conflict, visible
 from loumo.core.errors import BadRequest, Conflict
 from loumo.media import service as media
 from loumo.media.storage import Storage
@@ -108,15 +108,11 @@ async def update_variant(
     if "sku" in changes:
         await check_skus(session, [changes["sku"]], variant.id)
     if "image_key" in changes:
-        current = await locked_value(session, variant, "image_key")
-        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
+        await change_image_key(session, variant, changes["image_key"])
     for key, value in changes.items():
         setattr(variant, key, value)
     await flush_or_conflict(session, CONFLICT)
-    product = await session.get(Product, variant.product_id)
-    assert product is not None
-    await refresh_derived(session, product)
-    await session.flush()
+    await _refresh_product(session, variant)
     await session.refresh(variant)
     return await get_variant(session, variant.id, include_inactive=True, storage=storage)
 
@@ -126,6 +122,11 @@ async def deactivate_variant(session: AsyncSession, variant_id: str) -> None:
     variant = await get_variant_row(session, variant_id, include_inactive=True)
     variant.is_active = False
     await session.flush()
+    await _refresh_product(session, variant)
+
+
+async def _refresh_product(session: AsyncSession, variant: Variant) -> None:
+    """Recompute the derived columns of the variant's product after a change of the variant."""
     product = await session.get(Product, variant.product_id)
     assert product is not None
     await refresh_derived(session, product)

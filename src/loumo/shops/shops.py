@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.catalog.images import change_image_key
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
-from loumo.core.db import flush_or_conflict, locked_value, visible
+from loumo.core.db import flush_or_conflict, visible
 from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import encode_cursor, id_after
 from loumo.media import service as media
@@ -112,8 +113,7 @@ async def update_shop(
     if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):
         raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
     if "image_key" in changes:
-        current = await locked_value(session, shop, "image_key")
-        await media.update_references(session, [current], [changes["image_key"]], field="image_key")
+        await change_image_key(session, shop, changes["image_key"])
     for key, value in changes.items():
         setattr(shop, key, value)
     await flush_or_conflict(session, CONFLICT)
@@ -146,9 +146,7 @@ async def set_shop_image(
 ) -> ShopRead:
     """Set (or with None, remove) a shop's image, moving the media reference."""
     shop = await image_shop(session, principal, shop_id)
-    current = await locked_value(session, shop, "image_key")
-    await media.update_references(session, [current], [key], field="key")
-    shop.image_key = key
+    await change_image_key(session, shop, key, field="key")
     await flush_or_conflict(session, CONFLICT)
     await session.refresh(shop)
     return shop_read(shop, storage)

@@ -39,11 +39,14 @@ async def stock_shop(session: AsyncSession, principal: Principal, shop_id: str) 
     raise PermissionDenied("Only the shop's managers and stock staff may handle its stock")
 
 
-async def _existing_variant(session: AsyncSession, variant_id: str) -> Variant:
-    variant = await session.get(Variant, variant_id)
-    if variant is None:
+async def _stock_target(
+    session: AsyncSession, principal: Principal, shop_id: str, variant_id: str
+) -> Shop:
+    """The shop of a stock change (see `stock_shop`); 404 for an unknown variant."""
+    shop = await stock_shop(session, principal, shop_id)
+    if await session.get(Variant, variant_id) is None:
         raise NotFound(f"No variant {variant_id}")
-    return variant
+    return shop
 
 
 def _stock_read(stock: Stock, variant: Variant) -> StockRead:
@@ -136,8 +139,7 @@ async def set_stock(
     data: StockWrite,
 ) -> StockRead:
     """Set the absolute quantity and the threshold; never below what is already reserved."""
-    shop = await stock_shop(session, principal, shop_id)
-    await _existing_variant(session, variant_id)
+    shop = await _stock_target(session, principal, shop_id, variant_id)
     await ensure_row(session, shop.id, variant_id)
     # A no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) and reads the
     # current values, so the delta written to the ledger is exact.
@@ -190,8 +192,7 @@ async def adjust_stock(
     reason: str,
 ) -> StockRead:
     """Add `delta` units (negative to remove); refused when it would leave fewer than reserved."""
-    shop = await stock_shop(session, principal, shop_id)
-    await _existing_variant(session, variant_id)
+    shop = await _stock_target(session, principal, shop_id, variant_id)
     await apply_delta(
         session,
         shop.id,
