@@ -1,0 +1,72 @@
+"""The shared service helpers of `loumo.core`: flush-or-409, staff visibility, id cursors."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.auth import Principal, sees_inactive
+from loumo.core.db import flush_or_conflict, locked_value, visible
+from loumo.core.errors import Conflict
+from loumo.core.pagination import InvalidCursor, encode_cursor, id_after
+from loumo.zones.models import Zone
+from tests.factories import create_zone
+
+
+class NameTaken(Conflict):
+    code = "name_taken"
+
+
+async def test_a_unique_conflict_at_flush_is_a_409_with_the_field(db: AsyncSession) -> None:
+    await create_zone(db, name="Akwa")
+    db.add(Zone(name="Akwa", delivery_fee=100))
+    with pytest.raises(NameTaken) as caught:
+        await flush_or_conflict(db, "A zone is already named 'Akwa'", field="name", error=NameTaken)
+    assert caught.value.status == 409
+    assert caught.value.extra == {"field": "name"}
+    assert caught.value.detail == "A zone is already named 'Akwa'"
+    await db.rollback()
+    assert len((await db.scalars(select(Zone))).all()) == 1
+
+
+async def test_a_flush_without_conflict_passes(db: AsyncSession) -> None:
+    db.add(Zone(name="Bonapriso", delivery_fee=100))
+    await flush_or_conflict(db, "never said")
+    assert (await db.scalar(select(Zone.name))) == "Bonapriso"
+
+
+async def test_visible_hides_inactive_rows_unless_asked(db: AsyncSession) -> None:
+    await create_zone(db, name="Open")
+    await create_zone(db, name="Closed", is_active=False)
+    stmt = select(Zone.name).order_by(Zone.name)
+    public = visible(stmt, Zone.is_active, include_inactive=False)
+    staff = visible(stmt, Zone.is_active, include_inactive=True)
+    assert (await db.scalars(public)).all() == ["Open"]
+    assert (await db.scalars(staff)).all() == ["Closed", "Open"]
+
+
+def test_only_holders_of_the_write_permission_see_inactive_rows() -> None:
+    assert not sees_inactive(None, "zones:write")
+    assert not sees_inactive(Principal("u1", permissions=frozenset({"shops:write"})), "zones:write")
+    assert sees_inactive(Principal("u1", permissions=frozenset({"zones:write"})), "zones:write")
+    assert sees_inactive(Principal("u1", permissions=frozenset({"*"})), "zones:write")
+
+
+async def test_locked_value_reads_the_column_as_it_is_in_the_database(db: AsyncSession) -> None:
+    zone = await create_zone(db, name="Deido", delivery_fee=500)
+    async with db.bind.connect() as other:  # type: ignore[union-attr]
+        await other.execute(Zone.__table__.update().values(delivery_fee=700))
+        await other.commit()
+    assert zone.delivery_fee == 500
+    assert await locked_value(db, zone, "delivery_fee") == 700
+    assert zone.delivery_fee == 700
+
+
+def test_id_after_reads_its_own_scope_only() -> None:
+    cursor = encode_cursor({"s": "shops", "id": "01ABC"})
+    assert id_after(cursor, "shops") == "01ABC"
+    with pytest.raises(InvalidCursor):
+        id_after(cursor, "stock:01XYZ")
+    with pytest.raises(InvalidCursor):
+        id_after(encode_cursor({"s": "shops", "id": 3}), "shops")
