@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -39,13 +40,12 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("loumo")
 
 
-@pytest.fixture(scope="session")
-async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+@asynccontextmanager
+async def empty_database(directory: Path) -> AsyncIterator[str]:
+    """A new, empty database of the engine `DATABASE_URL` names, dropped (PostgreSQL) on exit."""
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgresql"):
-        url = f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
-        await upgrade_async(url)
-        yield url
+        yield f"sqlite+aiosqlite:///{directory / f'{uuid.uuid4().hex[:12]}.db'}"
         return
     name = f"loumo_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_pg_dsn(base))
@@ -53,16 +53,21 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
-        await upgrade_async(url)
-        yield url
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
         admin = await asyncpg.connect(_pg_dsn(base))
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+    async with empty_database(tmp_root) as url:
+        await upgrade_async(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from loumo import cli
+from loumo.audit.models import AuditEntry
 from loumo.core.db import Database, utcnow
 from loumo.core.metrics import REGISTRY
 from loumo.core.settings import Settings, get_settings
@@ -23,7 +24,6 @@ from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.outbox import defer
 from loumo.jobs.runner import Outcome, retry_delay, run_job, run_pending, sessions_of
 from loumo.jobs.service import list_jobs, retry_jobs
-from loumo.notifications.models import Notification
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def naive(moment: datetime) -> datetime:
 
 async def rows_for(db: AsyncSession, key: str) -> int:
     value = await db.scalar(
-        select(func.count()).select_from(Notification).where(Notification.user_id == key)
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_id == key)
     )
     return int(value or 0)
 

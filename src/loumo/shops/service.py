@@ -224,9 +224,17 @@ async def list_managers(session: AsyncSession, shop_id: str) -> list[str]:
 async def add_manager(session: AsyncSession, shop_id: str, user_id: str) -> None:
     """Make `user_id` a manager of the shop (idempotent)."""
     shop = await get_shop(session, shop_id, include_inactive=True)
-    await session.execute(
-        insert_ignoring_conflicts(session, shop_managers).values(shop_id=shop.id, user_id=user_id)
-    )
+    try:
+        # The foreign key to users is the existence check (shops never import accounts); the
+        # savepoint keeps a PostgreSQL transaction usable after it refuses.
+        async with session.begin_nested():
+            await session.execute(
+                insert_ignoring_conflicts(session, shop_managers).values(
+                    shop_id=shop.id, user_id=user_id
+                )
+            )
+    except IntegrityError:
+        raise NotFound(f"No user {user_id}") from None
 
 
 async def remove_manager(session: AsyncSession, shop_id: str, user_id: str) -> None:
