@@ -30,6 +30,11 @@ from loumo.shops.models import shop_managers
 from tests.factories import auth_headers as factory_auth_headers
 from tests.factories import create_user
 
+# How long a test waits for a process it started (a server, a worker) or for work one does. It
+# bounds a hang and times nothing: generous, because `-n 4` on a shared two-core machine makes a
+# Python process take tens of seconds to import and start.
+PROCESS_DEADLINE = 120.0
+
 
 def _pg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from loumo.core.settings import ConfigurationError, Settings, resolve_secret_key
+from tests.conftest import PROCESS_DEADLINE
 
 
 def _settings(tmp_path: Path, **values: object) -> Settings:
@@ -43,7 +44,7 @@ def test_cli_refuses_to_start_in_one_line(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_DEADLINE,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -50,7 +50,7 @@ async def test_a_commit_wakes_the_dispatcher_and_deferred_chains_run_to_the_end(
                 )
             return len(statuses) == 5 and set(statuses) == {JobStatus.SUCCEEDED}
 
-        await eventually(all_done, timeout=20, what="the chain of five jobs")
+        await eventually(all_done, what="the chain of five jobs")
         async with database.sessionmaker() as session:
             rows = await session.scalar(
                 select(func.count())

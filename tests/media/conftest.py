@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 
 from loumo.media.storage import LocalStorage, S3Storage, Storage
+from tests.conftest import PROCESS_DEADLINE
 
 S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 S3_REGION = "us-east-1"
@@ -34,7 +35,7 @@ def s3_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PROCESS_DEADLINE
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
