@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -81,7 +82,7 @@ def settings(database_url: str, tmp_root: Path) -> Settings:
 
 
 def make_settings(database_url: str, tmp_root: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "environment": "test",
         "database_url": database_url,
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
@@ -93,7 +94,7 @@ def make_settings(database_url: str, tmp_root: Path, **overrides: object) -> Set
         "jobs_in_process": False,  # tests run jobs with loumo.jobs.runner.run_pending()
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")

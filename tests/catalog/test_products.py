@@ -283,7 +283,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     assert await db.scalar(select(func.count()).select_from(ProductImage)) == 0
     assert await db.scalar(select(Variant.price)) == existing["variants"][0]["price"]
 
-    for params, status in [
+    bad_queries: list[tuple[dict[str, str | int], int]] = [
         ({"limit": 1000}, 422),
         ({"limit": 0}, 422),
         ({"cursor": "garbage!"}, 400),
@@ -296,7 +296,8 @@ async def test_bad_input_is_refused_and_changes_nothing(
         ({"cursor": encode_cursor({"s": "newest", "v": "x", "id": "9" * 100})}, 400),
         ({"sort": "cheapest"}, 422),
         ({"category_id": "missing"}, 404),
-    ]:
+    ]
+    for params, status in bad_queries:
         response = await client.get("/api/v1/products", params=params)
         assert response.status_code == status, (params, response.text)
         assert response.headers["content-type"] == "application/problem+json"

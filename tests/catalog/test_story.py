@@ -61,7 +61,7 @@ async def test_staff_stock_a_product_with_an_image_that_a_customer_finds(
     # A customer finds it by an accented term, by category and by price range.
     customer = await auth_headers("customer000000000000000000000042")
 
-    async def found(**params: object) -> list[str]:
+    async def found(**params: str | int) -> list[str]:
         response = await client.get("/api/v1/products", params=params, headers=customer)
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["items"]]

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,8 @@ from loumo.core.settings import ConfigurationError, Settings, resolve_secret_key
 from tests.conftest import PROCESS_DEADLINE
 
 
-def _settings(tmp_path: Path, **values: object) -> Settings:
-    return Settings(_env_file=None, var_dir=tmp_path, **values)  # type: ignore[call-arg]
+def _settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, var_dir=tmp_path, **values)
 
 
 @pytest.mark.parametrize("key", [None, "", "changeme", "short-but-not-empty"])

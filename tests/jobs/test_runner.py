@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import structlog
-from click.testing import Result
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from loumo import cli
 from loumo.audit.models import AuditEntry
@@ -245,7 +244,7 @@ def test_jobs_cli_lists_and_retries_dead_jobs(
         database = Database(database_url)
         try:
             async with database.sessionmaker() as session:
-                await session.execute(Job.__table__.delete())
+                await session.execute(delete(Job))
                 await session.commit()
         finally:
             await database.dispose()
