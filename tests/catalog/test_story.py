@@ -8,8 +8,9 @@ import io
 import httpx
 from PIL import Image
 
-from tests.catalog_support import make_category, make_shop, make_zone, png_bytes
 from tests.conftest import AuthHeaders
+from tests.factories import make_category, make_shop, make_zone
+from tests.images import png_bytes
 
 
 async def test_staff_stock_a_product_with_an_image_that_a_customer_finds(

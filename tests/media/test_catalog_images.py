@@ -23,15 +23,15 @@ from loumo.media.models import MediaFile
 from loumo.media.storage import LocalStorage, S3Storage, Storage
 from loumo.media.tasks import COLLECT_JOB
 from loumo.tasks import TASK_MODULES
-from tests.catalog_support import (
+from tests.conftest import AuthHeaders, make_settings
+from tests.factories import (
     make_category,
     make_product,
     make_shop,
     make_zone,
-    png_bytes,
     upload_image,
 )
-from tests.conftest import AuthHeaders, make_settings
+from tests.images import png_bytes
 from tests.media.conftest import S3_CREDENTIALS, S3_REGION, make_s3_storage, stored_keys
 
 UNKNOWN_KEY = "0" * 64

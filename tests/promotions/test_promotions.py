@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.core.db import utcnow
 from loumo.promotions import service
 from loumo.promotions.models import Promotion, PromotionRedemption
-from tests.catalog_support import make_category, make_product, make_shop, make_zone
 from tests.conftest import CATALOG_STAFF, AuthHeaders
-from tests.factories import create_user
+from tests.factories import create_user, make_category, make_product, make_shop, make_zone
 
 API = "/api/v1"
 PROMO_STAFF = (*CATALOG_STAFF, "promotions:read", "promotions:write")

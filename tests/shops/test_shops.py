@@ -6,9 +6,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.shops.service import managed_shop_ids
-from tests.catalog_support import make_shop, make_zone
 from tests.conftest import AuthHeaders
-from tests.factories import create_user
+from tests.factories import create_user, make_shop, make_zone
 
 
 async def test_staff_create_shops_that_everyone_can_read(
