@@ -1,7 +1,7 @@
 """Catalog rules: the category tree, products and variants, and the product listing.
 
 The listing shows stock availability, which belongs to `shops` (a package above this one): shops
-registers an `AvailabilitySource` at import, so catalog never imports shops.
+provides an `AvailabilitySource` that `loumo.wiring` plugs in, so catalog never imports shops.
 """
 
 from __future__ import annotations
@@ -55,13 +55,9 @@ from loumo.catalog.text import fold, like_escape, slugify
 from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.ids import new_id
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
-from loumo.core.permissions import register_permission
 from loumo.media import service as media
 from loumo.media.schemas import ImageRead
 from loumo.media.storage import Storage
-
-register_permission("categories:write", "Create, change and retire categories")
-register_permission("products:write", "Create, change and retire products and variants")
 
 MAX_SEARCH_TERMS = 8
 MAX_PATH = 1024  # length of categories.path: about 30 levels

@@ -25,13 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Product, Variant
-from loumo.catalog.service import Availability, locked_value, register_availability_source
+from loumo.catalog.service import Availability, locked_value
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
-from loumo.core.permissions import register_permission
 from loumo.jobs.outbox import defer
 from loumo.media import service as media
 from loumo.media.schemas import ImageRead
@@ -43,9 +42,6 @@ from loumo.notifications.service import Recipient, notify
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate, StockRead, StockWrite
 from loumo.zones.models import Zone
-
-register_permission("shops:write", "Create and change any shop and assign its managers")
-register_permission("stock:write", "Change the stock of any shop (managers change their own)")
 
 LOW_STOCK_JOB = "stock.low"
 MAX_QUANTITY = 1_000_000_000  # keeps quantity + delta within the 32-bit column
@@ -768,6 +764,3 @@ class ShopAvailability:
         for variant_id, shop_id, available in rows:
             result.setdefault(variant_id, []).append(Availability(shop_id, int(available)))
         return result
-
-
-register_availability_source(ShopAvailability())
