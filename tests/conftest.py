@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -29,6 +31,11 @@ from loumo.shops.models import shop_managers
 from tests.factories import auth_headers as factory_auth_headers
 from tests.factories import create_user
 
+# How long a test waits for a process it started (a server, a worker) or for work one does. It
+# bounds a hang and times nothing: generous, because `-n 4` on a shared two-core machine makes a
+# Python process take tens of seconds to import and start.
+PROCESS_DEADLINE = 120.0
+
 
 def _pg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -39,13 +46,12 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("loumo")
 
 
-@pytest.fixture(scope="session")
-async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+@asynccontextmanager
+async def empty_database(directory: Path) -> AsyncIterator[str]:
+    """A new, empty database of the engine `DATABASE_URL` names, dropped (PostgreSQL) on exit."""
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgresql"):
-        url = f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
-        await upgrade_async(url)
-        yield url
+        yield f"sqlite+aiosqlite:///{directory / f'{uuid.uuid4().hex[:12]}.db'}"
         return
     name = f"loumo_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_pg_dsn(base))
@@ -53,10 +59,8 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
-        await upgrade_async(url)
-        yield url
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
         admin = await asyncpg.connect(_pg_dsn(base))
         try:
@@ -66,12 +70,19 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
+async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+    async with empty_database(tmp_root) as url:
+        await upgrade_async(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
 def settings(database_url: str, tmp_root: Path) -> Settings:
     return make_settings(database_url, tmp_root)
 
 
 def make_settings(database_url: str, tmp_root: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "environment": "test",
         "database_url": database_url,
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
@@ -83,7 +94,7 @@ def make_settings(database_url: str, tmp_root: Path, **overrides: object) -> Set
         "jobs_in_process": False,  # tests run jobs with loumo.jobs.runner.run_pending()
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")

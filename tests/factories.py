@@ -1,12 +1,20 @@
-"""Factories and auth helpers shared by every domain's tests.
+"""Factories and auth helpers shared by every domain's tests: the one place test data is made.
 
-`create_user(session, role=...)` commits a verified, active user whose password is
-`user.password`; `auth_headers(app, user)` opens a session for them directly (fast);
-`login_headers(client, user)` signs in over HTTP (real password check).
+- Rows: `create_x(session, **overrides)` adds a valid row (overrides win) and commits it
+  (`create_user`, `create_zone`).
+- Through the API: `make_x(client, headers, ...)` creates what needs the service's derived
+  fields (slugs, category paths, search text, prices) with a real request and returns its JSON
+  (`make_zone`, `make_shop`, `make_category`, `make_product`, `upload_image`); the caller's
+  headers carry the permissions (see `auth_headers` in tests/conftest.py).
+- Callers: `auth_headers(app, user)` opens a session for a user directly (fast);
+  `login_headers(client, user)` signs in over HTTP (real password check).
+- Sample files (image bytes) are in `tests/images.py`.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -21,6 +29,7 @@ from loumo.core.db import Database, utcnow
 from loumo.core.ids import new_id
 from loumo.jobs.models import Job
 from loumo.zones.models import Zone
+from tests.images import png_bytes
 
 DEFAULT_PASSWORD = "correct-horse-battery-9"
 
@@ -100,3 +109,78 @@ async def jobs_named(session: AsyncSession, name: str) -> list[Job]:
 
 async def count(session: AsyncSession, model: type[Any]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- through the API -------------------------------------------------------------------------
+
+
+async def make_zone(client: Any, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    body = {"name": f"Zone {time.monotonic_ns()}", "delivery_fee": 1000, **overrides}
+    response = await client.post("/api/v1/zones", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def make_shop(
+    client: Any, headers: dict[str, str], zone_id: str, **overrides: Any
+) -> dict[str, Any]:
+    body = {"name": f"Shop {time.monotonic_ns()}", "zone_id": zone_id, **overrides}
+    response = await client.post("/api/v1/shops", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def make_category(
+    client: Any, headers: dict[str, str], name: str, parent_id: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    body = {"name": name, "parent_id": parent_id, **overrides}
+    response = await client.post("/api/v1/categories", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def make_product(
+    client: Any,
+    headers: dict[str, str],
+    category_id: str,
+    *,
+    name_fr: str,
+    name_en: str | None = None,
+    prices: Sequence[int] = (1000,),
+    **overrides: Any,
+) -> dict[str, Any]:
+    tag = time.monotonic_ns()
+    body = {
+        "reference": f"REF-{tag}",
+        "name_fr": name_fr,
+        "name_en": name_en or name_fr,
+        "category_id": category_id,
+        "slug": f"p-{tag}",
+        "variants": [
+            {"name": f"V{i}", "sku": f"SKU-{tag}-{i}", "price": p, "unit": "g", "weight": 250}
+            for i, p in enumerate(prices)
+        ],
+        **overrides,
+    }
+    response = await client.post("/api/v1/products", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def upload_image(
+    client: Any, headers: dict[str, str], color: tuple[int, int, int] = (200, 30, 40)
+) -> str:
+    """Upload a PNG through `POST /media/images`; returns its media key."""
+    response = await client.post(
+        "/api/v1/media/images",
+        files={"file": ("photo.png", png_bytes(color), "image/png")},
+        data={"purpose": "product"},
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key

@@ -31,7 +31,7 @@ def policy_problems(app: FastAPI) -> list[str]:
         route = context.original_route
         if isinstance(route, APIRoute):
             kind = (route.openapi_extra or {}).get(POLICY_KEY)
-            where = f"{sorted(route.methods)} {context.path}"
+            where = f"{sorted(route.methods or ())} {context.path}"
             if kind is None:
                 problems.append(f"{where}: no policy (use **policy(...) from loumo.core.policy)")
                 continue

@@ -73,17 +73,18 @@ def worker(
     """Run background jobs: from the broker when BROKER_URL is set, else by polling the database."""
     from loumo.core.logging import configure_logging
     from loumo.jobs.worker import run_worker
-    from loumo.tasks import TASK_MODULES
+    from loumo.wiring import build
 
     settings = _checked_settings()
     configure_logging(settings.log_level)
+    ports = build(settings)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
         from loumo.core.metrics import REGISTRY
 
         start_http_server(metrics_port, registry=REGISTRY)
-    run_worker(settings, TASK_MODULES, threads=threads or settings.jobs_concurrency)
+    run_worker(settings, ports.job_modules, threads=threads or settings.jobs_concurrency)
 
 
 jobs_app = typer.Typer(help="Inspect and retry background jobs.", no_args_is_help=True)
@@ -156,8 +157,11 @@ def jobs_retry(
 
 
 def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed unit of work on the configured database."""
+    """Run `work` in one committed unit of work on the configured database, ports wired."""
     from loumo.core.db import Database
+    from loumo.wiring import build
+
+    build(settings)
 
     async def run() -> T:
         db = Database(settings.database_url)

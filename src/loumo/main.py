@@ -1,4 +1,4 @@
-"""The app factory: settings, database, middleware, error handlers and routers."""
+"""The app factory: settings, ports (`loumo.wiring`), database, middleware, errors, routers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette_compress import CompressMiddleware, add_compress_type
 
-from loumo import __version__, accounts
+from loumo import __version__, accounts, wiring
 from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
-from loumo.catalog.availability import register_availability_source
 from loumo.catalog.router import router as catalog_router
 from loumo.core import health
 from loumo.core.db import Database
@@ -26,10 +25,7 @@ from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
 from loumo.promotions.router import router as promotions_router
-from loumo.shops.availability import SHOP_AVAILABILITY
-from loumo.shops.managers import with_managed_shops
 from loumo.shops.router import router as shops_router
-from loumo.tasks import TASK_MODULES
 from loumo.zones.router import router as zones_router
 
 API_PREFIX = "/api/v1"
@@ -58,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     secret_key = resolve_secret_key(settings)
+    ports = wiring.build(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.db = db
         POOL_COLLECTOR.track("primary", db.engine)
-        jobs = JobSystem(settings, db, TASK_MODULES)
+        jobs = JobSystem(settings, db, ports.job_modules)
         await jobs.start(run_jobs_here=settings.jobs_in_process)
         try:
             yield
@@ -92,9 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = create_rate_limiter(settings)
     if settings.redis_url:
         app.state.readiness_checks["rate_limits"] = health.check_rate_limiter
-    accounts.install(app)
-    app.state.principal_enrichers.append(with_managed_shops)
-    register_availability_source(SHOP_AVAILABILITY)
+    accounts.install(app, ports.principal_enrichers)
 
     install_error_handlers(app)
     app.add_middleware(

@@ -105,7 +105,7 @@ def test_the_matrix_covers_every_accounts_and_audit_route(app: FastAPI) -> None:
         for context in iter_route_contexts(app.routes)
         if isinstance(route := context.original_route, APIRoute)
         and route.endpoint.__module__ in {"loumo.accounts.router", "loumo.audit.router"}
-        for method in route.methods
+        for method in route.methods or ()
     }
     covered = {
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -27,7 +28,7 @@ async def register(client: httpx.AsyncClient, email: str = "Ada@Example.com") ->
     )
 
 
-async def last_email(db: AsyncSession, template: str) -> dict:
+async def last_email(db: AsyncSession, template: str) -> dict[str, Any]:
     jobs = [j for j in await jobs_named(db, "email.send") if j.payload["template"] == template]
     assert jobs, f"no {template} email was deferred"
     return jobs[-1].payload

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from click.testing import Result
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from loumo.accounts.models import User, UserRole
 from loumo.cli import app as cli

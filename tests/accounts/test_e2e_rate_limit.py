@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import PROCESS_DEADLINE
+
 pytestmark = pytest.mark.e2e
 
 
@@ -45,7 +47,7 @@ def servers(workdir: Path) -> Iterator[list[str]]:
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "RATE_LIMIT_PREFIX": f"loumo-e2e-{uuid.uuid4().hex}",
     }
-    run = {"env": env, "cwd": tmp_path, "check": True, "timeout": 120}
+    run = {"env": env, "cwd": tmp_path, "check": True, "timeout": PROCESS_DEADLINE}
     subprocess.run([sys.executable, "-m", "loumo", "migrate"], **run)  # type: ignore[call-overload]
     subprocess.run(  # type: ignore[call-overload]
         [
@@ -75,7 +77,7 @@ def servers(workdir: Path) -> Iterator[list[str]]:
         )
         bases.append(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 120  # generous: a loaded CI machine starts slowly
+        deadline = time.monotonic() + PROCESS_DEADLINE
         for base in bases:
             while True:
                 try:
@@ -90,7 +92,7 @@ def servers(workdir: Path) -> Iterator[list[str]]:
     finally:
         for process in processes:
             process.terminate()
-            process.wait(timeout=30)
+            process.wait(timeout=PROCESS_DEADLINE)
 
 
 def test_sixth_wrong_login_is_refused_across_processes(servers: list[str]) -> None:

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Favorite
 from loumo.catalog.models import Product
-from tests.catalog_support import make_category, make_product
 from tests.conftest import AuthHeaders
+from tests.factories import make_category, make_product
 
 API = "/api/v1"
 ALICE = "favalice000000000000000000000001"

@@ -147,7 +147,9 @@ async def test_user_list_is_filtered_and_cursor_paginated(
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"limit": 2, "role": "customer", **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"limit": 2, "role": "customer"}
+        if cursor:
+            params["cursor"] = cursor
         page = (await client.get(f"{API}/users", headers=headers, params=params)).json()
         seen += [u["email"] for u in page["items"]]
         cursor = page["next_cursor"]

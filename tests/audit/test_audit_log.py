@@ -55,7 +55,9 @@ async def test_audit_log_is_filtered_and_paginated(
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"action": "shop.updated", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"action": "shop.updated", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = (await client.get(f"{API}/audit-log", headers=headers, params=params)).json()
         seen += [e["entity_id"] for e in page["items"]]
         cursor = page["next_cursor"]

@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category
-from tests.catalog_support import make_category, make_product
+from tests.factories import make_category, make_product
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from tests.catalog_support import make_category, make_product, make_shop, make_zone
+from tests.factories import make_category, make_product, make_shop, make_zone
 
 
 async def _revalidate(

@@ -14,8 +14,8 @@ from loumo.catalog.models import Product, ProductImage, Variant
 from loumo.catalog.schemas import ProductRead
 from loumo.core.pagination import Page, encode_cursor
 from tests.catalog.test_categories import _selects, count_statements
-from tests.catalog_support import make_category, make_product, make_shop, make_zone, upload_image
 from tests.conftest import AuthHeaders
+from tests.factories import make_category, make_product, make_shop, make_zone, upload_image
 
 
 async def _put_stock(
@@ -283,7 +283,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     assert await db.scalar(select(func.count()).select_from(ProductImage)) == 0
     assert await db.scalar(select(Variant.price)) == existing["variants"][0]["price"]
 
-    for params, status in [
+    bad_queries: list[tuple[dict[str, str | int], int]] = [
         ({"limit": 1000}, 422),
         ({"limit": 0}, 422),
         ({"cursor": "garbage!"}, 400),
@@ -296,7 +296,8 @@ async def test_bad_input_is_refused_and_changes_nothing(
         ({"cursor": encode_cursor({"s": "newest", "v": "x", "id": "9" * 100})}, 400),
         ({"sort": "cheapest"}, 422),
         ({"category_id": "missing"}, 404),
-    ]:
+    ]
+    for params, status in bad_queries:
         response = await client.get("/api/v1/products", params=params)
         assert response.status_code == status, (params, response.text)
         assert response.headers["content-type"] == "application/problem+json"

@@ -8,8 +8,9 @@ import io
 import httpx
 from PIL import Image
 
-from tests.catalog_support import make_category, make_shop, make_zone, png_bytes
 from tests.conftest import AuthHeaders
+from tests.factories import make_category, make_shop, make_zone
+from tests.images import png_bytes
 
 
 async def test_staff_stock_a_product_with_an_image_that_a_customer_finds(
@@ -61,7 +62,7 @@ async def test_staff_stock_a_product_with_an_image_that_a_customer_finds(
     # A customer finds it by an accented term, by category and by price range.
     customer = await auth_headers("customer000000000000000000000042")
 
-    async def found(**params: object) -> list[str]:
+    async def found(**params: str | int) -> list[str]:
         response = await client.get("/api/v1/products", params=params, headers=customer)
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["items"]]

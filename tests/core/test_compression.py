@@ -18,8 +18,10 @@ from loumo.core.settings import Settings
 from loumo.main import create_app
 from tests.conftest import make_settings
 
-BIG = {"items": [{"id": i, "name": f"Tomates de Foumbot {i}", "price": 4500} for i in range(200)]}
-SMALL = {"ok": True}
+BIG: dict[str, object] = {
+    "items": [{"id": i, "name": f"Tomates de Foumbot {i}", "price": 4500} for i in range(200)]
+}
+SMALL: dict[str, object] = {"ok": True}
 
 
 def _probe_router() -> APIRouter:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal, sees_inactive
@@ -56,7 +56,7 @@ def test_only_holders_of_the_write_permission_see_inactive_rows() -> None:
 async def test_locked_value_reads_the_column_as_it_is_in_the_database(db: AsyncSession) -> None:
     zone = await create_zone(db, name="Deido", delivery_fee=500)
     async with db.bind.connect() as other:  # type: ignore[union-attr]
-        await other.execute(Zone.__table__.update().values(delivery_fee=700))
+        await other.execute(update(Zone).values(delivery_fee=700))
         await other.commit()
     assert zone.delivery_fee == 500
     assert await locked_value(db, zone, "delivery_fee") == 700

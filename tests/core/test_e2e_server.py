@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import PROCESS_DEADLINE
+
 pytestmark = pytest.mark.e2e
 
 
@@ -25,7 +27,11 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
         "ENVIRONMENT": "development",
     }
     subprocess.run(
-        [sys.executable, "-m", "loumo", "migrate"], env=env, cwd=tmp_path, check=True, timeout=120
+        [sys.executable, "-m", "loumo", "migrate"],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        timeout=PROCESS_DEADLINE,
     )
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
@@ -38,7 +44,7 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
         )
     base = f"http://127.0.0.1:{free_port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + PROCESS_DEADLINE
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -56,7 +62,7 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
         assert missing.json()["request_id"] == "e2e-trace-0001"
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=PROCESS_DEADLINE)
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     access = [rec for rec in lines if rec.get("request_id") == "e2e-trace-0001"]
     assert access and access[0]["status"] == 404 and access[0]["route"] == "<unmatched>"

@@ -79,6 +79,7 @@ def _assert_problem(resp: httpx.Response, status: int, code: str) -> dict[str, o
     assert body["code"] == code
     assert body["title"] and body["detail"]
     assert body["request_id"] == resp.headers["x-request-id"]
+    assert isinstance(body, dict)
     return body
 
 
@@ -156,8 +157,8 @@ async def test_internal_error_hides_internals_and_logs_them(
     body = _assert_problem(resp, 500, "internal_error")
     assert body["request_id"] == "boom-request-0001"
     assert "secret internals" not in resp.text and "Traceback" not in resp.text
-    logged = [r for r in caplog.records if isinstance(r.msg, dict)]
-    assert any(r.msg.get("request_id") == "boom-request-0001" and r.exc_info for r in logged), (
+    logged = [(r.msg, r.exc_info) for r in caplog.records if isinstance(r.msg, dict)]
+    assert any(m.get("request_id") == "boom-request-0001" and exc for m, exc in logged), (
         "the 500 must be logged with its stack and request id"
     )
 

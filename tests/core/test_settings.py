@@ -6,14 +6,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loumo.core.settings import ConfigurationError, Settings, resolve_secret_key
+from tests.conftest import PROCESS_DEADLINE
 
 
-def _settings(tmp_path: Path, **values: object) -> Settings:
-    return Settings(_env_file=None, var_dir=tmp_path, **values)  # type: ignore[call-arg]
+def _settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, var_dir=tmp_path, **values)
 
 
 @pytest.mark.parametrize("key", [None, "", "changeme", "short-but-not-empty"])
@@ -43,7 +45,7 @@ def test_cli_refuses_to_start_in_one_line(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROCESS_DEADLINE,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -7,10 +7,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 import tests.jobs.handlers  # noqa: F401  (registers the test handlers)
+from tests.conftest import PROCESS_DEADLINE
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = PROCESS_DEADLINE,
+    what: str = "condition",
 ) -> None:
     """Wait until `check()` holds; a deadline, not a timing assertion."""
     deadline = time.monotonic() + timeout

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.audit.models import AuditEntry
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import PermanentJobError, job
-from loumo.notifications.models import Notification
 
 
 def append_line(path: Path, line: str) -> None:
@@ -22,9 +22,7 @@ def append_line(path: Path, line: str) -> None:
 @job("test.record")
 async def record(session: AsyncSession, payload: dict[str, Any]) -> None:
     """A database effect (a row), then optionally a failure: the row must not survive it."""
-    session.add(
-        Notification(user_id=payload["key"], kind="account", severity="info", title="t", body="b")
-    )
+    session.add(AuditEntry(action="test.record", entity_id=payload["key"]))
     await session.flush()
     if current_job().attempt <= payload.get("fail_times", 0):
         raise RuntimeError(f"planned failure on attempt {current_job().attempt}")

@@ -8,13 +8,13 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.audit.models import AuditEntry
 from loumo.core.db import Database
 from loumo.core.settings import Settings
 from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.outbox import defer
 from loumo.jobs.registry import job
 from loumo.main import create_app
-from loumo.notifications.models import Notification
 from tests.jobs.conftest import eventually
 
 
@@ -50,11 +50,11 @@ async def test_a_commit_wakes_the_dispatcher_and_deferred_chains_run_to_the_end(
                 )
             return len(statuses) == 5 and set(statuses) == {JobStatus.SUCCEEDED}
 
-        await eventually(all_done, timeout=20, what="the chain of five jobs")
+        await eventually(all_done, what="the chain of five jobs")
         async with database.sessionmaker() as session:
             rows = await session.scalar(
                 select(func.count())
-                .select_from(Notification)
-                .where(Notification.user_id == "chained")
+                .select_from(AuditEntry)
+                .where(AuditEntry.entity_id == "chained")
             )
         assert rows == 1

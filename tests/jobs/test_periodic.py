@@ -1,14 +1,12 @@
-"""Periodic jobs: cron parsing, period alignment, and one run per period across schedulers."""
+"""Periodic jobs: period alignment, and one run per period across schedulers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.jobs.cron import CronExpression
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.jobs.registry import Schedule
 from loumo.jobs.runner import sessions_of
@@ -19,35 +17,11 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def test_cron_expressions_match_the_minutes_they_name() -> None:
-    every_15 = CronExpression.parse("*/15 * * * *")
-    assert every_15.matches(at("2026-11-25T10:30:59"))
-    assert not every_15.matches(at("2026-11-25T10:31:00"))
-    weekday_mornings = CronExpression.parse("0 6-8 * * 1-5")
-    assert weekday_mornings.matches(at("2026-11-25T07:00:00"))  # a Wednesday
-    assert not weekday_mornings.matches(at("2026-11-29T07:00:00"))  # a Sunday
-    sunday = CronExpression.parse("30 2 * * 7")
-    assert sunday.matches(at("2026-11-29T02:30:00"))
-    # Both day fields restricted: either matching is enough (classic cron).
-    either = CronExpression.parse("0 0 1 * 0")
-    assert either.matches(at("2026-12-01T00:00:00")) and either.matches(at("2026-11-29T00:00:00"))
-    assert not either.matches(at("2026-11-30T00:00:00"))
-
-
-@pytest.mark.parametrize(
-    "expression", ["* * * *", "60 * * * *", "*/0 * * * *", "a * * * *", "5-1 * * * *"]
-)
-def test_bad_cron_expressions_are_refused(expression: str) -> None:
-    with pytest.raises(ValueError, match="cron"):
-        CronExpression.parse(expression)
-
-
-def test_periods_align_to_the_epoch_and_to_cron_minutes() -> None:
+def test_periods_align_to_the_epoch() -> None:
     every_10 = Schedule(name="x", every=10)
     assert period_start(every_10, at("2026-11-25T10:00:17.5")) == at("2026-11-25T10:00:10")
-    hourly = Schedule(name="y", cron=CronExpression.parse("0 * * * *"))
-    assert period_start(hourly, at("2026-11-25T10:00:42")) == at("2026-11-25T10:00:00")
-    assert period_start(hourly, at("2026-11-25T10:01:00")) is None
+    hourly = Schedule(name="y", every=3600)
+    assert period_start(hourly, at("2026-11-25T10:42:00")) == at("2026-11-25T10:00:00")
 
 
 async def test_one_run_per_period_whatever_the_number_of_schedulers(db: AsyncSession) -> None:

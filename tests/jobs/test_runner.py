@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import structlog
-from click.testing import Result
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from loumo import cli
+from loumo.audit.models import AuditEntry
 from loumo.core.db import Database, utcnow
 from loumo.core.metrics import REGISTRY
 from loumo.core.settings import Settings, get_settings
@@ -23,7 +23,6 @@ from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.outbox import defer
 from loumo.jobs.runner import Outcome, retry_delay, run_job, run_pending, sessions_of
 from loumo.jobs.service import list_jobs, retry_jobs
-from loumo.notifications.models import Notification
 
 
 @pytest.fixture
@@ -44,7 +43,7 @@ def naive(moment: datetime) -> datetime:
 
 async def rows_for(db: AsyncSession, key: str) -> int:
     value = await db.scalar(
-        select(func.count()).select_from(Notification).where(Notification.user_id == key)
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_id == key)
     )
     return int(value or 0)
 
@@ -245,7 +244,7 @@ def test_jobs_cli_lists_and_retries_dead_jobs(
         database = Database(database_url)
         try:
             async with database.sessionmaker() as session:
-                await session.execute(Job.__table__.delete())
+                await session.execute(delete(Job))
                 await session.commit()
         finally:
             await database.dispose()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.jobs.models import Job, JobStatus, PeriodicRun
 from loumo.jobs.outbox import defer
+from tests.conftest import PROCESS_DEADLINE
 from tests.jobs.conftest import eventually
 
 pytestmark = pytest.mark.e2e
@@ -96,7 +97,7 @@ def spawn_worker(
             stderr=subprocess.STDOUT,
         )
         processes.append(process)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PROCESS_DEADLINE
         log_path = tmp_path / f"worker-{label}.log"
         while b"worker_started" not in log_path.read_bytes():
             assert process.poll() is None, log_path.read_text()
@@ -110,7 +111,7 @@ def spawn_worker(
             process.send_signal(signal.SIGTERM)
     for process in processes:
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=PROCESS_DEADLINE)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -143,7 +144,7 @@ async def test_a_job_survives_kill_9_of_its_worker_with_one_effect(
     await eventually(started, what="the first worker to start the job")
     assert (await job_row(db, job_id)).status == JobStatus.RUNNING
     first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
+    first.wait(timeout=PROCESS_DEADLINE)
 
     spawn_worker("second")
 
@@ -174,7 +175,7 @@ async def test_a_periodic_job_runs_once_per_period_with_two_workers(
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
     for worker in workers:
-        worker.wait(timeout=20)
+        worker.wait(timeout=PROCESS_DEADLINE)
 
     periods = [datetime.fromisoformat(line) for line in ticks.read_text().splitlines()]
     assert len(periods) == len(set(periods)), "a period ran twice"

@@ -15,8 +15,12 @@ from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 
 from loumo.media.storage import LocalStorage, S3Storage, Storage
+from tests.conftest import PROCESS_DEADLINE
 
-S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+S3_CREDENTIALS: dict[str, Any] = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+}
 S3_REGION = "us-east-1"
 
 
@@ -34,7 +38,7 @@ def s3_endpoint() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PROCESS_DEADLINE
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -48,7 +52,13 @@ def s3_endpoint() -> Iterator[str]:
 
 
 def s3_client(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name=S3_REGION, **S3_CREDENTIALS)
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=S3_REGION,
+        aws_access_key_id=S3_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=S3_CREDENTIALS["aws_secret_access_key"],
+    )
 
 
 def make_s3_storage(endpoint: str, *, public_base_url: str | None = None) -> S3Storage:

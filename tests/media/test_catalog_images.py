@@ -22,16 +22,16 @@ from loumo.media.keys import RENDITION_SIZES, rendition_key
 from loumo.media.models import MediaFile
 from loumo.media.storage import LocalStorage, S3Storage, Storage
 from loumo.media.tasks import COLLECT_JOB
-from loumo.tasks import TASK_MODULES
-from tests.catalog_support import (
+from loumo.wiring import JOB_MODULES
+from tests.conftest import AuthHeaders, make_settings
+from tests.factories import (
     make_category,
     make_product,
     make_shop,
     make_zone,
-    png_bytes,
     upload_image,
 )
-from tests.conftest import AuthHeaders, make_settings
+from tests.images import png_bytes
 from tests.media.conftest import S3_CREDENTIALS, S3_REGION, make_s3_storage, stored_keys
 
 UNKNOWN_KEY = "0" * 64
@@ -155,7 +155,7 @@ def _settings_for(storage: Storage, settings: Any) -> Any:
 
 
 def test_the_collection_is_an_hourly_periodic_job() -> None:
-    assert "loumo.media.tasks" in TASK_MODULES
+    assert "loumo.media.tasks" in JOB_MODULES
     schedule = next(s for s in schedules() if s.name == COLLECT_JOB)
     assert schedule.every == 3600
 

@@ -17,7 +17,7 @@ from loumo.media.images import (
     sniff_format,
 )
 from loumo.media.keys import is_valid_key
-from tests.media import factories
+from tests import images
 
 
 def _open(data: bytes) -> Image.Image:
@@ -29,7 +29,7 @@ def _open(data: bytes) -> Image.Image:
     [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")],
 )
 def test_accepts_jpeg_png_webp_and_makes_renditions(fmt: str, content_type: str) -> None:
-    processed = process_image(factories.image_bytes(fmt, (2000, 1000)))
+    processed = process_image(images.image_bytes(fmt, (2000, 1000)))
 
     original = processed.original
     assert original.content_type == content_type
@@ -45,13 +45,13 @@ def test_accepts_jpeg_png_webp_and_makes_renditions(fmt: str, content_type: str)
 
 
 def test_small_images_are_never_upscaled() -> None:
-    processed = process_image(factories.image_bytes("PNG", (300, 120)))
+    processed = process_image(images.image_bytes("PNG", (300, 120)))
     sizes = {r.name: (r.width, r.height) for r in processed.renditions}
     assert sizes == {"160": (160, 64), "480": (300, 120), "1200": (300, 120)}
 
 
 def test_gps_exif_is_removed() -> None:
-    data = factories.png_with_gps()
+    data = images.png_with_gps()
     assert ExifTags.IFD.GPSInfo in _open(data).getexif()  # the input really carries GPS
 
     processed = process_image(data)
@@ -65,7 +65,7 @@ def test_gps_exif_is_removed() -> None:
 
 def test_exif_orientation_is_applied_then_dropped() -> None:
     # Orientation 6: the camera was turned; the stored pixels must be rotated upright.
-    processed = process_image(factories.jpeg_with_orientation(6, (400, 200)))
+    processed = process_image(images.jpeg_with_orientation(6, (400, 200)))
 
     assert (processed.original.width, processed.original.height) == (200, 400)
     cleaned = _open(processed.original.data)
@@ -74,7 +74,7 @@ def test_exif_orientation_is_applied_then_dropped() -> None:
 
 
 def test_icc_profile_and_text_chunks_are_removed() -> None:
-    data = factories.png_with_icc_and_text()
+    data = images.png_with_icc_and_text()
     assert {"icc_profile", "Comment"} <= set(_open(data).info)
 
     processed = process_image(data)
@@ -86,16 +86,16 @@ def test_icc_profile_and_text_chunks_are_removed() -> None:
 
 
 def test_transparency_is_kept() -> None:
-    data = factories.image_bytes("PNG", (100, 100), mode="RGBA", color=(0, 0, 0, 0))
+    data = images.image_bytes("PNG", (100, 100), mode="RGBA", color=(0, 0, 0, 0))
     processed = process_image(data)
     assert _open(processed.original.data).mode == "RGBA"
     assert _open(processed.renditions[0].data).getpixel((0, 0))[3] == 0  # type: ignore[index]
 
 
 def test_the_key_is_the_hash_of_the_cleaned_original() -> None:
-    first = process_image(factories.png_with_gps())
-    again = process_image(factories.png_with_gps())
-    other = process_image(factories.image_bytes("PNG", color=(1, 2, 3)))
+    first = process_image(images.png_with_gps())
+    again = process_image(images.png_with_gps())
+    other = process_image(images.image_bytes("PNG", color=(1, 2, 3)))
 
     assert first.media_key == again.media_key
     assert first.media_key != other.media_key
@@ -105,12 +105,12 @@ def test_the_key_is_the_hash_of_the_cleaned_original() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(factories.SVG, id="svg"),
-        pytest.param(factories.TEXT, id="text"),
-        pytest.param(factories.gif_bytes(), id="gif"),
+        pytest.param(images.SVG, id="svg"),
+        pytest.param(images.TEXT, id="text"),
+        pytest.param(images.gif_bytes(), id="gif"),
         pytest.param(b"", id="empty"),
-        pytest.param(factories.image_bytes("BMP", (10, 10)), id="bmp"),
-        pytest.param(factories.image_bytes("PNG")[:200], id="truncated-png"),
+        pytest.param(images.image_bytes("BMP", (10, 10)), id="bmp"),
+        pytest.param(images.image_bytes("PNG")[:200], id="truncated-png"),
         pytest.param(b"\xff\xd8\xff\xe0" + b"\x00" * 100, id="jpeg-magic-only"),
         pytest.param(b"RIFF\x00\x00\x00\x00WEBPVP8 garbage", id="webp-magic-only"),
     ],
@@ -122,10 +122,10 @@ def test_rejects_anything_but_valid_jpeg_png_webp(data: bytes) -> None:
 
 
 def test_sniffing_ignores_everything_but_the_content() -> None:
-    assert sniff_format(factories.image_bytes("PNG")) == "PNG"
-    assert sniff_format(factories.image_bytes("JPEG")) == "JPEG"
-    assert sniff_format(factories.image_bytes("WEBP")) == "WEBP"
-    assert sniff_format(factories.SVG) is None
+    assert sniff_format(images.image_bytes("PNG")) == "PNG"
+    assert sniff_format(images.image_bytes("JPEG")) == "JPEG"
+    assert sniff_format(images.image_bytes("WEBP")) == "WEBP"
+    assert sniff_format(images.SVG) is None
 
 
 @pytest.mark.parametrize(
@@ -142,7 +142,7 @@ def test_sniffing_ignores_everything_but_the_content() -> None:
     ],
 )
 def test_pixel_bombs_are_rejected_before_decoding(width: int, height: int) -> None:
-    data = factories.png_declaring(width, height)
+    data = images.png_declaring(width, height)
     assert len(data) < 1000
 
     with pytest.raises(ImageTooLarge) as caught:
@@ -151,7 +151,7 @@ def test_pixel_bombs_are_rejected_before_decoding(width: int, height: int) -> No
 
 
 def test_the_pixel_limit_is_configurable() -> None:
-    data = factories.image_bytes("PNG", (100, 100))
+    data = images.image_bytes("PNG", (100, 100))
     with pytest.raises(ImageTooLarge):
         process_image(data, max_pixels=9_999)
     assert process_image(data, max_pixels=10_000).original.width == 100

@@ -7,14 +7,14 @@ import pytest
 from fastapi import FastAPI
 
 from loumo.media.storage import LocalStorage, Storage
+from tests import images
 from tests.conftest import AuthHeaders
-from tests.media import factories
 from tests.media.conftest import make_s3_storage
 from tests.media.test_upload import upload
 
 
 async def _stored(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
-    response = await upload(client, headers, factories.png_with_gps())
+    response = await upload(client, headers, images.png_with_gps())
     assert response.status_code == 201, response.text
     return {r["name"]: r["key"] for r in response.json()["renditions"]}
 

@@ -11,7 +11,7 @@ from loumo.core.db import utcnow
 from loumo.media import service
 from loumo.media.models import MediaFile
 from loumo.media.storage import Storage
-from tests.media import factories
+from tests import images
 from tests.media.conftest import stored_keys
 
 LATER = timedelta(days=2)
@@ -21,7 +21,7 @@ async def _store(db: AsyncSession, storage: Storage, color: tuple[int, int, int]
     """Store an image, commit, and answer its key."""
     media = await service.store_image(
         db,
-        factories.image_bytes("PNG", (300, 200), color=color),
+        images.image_bytes("PNG", (300, 200), color=color),
         storage=storage,
         uploaded_by=None,
         purpose="category",

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.media.models import MediaFile
 from loumo.media.storage import Storage
+from tests import images
 from tests.conftest import AuthHeaders
-from tests.media import factories
 from tests.media.conftest import stored_keys
 
 URL = "/api/v1/media/images"
@@ -48,7 +48,7 @@ async def test_upload_answers_the_key_and_rendition_urls(
     response = await upload(
         client,
         await auth_headers("u-1"),
-        factories.image_bytes("JPEG", (1600, 800)),
+        images.image_bytes("JPEG", (1600, 800)),
         filename="p.jpg",
         content_type="image/jpeg",
     )
@@ -74,7 +74,7 @@ async def test_upload_answers_the_key_and_rendition_urls(
 async def test_gps_exif_is_gone_from_what_is_stored(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage
 ) -> None:
-    response = await upload(client, await auth_headers("u-1"), factories.png_with_gps())
+    response = await upload(client, await auth_headers("u-1"), images.png_with_gps())
     assert response.status_code == 201, response.text
 
     for rendition in response.json()["renditions"]:
@@ -89,7 +89,7 @@ async def test_a_png_named_jpg_is_stored_as_png(
     response = await upload(
         client,
         await auth_headers("u-1"),
-        factories.image_bytes("PNG"),
+        images.image_bytes("PNG"),
         filename="holiday.jpg",
         content_type="image/jpeg",
     )
@@ -103,15 +103,15 @@ async def test_a_png_named_jpg_is_stored_as_png(
 @pytest.mark.parametrize(
     ("data", "filename", "content_type", "status"),
     [
-        pytest.param(factories.SVG, "logo.svg", "image/svg+xml", 415, id="svg"),
-        pytest.param(factories.SVG, "logo.png", "image/png", 415, id="svg-named-png"),
-        pytest.param(factories.TEXT, "notes.png", "image/png", 415, id="text-named-png"),
-        pytest.param(factories.gif_bytes(), "anim.gif", "image/gif", 415, id="gif"),
+        pytest.param(images.SVG, "logo.svg", "image/svg+xml", 415, id="svg"),
+        pytest.param(images.SVG, "logo.png", "image/png", 415, id="svg-named-png"),
+        pytest.param(images.TEXT, "notes.png", "image/png", 415, id="text-named-png"),
+        pytest.param(images.gif_bytes(), "anim.gif", "image/gif", 415, id="gif"),
         pytest.param(
-            factories.png_declaring(20_000, 20_000), "bomb.png", "image/png", 413, id="pixel-bomb"
+            images.png_declaring(20_000, 20_000), "bomb.png", "image/png", 413, id="pixel-bomb"
         ),
         pytest.param(
-            factories.noise_png(6 * 1_048_576), "big.png", "image/png", 413, id="six-megabytes"
+            images.noise_png(6 * 1_048_576), "big.png", "image/png", 413, id="six-megabytes"
         ),
     ],
 )
@@ -140,7 +140,7 @@ async def test_a_file_just_over_the_limit_inside_the_body_allowance_is_refused(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage, db: AsyncSession
 ) -> None:
     # The body limit leaves room for multipart framing; the file itself is still held to it.
-    data = factories.padded(factories.image_bytes("PNG"), 5 * 1_048_576 + 1)
+    data = images.padded(images.image_bytes("PNG"), 5 * 1_048_576 + 1)
 
     response = await upload(client, await auth_headers("u-1"), data)
 
@@ -153,7 +153,7 @@ async def test_a_file_just_over_the_limit_inside_the_body_allowance_is_refused(
 async def test_a_file_exactly_at_the_limit_is_accepted(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage
 ) -> None:
-    data = factories.padded(factories.image_bytes("PNG"), 5 * 1_048_576)
+    data = images.padded(images.image_bytes("PNG"), 5 * 1_048_576)
     response = await upload(client, await auth_headers("u-1"), data)
     assert response.status_code == 201, response.text
 
@@ -195,7 +195,7 @@ async def test_a_streamed_oversized_body_is_cut_off(
 async def test_identical_uploads_share_one_key_and_one_row(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage, db: AsyncSession
 ) -> None:
-    data = factories.png_with_gps()
+    data = images.png_with_gps()
     first = await upload(client, await auth_headers("u-1"), data, filename="a.png")
     second = await upload(client, await auth_headers("u-2"), data, filename="b.jpg", purpose="shop")
 
@@ -204,7 +204,7 @@ async def test_identical_uploads_share_one_key_and_one_row(
     assert await media_rows(db) == 1
     assert len(stored_keys(app_storage)) == 4
 
-    different = await upload(client, await auth_headers("u-1"), factories.image_bytes("WEBP"))
+    different = await upload(client, await auth_headers("u-1"), images.image_bytes("WEBP"))
     assert different.json()["key"] != first.json()["key"]
     assert await media_rows(db) == 2
 
@@ -212,7 +212,7 @@ async def test_identical_uploads_share_one_key_and_one_row(
 async def test_concurrent_identical_uploads_make_one_row(
     client: httpx.AsyncClient, auth_headers: AuthHeaders, app_storage: Storage, db: AsyncSession
 ) -> None:
-    data = factories.image_bytes("WEBP", (900, 900))
+    data = images.image_bytes("WEBP", (900, 900))
     headers = [await auth_headers(f"u-{i}") for i in range(4)]
     responses = await asyncio.gather(*(upload(client, h, data, filename="a.webp") for h in headers))
 
@@ -225,7 +225,7 @@ async def test_concurrent_identical_uploads_make_one_row(
 async def test_anonymous_uploads_are_refused_before_reading(
     client: httpx.AsyncClient, app_storage: Storage, db: AsyncSession
 ) -> None:
-    response = await upload(client, {}, factories.image_bytes())
+    response = await upload(client, {}, images.image_bytes())
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
@@ -237,11 +237,11 @@ async def test_anonymous_uploads_are_refused_before_reading(
     ("files", "data", "field"),
     [
         (
-            {"file": ("a.png", factories.image_bytes(), "image/png")},
+            {"file": ("a.png", images.image_bytes(), "image/png")},
             {"purpose": "wallpaper"},
             "purpose",
         ),
-        ({"file": ("a.png", factories.image_bytes(), "image/png")}, {}, "purpose"),
+        ({"file": ("a.png", images.image_bytes(), "image/png")}, {}, "purpose"),
         (None, {"purpose": "product"}, "file"),
     ],
 )

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.conftest import PROCESS_DEADLINE
+
 
 class Inbox:
     """What a real SMTP server (aiosmtpd) received."""
@@ -28,7 +30,7 @@ class Inbox:
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 
-    async def wait_for(self, count: int, timeout: float = 30.0) -> list[EmailMessage]:
+    async def wait_for(self, count: int, timeout: float = PROCESS_DEADLINE) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
         while len(self.messages) < count:
             assert time.monotonic() < deadline, f"{len(self.messages)} of {count} mails arrived"

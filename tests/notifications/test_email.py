@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import Database
@@ -22,7 +22,7 @@ from loumo.main import create_app
 from loumo.notifications.email import EMAIL_JOB, TEMPLATES, EmailError, render, send_email
 from tests.notifications.conftest import SMTPServer
 
-SAMPLE_CONTEXT = {
+SAMPLE_CONTEXT: dict[str, Any] = {
     "name": "Awa",
     "code": "482913",
     "link": "https://loumo.example/x?token=abc&lang=fr",
@@ -173,7 +173,7 @@ async def test_the_file_backend_writes_one_eml_per_message_and_a_retry_rewrites_
     assert "123456" in message["Subject"] and "Votre code" in message["Subject"]
 
     # Delivered again (say, after a crash): same Message-ID, same file, no second message.
-    await db.execute(Job.__table__.update().values(status=JobStatus.PENDING))
+    await db.execute(update(Job).values(status=JobStatus.PENDING))
     await db.commit()
     await run_pending(db, file_settings)
     assert [p.name for p in (tmp_path / "mail").glob("*.eml")] == [eml.name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,10 +12,18 @@ from loumo.notifications.models import Notification
 from loumo.notifications.schemas import Link
 from loumo.notifications.service import Recipient, notify
 from tests.conftest import AuthHeaders
+from tests.factories import create_user
 
 ALICE = Recipient(user_id="alice-0001", email="alice@example.com", name="Alice", language="en")
 BOB = Recipient(user_id="bob-0002", email="bob@example.com", name="Bob", language="fr")
 STAFF_NOBODY = Recipient(user_id="staff-0003")  # no address: in-app only
+
+
+@pytest.fixture(autouse=True)
+async def _recipients_exist(db: AsyncSession) -> None:
+    """Notifications name their recipient by a foreign key to users: the users must exist."""
+    for recipient in (ALICE, BOB, STAFF_NOBODY):
+        await create_user(db, id=recipient.user_id)
 
 
 async def test_notify_records_notices_and_defers_emails_in_the_callers_transaction(

@@ -10,12 +10,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
 from loumo.promotions import service
 from loumo.promotions.models import Promotion, PromotionRedemption
-from tests.catalog_support import make_category, make_product, make_shop, make_zone
 from tests.conftest import CATALOG_STAFF, AuthHeaders
+from tests.factories import create_user, make_category, make_product, make_shop, make_zone
 
 API = "/api/v1"
 PROMO_STAFF = (*CATALOG_STAFF, "promotions:read", "promotions:write")
@@ -273,11 +274,12 @@ async def _redeem(app: FastAPI, promotion_id: str, user_id: str, order_id: str) 
 
 
 async def test_uses_never_exceed_the_maximum_under_concurrency(
-    client: httpx.AsyncClient, promo_staff: dict[str, str], app: FastAPI
+    client: httpx.AsyncClient, promo_staff: dict[str, str], app: FastAPI, db: AsyncSession
 ) -> None:
     promo = await _create(client, promo_staff, code="FIVE", kind="fixed", value=100, max_uses=5)
+    users = [(await create_user(db)).id for _ in range(12)]
     results = await asyncio.gather(
-        *(_redeem(app, promo["id"], f"user{i:028d}", f"order{i:027d}") for i in range(12))
+        *(_redeem(app, promo["id"], user, f"order{i:027d}") for i, user in enumerate(users))
     )
     assert results.count(True) == 5
     read = await client.get(f"{API}/promotions/{promo['id']}", headers=promo_staff)

@@ -19,9 +19,8 @@ from loumo.core.settings import Settings
 from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.outbox import defer
 from loumo.jobs.runner import run_pending
-from tests.catalog_support import make_category, make_product, make_shop, make_zone
 from tests.conftest import AuthHeaders
-from tests.factories import jobs_named
+from tests.factories import jobs_named, make_category, make_product, make_shop, make_zone
 
 API = "/api/v1"
 MANAGER_FR = "lowmgrfr000000000000000000000001"

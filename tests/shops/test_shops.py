@@ -6,8 +6,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.shops.managers import managed_shop_ids
-from tests.catalog_support import make_shop, make_zone
 from tests.conftest import AuthHeaders
+from tests.factories import create_user, make_shop, make_zone
 
 
 async def test_staff_create_shops_that_everyone_can_read(
@@ -87,7 +87,7 @@ async def test_managers_are_assigned_and_listed(
     zone = await make_zone(client, staff)
     one = await make_shop(client, staff, zone["id"])
     two = await make_shop(client, staff, zone["id"])
-    user = "user00000000000000000000000000a1"
+    user = (await create_user(db)).id
     for shop in (one, two, one):
         response = await client.put(f"/api/v1/shops/{shop['id']}/managers/{user}", headers=staff)
         assert response.status_code == 204
@@ -97,3 +97,6 @@ async def test_managers_are_assigned_and_listed(
     assert await managed_shop_ids(db, user) == {two["id"]}
     too_long = await client.put(f"/api/v1/shops/{one['id']}/managers/{'x' * 40}", headers=staff)
     assert too_long.status_code == 422
+    nobody = await client.put(f"/api/v1/shops/{one['id']}/managers/{'n' * 32}", headers=staff)
+    assert nobody.status_code == 404 and nobody.json()["code"] == "not_found"
+    assert await managed_shop_ids(db, "n" * 32) == set()

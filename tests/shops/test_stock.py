@@ -14,8 +14,8 @@ from loumo.core.db import Database
 from loumo.jobs.models import Job
 from loumo.shops import reservations
 from loumo.shops.models import Stock, StockMovement
-from tests.catalog_support import make_category, make_product, make_shop, make_zone
 from tests.conftest import AuthHeaders
+from tests.factories import make_category, make_product, make_shop, make_zone
 
 
 async def _setup(client: httpx.AsyncClient, staff: dict[str, str]) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.zones.models import Zone
-from tests.catalog_support import make_shop, make_zone
 from tests.conftest import AuthHeaders
+from tests.factories import make_shop, make_zone
 
 
 async def test_staff_manage_zones_and_public_sees_active_ones(

@@ -1,9 +1,4 @@
-"""Jobs of the accounts package, and the recipient directory it gives to notifications.
-
-Importing this module (every API and worker process does: it is in `loumo.tasks.TASK_MODULES`)
-registers how user ids and permissions become notification recipients, so that jobs of the
-packages below accounts (shops' low-stock alerts) can reach people without importing accounts.
-"""
+"""Jobs of the accounts package."""
 
 from __future__ import annotations
 
@@ -16,13 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.accounts import service
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import periodic
-from loumo.notifications.recipients import register_recipient_resolver
 
 logger = structlog.get_logger("loumo.accounts")
 
 PURGE_JOB = "accounts.purge"
-
-register_recipient_resolver(service.recipients_for, service.holders_of)
 
 
 @periodic(PURGE_JOB, every=timedelta(hours=1))

@@ -1,1 +1,5 @@
 """The audit log: who did what to which entity, from where, and what changed."""
+
+from loumo.core.permissions import Permission
+
+PERMISSIONS = (Permission("audit:read", "Read the audit log"),)

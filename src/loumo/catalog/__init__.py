@@ -13,3 +13,7 @@ What is where:
   `router.py` (HTTP only).
 Services answer read schemas (or, on the hot read path, JSON-ready dicts shaped like them).
 """
+
+from loumo.catalog.permissions import PERMISSIONS
+
+__all__ = ["PERMISSIONS"]

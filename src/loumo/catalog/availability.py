@@ -1,7 +1,7 @@
 """Stock availability in the catalog's reads, provided by `shops` (a package above this one).
 
-`shops` registers an `AvailabilitySource` with `register_availability_source()`, so the catalog
-never imports shops. Without one, products show no availability.
+`loumo.wiring` plugs shops' `AvailabilitySource` in with `register_availability_source()`, so the
+catalog never imports shops; a process whose wiring lacks one refuses to start.
 """
 
 from __future__ import annotations

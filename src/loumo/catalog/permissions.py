@@ -1,11 +1,13 @@
-"""The catalog's permissions, registered with the permission catalog when imported."""
+"""The catalog's permissions (registered by `loumo.wiring`)."""
 
 from __future__ import annotations
 
-from loumo.core.permissions import register_permission
+from loumo.core.permissions import Permission
 
 CATEGORIES_WRITE = "categories:write"
 PRODUCTS_WRITE = "products:write"
 
-register_permission(CATEGORIES_WRITE, "Create, change and retire categories")
-register_permission(PRODUCTS_WRITE, "Create, change and retire products and variants")
+PERMISSIONS = (
+    Permission(CATEGORIES_WRITE, "Create, change and retire categories"),
+    Permission(PRODUCTS_WRITE, "Create, change and retire products and variants"),
+)

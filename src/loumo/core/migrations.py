@@ -32,6 +32,11 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def downgrade(database_url: str, revision: str) -> None:
+    """Undo migrations down to `revision` (`"base"` empties the schema)."""
+    command.downgrade(alembic_config(database_url), revision)
+
+
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, database_url, revision)
 

@@ -2,13 +2,16 @@
 
 Permissions are `resource:action` strings. Built-in roles are defined here, in code, so that
 they exist in every database and cannot be edited away; staff add custom roles through `/roles`.
-Every domain declares its permissions at import time with `register_permission(...)`, naming
-the built-in roles that hold them; the registry lives in `core` so that any domain can.
+Every domain declares the permissions it checks as a `PERMISSIONS` tuple of `Permission` in its
+package (`loumo/<domain>/__init__.py`), naming the built-in roles that hold them; the wiring
+(`loumo.wiring.build`) registers them all at start-up. The registry lives in `core` so that any
+domain can declare, and no domain needs another to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 CUSTOMER = "customer"
 SHOP_MANAGER = "shop_manager"
@@ -34,6 +37,21 @@ BUILTIN_DESCRIPTIONS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """A permission a domain checks: `resource:action`, what it allows, who holds it built in."""
+
+    name: str
+    description: str
+    roles: tuple[str, ...] = ()
+
+
+def register_permissions(declared: Iterable[Permission]) -> None:
+    """Add each declared permission to the catalog (idempotent)."""
+    for permission in declared:
+        register_permission(permission.name, permission.description, roles=permission.roles)
+
+
 def register_permission(name: str, description: str, *, roles: Iterable[str] = ()) -> None:
     """Add `name` to the catalog and grant it to the given built-in roles."""
     resource, _, action = name.partition(":")
@@ -42,11 +60,3 @@ def register_permission(name: str, description: str, *, roles: Iterable[str] = (
     PERMISSIONS[name] = description
     for role in roles:
         BUILTIN_ROLES[role].add(name)
-
-
-register_permission("users:read", "List and read user accounts", roles=[SUPPORT])
-register_permission("users:write", "Edit and deactivate user accounts")
-register_permission("roles:read", "List roles and permissions", roles=[SUPPORT])
-register_permission("roles:write", "Create, change and delete custom roles")
-register_permission("roles:assign", "Assign roles to users")
-register_permission("audit:read", "Read the audit log")

@@ -96,7 +96,7 @@ async def ping_broker(url: str, connect_timeout: float = 3.0) -> None:
         return
 
     def _amqp() -> None:
-        import pika  # type: ignore[import-untyped]
+        import pika
 
         params = pika.URLParameters(url)
         params.socket_timeout = connect_timeout

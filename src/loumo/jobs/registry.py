@@ -15,18 +15,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.jobs.cron import CronExpression
-
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """When a periodic job runs: every N seconds (aligned to the epoch) or on a cron expression."""
+    """When a periodic job runs: every N seconds, periods aligned to the Unix epoch."""
 
     name: str
-    every: float | None = None
-    cron: CronExpression | None = None
+    every: float
     max_attempts: int = 3
 
 
@@ -59,26 +56,18 @@ def job(name: str) -> Callable[[Handler], Handler]:
 def periodic(
     name: str,
     *,
-    every: float | timedelta | None = None,
-    cron: str | None = None,
+    every: float | timedelta,
     max_attempts: int = 3,
 ) -> Callable[[Handler], Handler]:
     """Register a job that runs once per period across all processes.
 
-    `every` (seconds or a timedelta) makes periods aligned to the Unix epoch; `cron` takes a
-    five-field expression (minute hour day month weekday) evaluated in UTC.
+    `every` (seconds or a timedelta) makes periods aligned to the Unix epoch (an hourly job
+    runs on the hour, UTC).
     """
-    if (every is None) == (cron is None):
-        raise ValueError("give exactly one of every= or cron=")
-    seconds = every.total_seconds() if isinstance(every, timedelta) else every
-    if seconds is not None and seconds <= 0:
+    seconds = every.total_seconds() if isinstance(every, timedelta) else float(every)
+    if seconds <= 0:
         raise ValueError("every= must be positive")
-    schedule = Schedule(
-        name=name,
-        every=seconds,
-        cron=CronExpression.parse(cron) if cron is not None else None,
-        max_attempts=max_attempts,
-    )
+    schedule = Schedule(name=name, every=seconds, max_attempts=max_attempts)
 
     def decorator(handler: Handler) -> Handler:
         job(name)(handler)

@@ -19,15 +19,10 @@ from loumo.jobs.runner import Sessions
 logger = structlog.get_logger("loumo.jobs")
 
 
-def period_start(schedule: Schedule, now: datetime) -> datetime | None:
-    """The start of the period `now` falls in, or None when a cron schedule names no such minute."""
-    if schedule.every is not None:
-        epoch = now.timestamp()
-        start = math.floor(epoch / schedule.every) * schedule.every
-        return datetime.fromtimestamp(start, UTC)
-    assert schedule.cron is not None
-    minute = now.replace(second=0, microsecond=0)
-    return minute if schedule.cron.matches(minute) else None
+def period_start(schedule: Schedule, now: datetime) -> datetime:
+    """The start of the period `now` falls in."""
+    start = math.floor(now.timestamp() / schedule.every) * schedule.every
+    return datetime.fromtimestamp(start, UTC)
 
 
 MAX_CATCH_UP = 10
@@ -40,19 +35,11 @@ def missed_starts(schedule: Schedule, last: datetime, start: datetime) -> list[d
     through; the unique claim keeps each period to one run whichever process gets there first.
     """
     found: list[datetime] = []
-    if schedule.every is not None:
-        step = timedelta(seconds=schedule.every)
-        moment = last + step
-        while moment < start and len(found) < MAX_CATCH_UP:
-            found.append(moment)
-            moment += step
-        return found
-    assert schedule.cron is not None
-    moment = last + timedelta(minutes=1)
+    step = timedelta(seconds=schedule.every)
+    moment = last + step
     while moment < start and len(found) < MAX_CATCH_UP:
-        if schedule.cron.matches(moment):
-            found.append(moment)
-        moment += timedelta(minutes=1)
+        found.append(moment)
+        moment += step
     return found
 
 
@@ -71,7 +58,7 @@ class Scheduler:
         for schedule in self.only if self.only is not None else schedules():
             start = period_start(schedule, now)
             last = self._seen.get(schedule.name)
-            if start is None or last == start:
+            if last == start:
                 continue
             starts = [*missed_starts(schedule, last, start), start] if last else [start]
             for moment in starts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.db import Base, TimestampMixin
@@ -17,8 +17,9 @@ class Notification(TimestampMixin, Base):
     __table_args__ = (Index("ix_notifications_user_read_id", "user_id", "is_read", "id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    # No foreign key: notifications take recipients as ids and never depend on accounts.
-    user_id: Mapped[str] = mapped_column(String(32))
+    # A foreign key by table name only: notifications take recipients as ids and never import
+    # accounts; a user's notifications go with the user.
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))

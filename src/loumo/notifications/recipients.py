@@ -1,9 +1,9 @@
-"""Who to tell: a recipient directory that the accounts package registers.
+"""Who to tell: a recipient directory that accounts provides, plugged in by `loumo.wiring`.
 
 Notifications never import accounts (it sits above them), yet a job such as "stock is low" must
-turn user ids and permissions into names, addresses and languages. Accounts registers the two
-lookups at import of `loumo.accounts.tasks`, a module every API and worker process loads (it is
-listed in `loumo.tasks.TASK_MODULES`); domains below accounts (shops) call these functions.
+turn user ids and permissions into names, addresses and languages. `loumo.wiring.build`, which
+every API and worker process runs at start-up, registers accounts' two lookups here; domains
+below accounts (shops) call these functions.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ HoldersOf = Callable[[AsyncSession, str], Awaitable[list[str]]]
 
 
 class NoRecipientDirectory(RuntimeError):
-    """No directory is registered: the process did not load `loumo.accounts.tasks`."""
+    """No directory is registered: the process did not run `loumo.wiring.build`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ def register_recipient_resolver(resolve: ResolveRecipients, holders_of: HoldersO
 def _registered() -> _Directory:
     if _directory is None:
         raise NoRecipientDirectory(
-            "no recipient directory is registered; load loumo.accounts.tasks (TASK_MODULES)"
+            "no recipient directory is registered; run loumo.wiring.build(settings) at start-up"
         )
     return _directory
 

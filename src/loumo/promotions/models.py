@@ -71,7 +71,8 @@ class PromotionRedemption(Base):
     promotion_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("promotions.id", ondelete="CASCADE")
     )
-    user_id: Mapped[str] = mapped_column(String(32))
+    # RESTRICT: a redemption records money given away; the user who had it cannot vanish.
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="RESTRICT"))
     order_id: Mapped[str] = mapped_column(String(32))
     discount: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,7 +18,6 @@ from loumo.catalog.models import Category, Product, Variant
 from loumo.core.db import utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.pagination import decode_cursor, encode_cursor
-from loumo.core.permissions import SUPPORT, register_permission
 from loumo.core.ratelimit import Rule
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.promotions.schemas import (
@@ -30,9 +29,6 @@ from loumo.promotions.schemas import (
     Reason,
 )
 from loumo.shops.models import Shop
-
-register_permission("promotions:read", "List and read promotions", roles=[SUPPORT])
-register_permission("promotions:write", "Create, change and retire promotions")
 
 VALIDATE_PER_USER = Rule("promotion-validate", "30/minute")
 

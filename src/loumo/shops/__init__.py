@@ -12,3 +12,7 @@ What is where:
 - `errors.py`, `permissions.py`, `models.py`, `schemas.py`, `router.py` (HTTP only).
 Services answer read schemas.
 """
+
+from loumo.shops.permissions import PERMISSIONS
+
+__all__ = ["PERMISSIONS"]

@@ -1,6 +1,6 @@
 """Stock availability for the catalog's reads (the catalog sits below shops).
 
-The app factory registers `SHOP_AVAILABILITY` with
+`loumo.wiring` registers `SHOP_AVAILABILITY` with
 `loumo.catalog.availability.register_availability_source`.
 """
 

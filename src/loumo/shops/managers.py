@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts
+from loumo.core.errors import NotFound
 from loumo.shops.models import shop_managers
 from loumo.shops.shops import get_shop_row
 
@@ -45,9 +47,17 @@ async def list_managers(session: AsyncSession, shop_id: str) -> list[str]:
 async def add_manager(session: AsyncSession, shop_id: str, user_id: str) -> None:
     """Make `user_id` a manager of the shop (idempotent)."""
     shop = await get_shop_row(session, shop_id, include_inactive=True)
-    await session.execute(
-        insert_ignoring_conflicts(session, shop_managers).values(shop_id=shop.id, user_id=user_id)
-    )
+    try:
+        # The foreign key to users is the existence check (shops never import accounts); the
+        # savepoint keeps a PostgreSQL transaction usable after it refuses.
+        async with session.begin_nested():
+            await session.execute(
+                insert_ignoring_conflicts(session, shop_managers).values(
+                    shop_id=shop.id, user_id=user_id
+                )
+            )
+    except IntegrityError:
+        raise NotFound(f"No user {user_id}") from None
 
 
 async def remove_manager(session: AsyncSession, shop_id: str, user_id: str) -> None:

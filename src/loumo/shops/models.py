@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from loumo.core.db import Base, TimestampMixin, utcnow
 from loumo.core.ids import new_id
 
-# user_id has no foreign key yet: users belong to `accounts`, which the integrator links.
+# A manager who leaves (their user row goes) stops managing: the link goes with them.
 shop_managers = Table(
     "shop_managers",
     Base.metadata,
@@ -31,7 +31,13 @@ shop_managers = Table(
         ForeignKey("shops.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("user_id", String(32), primary_key=True, index=True),
+    Column(
+        "user_id",
+        String(32),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
 )
 
 

@@ -7,11 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.errors import BadRequest, Conflict, NotFound
-from loumo.core.permissions import register_permission
 from loumo.zones.models import Zone
 from loumo.zones.schemas import ZoneCreate, ZoneUpdate
-
-register_permission("zones:write", "Create, change and retire delivery zones")
 
 
 async def list_zones(session: AsyncSession, *, include_inactive: bool) -> list[Zone]:

@@ -1,4 +1,7 @@
-"""Real image files, generated with Pillow, for the media tests."""
+"""Sample files for upload tests: real images made with Pillow, and things that are not images.
+
+These make bytes, not rows: row factories live in `tests/factories.py`.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,13 @@ def image_bytes(
     out = io.BytesIO()
     image.save(out, format=fmt, **save)
     return out.getvalue()
+
+
+def png_bytes(
+    color: tuple[int, int, int] = (200, 30, 40), size: tuple[int, int] = (320, 240)
+) -> bytes:
+    """A real PNG; different colours give different media keys."""
+    return image_bytes("PNG", size, color=color)
 
 
 def gps_exif() -> Image.Exif:
