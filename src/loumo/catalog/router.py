@@ -16,6 +16,7 @@ from loumo.catalog.schemas import (
     CategoryUpdate,
     ProductCreate,
     ProductImagesWrite,
+    ProductListed,
     ProductQuery,
     ProductRead,
     ProductSort,
@@ -26,7 +27,7 @@ from loumo.catalog.schemas import (
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.http_cache import cached_read
+from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.media import intake
@@ -37,9 +38,6 @@ router = APIRouter(tags=["catalog"])
 
 CategoryWriter = Annotated[Principal, Depends(require("categories:write"))]
 ProductWriter = Annotated[Principal, Depends(require("products:write"))]
-CACHED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
-}
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unknown media key"},
     413: {"description": "File or image too large"},
@@ -60,39 +58,36 @@ def _sees_inactive(principal: Principal | None, permission: str) -> bool:
 
 @router.get(
     "/categories",
-    response_model=CategoryTree,
     summary="The category tree (staff also see inactive categories)",
-    responses=CACHED,
+    **cacheable(CategoryTree),
     **policy("public"),
 )
 async def list_categories(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
+    session: SessionDep, principal: OptionalPrincipal, storage: StorageDep, cached: CachedRead
 ) -> Response:
     items = await service.category_tree(
         session, include_inactive=_sees_inactive(principal, "categories:write"), storage=storage
     )
-    return cached_read(request, CategoryTree(items=items), personal=principal is not None)
+    return cached(CategoryTree(items=items))
 
 
 @router.get(
     "/categories/{category_id}",
-    response_model=CategoryRead,
     summary="One category",
-    responses=CACHED,
+    **cacheable(CategoryRead),
     **policy("public"),
 )
 async def get_category(
     category_id: str,
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
 ) -> Response:
     category = await service.get_category(
         session, category_id, include_inactive=_sees_inactive(principal, "categories:write")
     )
-    read = service.category_read(category, storage)
-    return cached_read(request, read, personal=principal is not None)
+    return cached(service.category_read(category, storage))
 
 
 @router.post(
@@ -139,9 +134,8 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
 
 @router.get(
     "/products",
-    response_model=Page[ProductRead],
     summary="Search, filter and sort products",
-    responses=CACHED,
+    **cacheable(Page[ProductListed]),
     description=(
         "`q` matches names (French and English), descriptions and SKUs, ignoring accents and "
         "case; products whose name starts with `q` come first under `sort=relevance` (without "
@@ -151,10 +145,10 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
     **policy("public"),
 )
 async def list_products(
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
     q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
     category_id: Annotated[str | None, Query(max_length=32)] = None,
     shop_id: Annotated[str | None, Query(max_length=32, description="Stocked by shop")] = None,
@@ -182,23 +176,21 @@ async def list_products(
         include_inactive=_sees_inactive(principal, "products:write"),
         storage=storage,
     )
-    body = orjson.dumps({"items": items, "next_cursor": next_cursor})
-    return cached_read(request, body, personal=principal is not None)
+    return cached(orjson.dumps({"items": items, "next_cursor": next_cursor}))
 
 
 @router.get(
     "/products/{product_id}",
-    response_model=ProductRead,
     summary="One product by id or slug",
-    responses=CACHED,
+    **cacheable(ProductRead),
     **policy("public"),
 )
 async def get_product(
     product_id: str,
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
 ) -> Response:
     product = await service.get_product(
         session,
@@ -206,7 +198,7 @@ async def get_product(
         include_inactive=_sees_inactive(principal, "products:write"),
         storage=storage,
     )
-    return cached_read(request, orjson.dumps(product), personal=principal is not None)
+    return cached(orjson.dumps(product))
 
 
 @router.post(
@@ -326,17 +318,19 @@ async def delete_product(product_id: str, session: SessionDep, _: ProductWriter)
 @router.get(
     "/products/{product_id}/variants",
     summary="Variants of a product, with availability",
+    description="Every variant, by position, in one page (`next_cursor` is null).",
     **policy("public"),
 )
 async def list_variants(
     product_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
-) -> list[VariantRead]:
-    return await service.list_variants(
+) -> Page[VariantRead]:
+    variants = await service.list_variants(
         session,
         product_id,
         include_inactive=_sees_inactive(principal, "products:write"),
         storage=storage,
     )
+    return Page[VariantRead](items=variants)
 
 
 @router.post(

@@ -238,11 +238,6 @@ async def update_category(
     changes = data.model_dump(exclude_unset=True)
     moving = "parent_id" in changes and changes["parent_id"] != category.parent_id
     parent_id = changes.get("parent_id", category.parent_id)
-    if "slug" in changes and changes["slug"] is None:
-        raise BadRequest("`slug` cannot be null", field="slug")
-    for key in ("name", "position", "is_displayed", "is_active", "name_en"):
-        if key in changes and changes[key] is None:
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if moving or "slug" in changes:
         await _check_sibling_slug(
             session, parent_id, changes.get("slug", category.slug), category.id
@@ -449,9 +444,6 @@ async def _get_product_row(
 async def update_product(session: AsyncSession, product_id: str, data: ProductUpdate) -> Product:
     product = await _get_product_row(session, product_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if value is None:
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if "category_id" in changes:
         await _check_category(session, changes["category_id"])
     if "reference" in changes and await _taken(
@@ -600,9 +592,6 @@ async def create_variant(session: AsyncSession, product_id: str, data: VariantCr
 async def update_variant(session: AsyncSession, variant_id: str, data: VariantUpdate) -> Variant:
     variant = await get_variant_row(session, variant_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if value is None and key not in ("weight", "image_key"):
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if "sku" in changes:
         await _check_skus(session, [changes["sku"]], variant.id)
     if "image_key" in changes:

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from loumo.core.errors import Conflict
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -54,6 +56,22 @@ def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any
     """
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     return insert(table).on_conflict_do_nothing(**conflict)
+
+
+async def flush_or_conflict(
+    session: AsyncSession,
+    message: str,
+    *,
+    field: str | None = None,
+    error: type[Conflict] = Conflict,
+) -> None:
+    """Flush; a unique-constraint race that the service's checks could not see becomes a 409
+    (`error`, a `Conflict`) instead of a 500. The unit of work then rolls back as for any error."""
+    try:
+        await session.flush()
+    except exc.IntegrityError:
+        extra = {"field": field} if field else {}
+        raise error(message, **extra) from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -66,6 +68,40 @@ class RateLimited(AppError):
 
 class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+class InvalidPayload(AppError):
+    """A document that fails its schema's rules, found after parsing (e.g. a stored object
+    merged with a PATCH): the same 422 as a request body that fails its schema."""
+
+    status, code, title = 422, "validation_error", "Invalid request"
+
+    def __init__(self, errors: list[dict[str, Any]], detail: str | None = None) -> None:
+        super().__init__(detail or "The request has invalid fields", errors=errors)
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path of the field within its location, e.g. `name`")
+    location: str = Field(description="`body`, `query`, `path` or `header`")
+    message: str
+    type: str = Field(description="A stable error type, e.g. `missing`, `null_not_allowed`")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error answer of the API."""
+
+    type: str = Field(description="`about:blank#<code>`")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="A stable, machine-readable error code")
+    instance: str = Field(description="The path of the request")
+    request_id: str | None = Field(description="The `X-Request-ID` of the request")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Per-field details of a validation error (422)"
+    )
 
 
 def request_id_of(request: Request) -> str | None:
@@ -144,9 +180,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def field_errors(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic errors (`loc` starting with the location) as the problem's field errors."""
     errors = []
-    for err in exc.errors():
+    for err in raw:
         loc = [str(p) for p in err.get("loc", ())]
         errors.append(
             {
@@ -175,7 +212,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         code="validation_error",
         title="Invalid request",
         detail="The request has invalid fields",
-        errors=_field_errors(exc),
+        errors=field_errors(exc.errors()),
     )
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.http_cache import cached_read
+from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
+from loumo.core.schemas import Id
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.shops import service
@@ -25,7 +26,7 @@ from loumo.shops.schemas import (
 )
 
 router = APIRouter(prefix="/shops", tags=["shops"])
-UserId = Annotated[str, Path(min_length=1, max_length=32, description="A user id")]
+UserId = Annotated[Id, Path(description="A user id")]
 ShopWriter = Annotated[Principal, Depends(require("shops:write"))]
 
 STOCK_POLICY = (
@@ -38,9 +39,6 @@ STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-CACHED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
-}
 IMAGE_POLICY = (
     "Allowed to staff holding `shops:write` (any shop) and to the shop's managers. A shop the "
     "caller does not manage answers 403; an unknown one 404."
@@ -53,16 +51,15 @@ def _staff(principal: Principal | None) -> bool:
 
 @router.get(
     "",
-    response_model=Page[ShopRead],
     summary="Shops (active ones; staff see all)",
-    responses=CACHED,
+    **cacheable(Page[ShopRead]),
     **policy("public"),
 )
 async def list_shops(
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
     zone_id: Annotated[str | None, Query(max_length=32)] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 20,
@@ -73,25 +70,24 @@ async def list_shops(
     page = Page[ShopRead](
         items=[service.shop_read(s, storage) for s in shops], next_cursor=next_cursor
     )
-    return cached_read(request, page, personal=principal is not None)
+    return cached(page)
 
 
 @router.get(
     "/{shop_id}",
-    response_model=ShopRead,
     summary="One shop, by id or slug",
-    responses=CACHED,
+    **cacheable(ShopRead),
     **policy("public"),
 )
 async def get_shop(
     shop_id: str,
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
 ) -> Response:
     shop = await service.get_shop(session, shop_id, include_inactive=_staff(principal))
-    return cached_read(request, service.shop_read(shop, storage), personal=principal is not None)
+    return cached(service.shop_read(shop, storage))
 
 
 @router.post(
@@ -175,10 +171,11 @@ async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> Respo
 @router.get(
     "/{shop_id}/managers",
     summary="User ids of the shop's managers (staff)",
+    description="Every manager's user id, sorted, in one page (`next_cursor` is null).",
     **policy("permission:shops:write"),
 )
-async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> list[str]:
-    return await service.list_managers(session, shop_id)
+async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> Page[str]:
+    return Page[str](items=await service.list_managers(session, shop_id))
 
 
 @router.put(
