@@ -9,7 +9,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,30 +77,6 @@ class InvalidPayload(AppError):
 
     def __init__(self, errors: list[dict[str, Any]], detail: str | None = None) -> None:
         super().__init__(detail or "The request has invalid fields", errors=errors)
-
-
-class FieldError(BaseModel):
-    """One invalid field of a request."""
-
-    field: str = Field(description="Dotted path of the field within its location, e.g. `name`")
-    location: str = Field(description="`body`, `query`, `path` or `header`")
-    message: str
-    type: str = Field(description="A stable error type, e.g. `missing`, `null_not_allowed`")
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem document: every error answer of the API."""
-
-    type: str = Field(description="`about:blank#<code>`")
-    title: str
-    status: int
-    detail: str
-    code: str = Field(description="A stable, machine-readable error code")
-    instance: str = Field(description="The path of the request")
-    request_id: str | None = Field(description="The `X-Request-ID` of the request")
-    errors: list[FieldError] | None = Field(
-        default=None, description="Per-field details of a validation error (422)"
-    )
 
 
 def request_id_of(request: Request) -> str | None:

@@ -1,6 +1,6 @@
 """The OpenAPI document, truthful about errors.
 
-Every error answer of the API is a problem document (`core.errors.Problem`, served as
+Every error answer of the API is a problem document (`core.schemas.Problem`, served as
 `application/problem+json`), so every operation documents its 4xx answers with that one schema,
 in place of FastAPI's default `HTTPValidationError` (`{"detail": [...]}`, which the API never
 sends). Beyond the answers a route declares itself (`responses=`, with a description), each
@@ -23,9 +23,10 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from loumo.core.errors import PROBLEM_JSON, Problem
+from loumo.core.errors import PROBLEM_JSON
 from loumo.core.policy import POLICY_KEY
 from loumo.core.ratelimit import app_rate_limiter
+from loumo.core.schemas import Problem
 
 PROBLEM_REF = "#/components/schemas/Problem"
 FASTAPI_DEFAULTS = ("HTTPValidationError", "ValidationError")
@@ -53,11 +54,11 @@ def _calls(dependant: Dependant) -> set[Callable[..., Any]]:
 
 def _rate_limited_operations(app: FastAPI) -> set[tuple[str, str]]:
     """(path, method) of every operation whose route uses the app's rate limiter."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, APIRoute) and app_rate_limiter in _calls(route.dependant):
-            found |= {(context.path, method.lower()) for method in route.methods}
+            found |= {(str(context.path), method.lower()) for method in route.methods or ()}
     return found
 
 

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
@@ -104,6 +104,13 @@ def create_rate_limiter(settings: Settings) -> RateLimiter:
     else:
         storage = MemoryStorage()
     return RateLimiter(storage, prefix)
+
+
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests; see `Retry-After`"}
+}
+"""`responses=` of a route whose service counts hits itself (routes using `limit_per_user` or
+`RateLimiterDep` get their 429 documented without it)."""
 
 
 def app_rate_limiter(request: Request) -> RateLimiter:

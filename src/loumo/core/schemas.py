@@ -20,6 +20,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -97,6 +98,36 @@ def _non_nullable_schema(schema: dict[str, Any], cls: type[Any]) -> None:
             prop["anyOf"] = options
         if prop.get("default", ...) is None:
             del prop["default"]
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path of the field within its location, e.g. `name`")
+    location: str = Field(description="`body`, `query`, `path` or `header`")
+    message: str
+    type: str = Field(description="A stable error type, e.g. `missing`, `null_not_allowed`")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error answer of the API (`core.errors` renders
+    them). Members other than these may follow, e.g. `field` for a refused reference."""
+
+    model_config = ConfigDict(json_schema_extra=_non_nullable_schema)
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"request_id"})
+
+    type: str = Field(description="`about:blank#<code>`")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="A stable, machine-readable error code")
+    instance: str = Field(description="The path of the request")
+    request_id: str | None = Field(description="The `X-Request-ID` of the request")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Per-field details of a validation error (422)"
+    )
+    field: str | None = Field(default=None, description="The field a refused rule is about")
 
 
 class PatchInput(Input):
