@@ -213,15 +213,8 @@ async def test_changes_follow_the_same_rules_as_creation(
         value=10,
         starts_at="2030-01-01T00:00:00Z",
     )
-    scoped = await _create(
-        client,
-        promo_staff,
-        code="DAIRY",
-        kind="fixed",
-        value=100,
-        scope="categories",
-        target_ids=[world["dairy"]],
-    )
+    dairy = {"scope": "categories", "target_ids": [world["dairy"]]}
+    scoped = await _create(client, promo_staff, code="DAIRY", kind="fixed", value=100, **dairy)
     for promo, body, field in [
         (percent, {"value": 150}, "value"),
         (percent, {"target_ids": [world["dairy"]]}, "target_ids"),

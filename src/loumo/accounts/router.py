@@ -87,7 +87,6 @@ auth = APIRouter(prefix="/auth", tags=["auth"])
     description="The answer is the same whether or not the account exists.",
     responses=RATE_LIMITED,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Message,
     **policy("public"),
 )
 async def register(
@@ -121,7 +120,6 @@ async def verify_email(
     description="The answer is the same whether or not the account exists.",
     responses=RATE_LIMITED,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Message,
     **policy("public"),
 )
 async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
@@ -173,7 +171,6 @@ async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep)
     description="The answer is the same whether or not the account exists.",
     responses=RATE_LIMITED,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Message,
     **policy("public"),
 )
 async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
@@ -207,7 +204,6 @@ me = APIRouter(prefix="/me", tags=["me"])
 @me.get(
     "",
     summary="The caller's account (fidelity points are read-only)",
-    response_model=UserRead,
     **policy("authenticated"),
 )
 async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
@@ -217,7 +213,6 @@ async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
 @me.patch(
     "",
     summary="Change the caller's name, phone or language",
-    response_model=UserRead,
     **policy("authenticated"),
 )
 async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPrincipal) -> UserRead:
@@ -227,7 +222,6 @@ async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPri
 @me.get(
     "/addresses",
     summary="The caller's delivery addresses, default first",
-    response_model=Page[AddressRead],
     **policy("owner"),
 )
 async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Page[AddressRead]:
@@ -238,7 +232,6 @@ async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Pa
 @me.post(
     "/addresses",
     summary="Add a delivery address in a zone; the first becomes the default",
-    response_model=AddressRead,
     status_code=status.HTTP_201_CREATED,
     **policy("owner"),
 )
@@ -251,7 +244,6 @@ async def create_address(
 @me.get(
     "/addresses/{address_id}",
     summary="One of the caller's addresses",
-    response_model=AddressRead,
     **policy("owner"),
 )
 async def get_address(
@@ -263,7 +255,6 @@ async def get_address(
 @me.patch(
     "/addresses/{address_id}",
     summary="Change one of the caller's addresses (`is_default: true` makes it the default)",
-    response_model=AddressRead,
     **policy("owner"),
 )
 async def update_address(
@@ -289,7 +280,6 @@ async def delete_address(
 @me.get(
     "/favorites",
     summary="The caller's favorite products, newest first",
-    response_model=Page[FavoriteRead],
     **policy("owner"),
 )
 async def list_favorites(
@@ -307,7 +297,6 @@ async def list_favorites(
 @me.put(
     "/favorites/{product_id}",
     summary="Mark a product as a favorite (idempotent); an unknown product is a 404",
-    response_model=FavoriteRead,
     **policy("owner"),
 )
 async def add_favorite(
@@ -340,7 +329,6 @@ RolesWriter = Annotated[Principal, Depends(require("roles:write"))]
 @staff.get(
     "/users",
     summary="User accounts, newest first, filtered by role, email prefix or active flag",
-    response_model=Page[UserAdminRead],
     **policy("permission:users:read"),
 )
 async def list_users(
@@ -363,7 +351,6 @@ async def list_users(
 @staff.get(
     "/users/{user_id}",
     summary="One user account",
-    response_model=UserAdminRead,
     **policy("permission:users:read"),
 )
 async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
@@ -374,7 +361,6 @@ async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> Us
     "/users/{user_id}",
     summary="Rename, (de)activate, or assign roles (`roles:assign`)",
     description="Deactivation signs the user out of every session.",
-    response_model=UserAdminRead,
     **policy("permission:users:write"),
 )
 async def update_user(
@@ -390,7 +376,6 @@ async def update_user(
 @staff.get(
     "/permissions",
     summary="The permission catalog (`resource:action`)",
-    response_model=Page[PermissionRead],
     **policy("permission:roles:read"),
 )
 async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
@@ -400,7 +385,6 @@ async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
 @staff.get(
     "/roles",
     summary="Built-in and custom roles with their permissions",
-    response_model=Page[RoleRead],
     **policy("permission:roles:read"),
 )
 async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
@@ -410,7 +394,6 @@ async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
 @staff.post(
     "/roles",
     summary="Create a custom role granting permissions the caller holds",
-    response_model=RoleRead,
     status_code=status.HTTP_201_CREATED,
     **policy("permission:roles:write"),
 )
@@ -430,7 +413,6 @@ async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleR
 @staff.patch(
     "/roles/{name}",
     summary="Change a custom role's description or permissions (built-in roles are fixed)",
-    response_model=RoleRead,
     **policy("permission:roles:write"),
 )
 async def update_role(

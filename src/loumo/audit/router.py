@@ -20,7 +20,6 @@ Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,100}$")]
 @router.get(
     "/audit-log",
     summary="Audit rows, newest first, filtered by actor, action or entity",
-    response_model=Page[AuditEntryRead],
     **policy("permission:audit:read"),
 )
 async def list_audit_log(

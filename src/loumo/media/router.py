@@ -31,7 +31,6 @@ files_router = APIRouter(tags=["media"])
         "server take in uploads without bound."
     ),
     status_code=201,
-    response_model=MediaRead,
     openapi_extra={
         **intake.upload_body(with_purpose=True, with_key=False),
         **policy("authenticated")["openapi_extra"],

@@ -112,7 +112,6 @@ async def update_shop(
 
 @router.put(
     "/{shop_id}/image",
-    response_model=ShopRead,
     summary="Set the shop's image: upload one, or name an uploaded one",
     description=(
         IMAGE_POLICY + ' Send a multipart upload (`file`) or JSON `{"key": "<media key>"}`.'
@@ -144,7 +143,6 @@ async def set_shop_image(
 
 @router.delete(
     "/{shop_id}/image",
-    response_model=ShopRead,
     summary="Remove the shop's image",
     description=IMAGE_POLICY,
     responses={403: {"description": "Not a manager of this shop"}, 404: {"description": "No shop"}},
