@@ -130,7 +130,7 @@ async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthCon
 @auth.post(
     "/login",
     summary="Exchange email and password for an access token (15 min) and a refresh token",
-    responses=RATE_LIMITED,
+    responses={**RATE_LIMITED, 401: {"description": "Wrong email or password"}},
     response_model=TokenPair,
     **policy("public"),
 )
@@ -144,6 +144,7 @@ async def login(
     "/refresh",
     summary="Spend a refresh token for a new pair",
     description="Reusing a spent refresh token revokes the whole session.",
+    responses={401: {"description": "Unknown, expired or revoked refresh token"}},
     response_model=TokenPair,
     **policy("public"),
 )
@@ -360,6 +361,7 @@ async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> Us
 @staff.patch(
     "/users/{user_id}",
     summary="Rename, (de)activate, or assign roles (`roles:assign`)",
+    responses={409: {"description": "Staff cannot deactivate their own account"}},
     description="Deactivation signs the user out of every session.",
     **policy("permission:users:write"),
 )
@@ -394,6 +396,7 @@ async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
 @staff.post(
     "/roles",
     summary="Create a custom role granting permissions the caller holds",
+    responses={409: {"description": "A role has this name already"}},
     status_code=status.HTTP_201_CREATED,
     **policy("permission:roles:write"),
 )
@@ -413,6 +416,7 @@ async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleR
 @staff.patch(
     "/roles/{name}",
     summary="Change a custom role's description or permissions (built-in roles are fixed)",
+    responses={409: {"description": "A built-in role"}},
     **policy("permission:roles:write"),
 )
 async def update_role(
@@ -428,6 +432,7 @@ async def update_role(
 @staff.delete(
     "/roles/{name}",
     summary="Delete a custom role; its holders lose it",
+    responses={409: {"description": "A built-in role"}},
     status_code=status.HTTP_204_NO_CONTENT,
     **policy("permission:roles:write"),
 )

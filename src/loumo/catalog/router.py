@@ -224,7 +224,10 @@ async def create_product(
     "/products/{product_id}",
     response_model=ProductRead,
     summary="Change a product (staff)",
-    responses={400: {"description": "Unknown category or media key"}},
+    responses={
+        400: {"description": "Unknown category or media key"},
+        409: {"description": "Reference or slug already used"},
+    },
     **policy("permission:products:write"),
 )
 async def update_product(
@@ -337,6 +340,7 @@ async def list_variants(
     "/products/{product_id}/variants",
     status_code=status.HTTP_201_CREATED,
     summary="Add a variant to a product (staff)",
+    responses={409: {"description": "SKU already used"}},
     **policy("permission:products:write"),
 )
 async def create_variant(
@@ -361,6 +365,7 @@ async def get_variant(
 @router.patch(
     "/variants/{variant_id}",
     summary="Change a variant (staff)",
+    responses={409: {"description": "SKU already used"}},
     **policy("permission:products:write"),
 )
 async def update_variant(

@@ -111,7 +111,7 @@ class FieldError(BaseModel):
 
 class Problem(BaseModel):
     """An RFC 9457 problem document: every error answer of the API (`core.errors` renders
-    them). Members other than these may follow, e.g. `field` for a refused reference."""
+    them). An error may add members of its own (e.g. the new quote of a price change)."""
 
     model_config = ConfigDict(json_schema_extra=_non_nullable_schema)
 

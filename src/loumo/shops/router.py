@@ -103,7 +103,12 @@ async def create_shop(
     return service.shop_read(await service.create_shop(session, data), storage)
 
 
-@router.patch("/{shop_id}", summary="Change a shop (staff)", **policy("permission:shops:write"))
+@router.patch(
+    "/{shop_id}",
+    summary="Change a shop (staff)",
+    responses={400: {"description": "Unknown zone"}, 409: {"description": "Slug taken"}},
+    **policy("permission:shops:write"),
+)
 async def update_shop(
     shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter, storage: StorageDep
 ) -> ShopRead:
