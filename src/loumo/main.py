@@ -19,6 +19,7 @@ from loumo.core.logging import configure_logging
 from loumo.core.metrics import POOL_COLLECTOR
 from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from loumo.core.migrations import head_revisions
+from loumo.core.openapi import install_openapi
 from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
 from loumo.jobs.runtime import JobSystem, check_broker
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     accounts.install(app, ports.principal_enrichers)
 
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.max_body_bytes,

@@ -102,7 +102,8 @@ async def test_staff_build_a_product_that_customers_find_and_see_available(
     by_slug = await client.get("/api/v1/products/creme-fraiche-epaisse")
     assert by_slug.status_code == 200 and by_slug.json()["id"] == product["id"]
     variants = (await client.get(f"/api/v1/products/{product['id']}/variants")).json()
-    assert [v["sku"] for v in variants] == ["CR-001-20", "CR-001-50"]
+    assert [v["sku"] for v in variants["items"]] == ["CR-001-20", "CR-001-50"]
+    assert variants["next_cursor"] is None
 
 
 async def test_accents_fold_both_ways(client: httpx.AsyncClient, staff: dict[str, str]) -> None:

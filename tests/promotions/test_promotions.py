@@ -201,6 +201,44 @@ async def test_bad_promotions_are_refused_and_change_nothing(
         assert await session.scalar(select(func.count()).select_from(Promotion)) == 0
 
 
+async def test_changes_follow_the_same_rules_as_creation(
+    client: httpx.AsyncClient, promo_staff: dict[str, str], world: Any
+) -> None:
+    """Coherence rules live in the schema: a change that breaks one is a 422 on the field, as on
+    creation, and changes nothing; a rule needing the stored uses is the service's (400)."""
+    percent = await _create(
+        client,
+        promo_staff,
+        code="TEN",
+        kind="percentage",
+        value=10,
+        starts_at="2030-01-01T00:00:00Z",
+    )
+    dairy = {"scope": "categories", "target_ids": [world["dairy"]]}
+    scoped = await _create(client, promo_staff, code="DAIRY", kind="fixed", value=100, **dairy)
+    for promo, body, field in [
+        (percent, {"value": 150}, "value"),
+        (percent, {"target_ids": [world["dairy"]]}, "target_ids"),
+        (percent, {"ends_at": "2029-12-31T00:00:00Z"}, "ends_at"),
+        (percent, {"ends_at": "2029-12-31T00:00:00"}, "ends_at"),
+        (scoped, {"target_ids": []}, "target_ids"),
+    ]:
+        url = f"{API}/promotions/{promo['id']}"
+        before = (await client.get(url, headers=promo_staff)).json()
+        response = await client.patch(url, json=body, headers=promo_staff)
+        assert response.status_code == 422, (body, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+        assert (await client.get(url, headers=promo_staff)).json() == before
+
+    moved = await client.patch(
+        f"{API}/promotions/{percent['id']}",
+        json={"starts_at": None, "ends_at": "2031-01-01T00:00:00", "value": 100},
+        headers=promo_staff,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["starts_at"] is None and moved.json()["value"] == 100
+
+
 async def test_codes_are_unique_whatever_the_case(
     client: httpx.AsyncClient, promo_staff: dict[str, str]
 ) -> None:

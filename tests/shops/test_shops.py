@@ -92,7 +92,8 @@ async def test_managers_are_assigned_and_listed(
         response = await client.put(f"/api/v1/shops/{shop['id']}/managers/{user}", headers=staff)
         assert response.status_code == 204
     assert await managed_shop_ids(db, user) == {one["id"], two["id"]}
-    assert (await client.get(f"/api/v1/shops/{one['id']}/managers", headers=staff)).json() == [user]
+    managers = await client.get(f"/api/v1/shops/{one['id']}/managers", headers=staff)
+    assert managers.json() == {"items": [user], "next_cursor": None}
     await client.delete(f"/api/v1/shops/{one['id']}/managers/{user}", headers=staff)
     assert await managed_shop_ids(db, user) == {two["id"]}
     too_long = await client.put(f"/api/v1/shops/{one['id']}/managers/{'x' * 40}", headers=staff)

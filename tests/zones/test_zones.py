@@ -19,9 +19,9 @@ async def test_staff_manage_zones_and_public_sees_active_ones(
     south = await make_zone(client, staff, name="Sud", is_active=False)
 
     public = (await client.get("/api/v1/zones")).json()
-    assert [z["name"] for z in public] == ["Nord"]
+    assert [z["name"] for z in public["items"]] == ["Nord"] and public["next_cursor"] is None
     assert (await client.get(f"/api/v1/zones/{south['id']}")).status_code == 404
-    assert len((await client.get("/api/v1/zones", headers=staff)).json()) == 2
+    assert len((await client.get("/api/v1/zones", headers=staff)).json()["items"]) == 2
 
     response = await client.patch(
         f"/api/v1/zones/{north['id']}", json={"delivery_fee": 2000}, headers=staff

@@ -39,6 +39,8 @@ from loumo.core.db import SessionDep
 from loumo.core.errors import AppError, app_error_response
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
+from loumo.core.ratelimit import RATE_LIMITED
+from loumo.core.schemas import Id
 from loumo.core.settings import Settings
 from loumo.media.dependencies import StorageDep
 
@@ -56,7 +58,7 @@ def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
 
 
 AuthContextDep = Annotated[AuthContext, Depends(auth_context)]
-ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ObjectId = Annotated[Id, Path()]
 Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$")]
 
 
@@ -81,24 +83,30 @@ auth = APIRouter(prefix="/auth", tags=["auth"])
 
 @auth.post(
     "/register",
+    summary="Create a customer account and email a verification code",
+    description="The answer is the same whether or not the account exists.",
+    responses=RATE_LIMITED,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Message,
     **policy("public"),
 )
 async def register(
     data: UserCreate, session: SessionDep, ctx: AuthContextDep, request: Request
 ) -> Message:
-    """Create a customer account and email a verification code (same answer if it exists)."""
     settings: Settings = request.app.state.settings
     await service.register(session, ctx, data, settings.default_language)
     return ACCEPTED
 
 
-@auth.post("/verify-email", response_model=Message, **policy("public"))
+@auth.post(
+    "/verify-email",
+    summary="Verify the email with `{email, code}` or with the link's `{token}`",
+    responses=RATE_LIMITED,
+    response_model=Message,
+    **policy("public"),
+)
 async def verify_email(
     data: EmailVerify, session: SessionDep, ctx: AuthContextDep, request: Request
 ) -> Message | JSONResponse:
-    """Verify the email with `{email, code}` or with the link's `{token}`."""
     result = await keeping_failures(
         request,
         service.verify_email(session, ctx, token=data.token, email=data.email, code=data.code),
@@ -108,56 +116,80 @@ async def verify_email(
 
 @auth.post(
     "/resend-verification",
+    summary="Send a new verification code",
+    description="The answer is the same whether or not the account exists.",
+    responses=RATE_LIMITED,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Message,
     **policy("public"),
 )
 async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
-    """Send a new verification code (same answer whether or not the account exists)."""
     await service.resend_verification(session, ctx, data.email)
     return ACCEPTED
 
 
-@auth.post("/login", response_model=TokenPair, **policy("public"))
+@auth.post(
+    "/login",
+    summary="Exchange email and password for an access token (15 min) and a refresh token",
+    responses={**RATE_LIMITED, 401: {"description": "Wrong email or password"}},
+    response_model=TokenPair,
+    **policy("public"),
+)
 async def login(
     data: LoginRequest, session: SessionDep, ctx: AuthContextDep, request: Request
 ) -> TokenPair | JSONResponse:
-    """Exchange email and password for an access token (15 min) and a refresh token."""
     return await keeping_failures(request, service.login(session, ctx, data.email, data.password))
 
 
-@auth.post("/refresh", response_model=TokenPair, **policy("public"))
+@auth.post(
+    "/refresh",
+    summary="Spend a refresh token for a new pair",
+    description="Reusing a spent refresh token revokes the whole session.",
+    responses={401: {"description": "Unknown, expired or revoked refresh token"}},
+    response_model=TokenPair,
+    **policy("public"),
+)
 async def refresh(
     data: RefreshRequest, session: SessionDep, ctx: AuthContextDep, request: Request
 ) -> TokenPair | JSONResponse:
-    """Spend a refresh token for a new pair; reusing a spent one revokes the whole session."""
     return await keeping_failures(request, service.refresh(session, ctx, data.refresh_token))
 
 
-@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT, **policy("public"))
+@auth.post(
+    "/logout",
+    summary="Revoke the session of this refresh token",
+    description="Its access tokens stop working at once.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    **policy("public"),
+)
 async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep) -> Response:
-    """Revoke the session of this refresh token (its access tokens stop working at once)."""
     await service.logout(session, ctx, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @auth.post(
     "/password/forgot",
+    summary="Email a password reset link and code",
+    description="The answer is the same whether or not the account exists.",
+    responses=RATE_LIMITED,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=Message,
     **policy("public"),
 )
 async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
-    """Email a reset link and code (same answer whether or not the account exists)."""
     await service.forgot_password(session, ctx, data.email)
     return ACCEPTED
 
 
-@auth.post("/password/reset", response_model=Message, **policy("public"))
+@auth.post(
+    "/password/reset",
+    summary="Set a new password with `{token}` or `{email, code}`",
+    description="Every session of the account is signed out.",
+    responses=RATE_LIMITED,
+    response_model=Message,
+    **policy("public"),
+)
 async def reset_password(
     data: PasswordReset, session: SessionDep, ctx: AuthContextDep, request: Request
 ) -> Message | JSONResponse:
-    """Set a new password with `{token}` or `{email, code}`; every session is signed out."""
     result = await keeping_failures(
         request,
         service.reset_password(
@@ -170,65 +202,87 @@ async def reset_password(
 me = APIRouter(prefix="/me", tags=["me"])
 
 
-@me.get("", response_model=UserRead, **policy("authenticated"))
+@me.get(
+    "",
+    summary="The caller's account (fidelity points are read-only)",
+    **policy("authenticated"),
+)
 async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
-    """The caller's account (fidelity points are read-only)."""
     return await service.get_me(session, principal)
 
 
-@me.patch("", response_model=UserRead, **policy("authenticated"))
+@me.patch(
+    "",
+    summary="Change the caller's name, phone or language",
+    **policy("authenticated"),
+)
 async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPrincipal) -> UserRead:
-    """Change the caller's name, phone or language."""
     return await service.update_me(session, principal, data)
 
 
-@me.get("/addresses", response_model=Page[AddressRead], **policy("owner"))
+@me.get(
+    "/addresses",
+    summary="The caller's delivery addresses, default first",
+    **policy("owner"),
+)
 async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Page[AddressRead]:
-    """The caller's delivery addresses, default first."""
     rows = await service.list_addresses(session, principal)
     return Page[AddressRead](items=[AddressRead.model_validate(r) for r in rows])
 
 
 @me.post(
     "/addresses",
-    response_model=AddressRead,
+    summary="Add a delivery address in a zone; the first becomes the default",
     status_code=status.HTTP_201_CREATED,
     **policy("owner"),
 )
 async def create_address(
     data: AddressCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
-    """Add a delivery address in a zone; the first becomes the default."""
     return AddressRead.model_validate(await service.create_address(session, principal, data))
 
 
-@me.get("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
+@me.get(
+    "/addresses/{address_id}",
+    summary="One of the caller's addresses",
+    **policy("owner"),
+)
 async def get_address(
     address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
-    """One of the caller's addresses."""
     return AddressRead.model_validate(await service.get_address(session, principal, address_id))
 
 
-@me.patch("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
+@me.patch(
+    "/addresses/{address_id}",
+    summary="Change one of the caller's addresses (`is_default: true` makes it the default)",
+    **policy("owner"),
+)
 async def update_address(
     address_id: ObjectId, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
-    """Change one of the caller's addresses (`is_default: true` makes it the default)."""
     address = await service.update_address(session, principal, address_id, data)
     return AddressRead.model_validate(address)
 
 
-@me.delete("/addresses/{address_id}", status_code=status.HTTP_204_NO_CONTENT, **policy("owner"))
+@me.delete(
+    "/addresses/{address_id}",
+    summary="Delete one of the caller's addresses",
+    status_code=status.HTTP_204_NO_CONTENT,
+    **policy("owner"),
+)
 async def delete_address(
     address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Delete one of the caller's addresses."""
     await service.delete_address(session, principal, address_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@me.get("/favorites", response_model=Page[FavoriteRead], **policy("owner"))
+@me.get(
+    "/favorites",
+    summary="The caller's favorite products, newest first",
+    **policy("owner"),
+)
 async def list_favorites(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -236,25 +290,32 @@ async def list_favorites(
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> Page[FavoriteRead]:
-    """The caller's favorite products, newest first."""
     return await favorites.list_favorites(
         session, principal, cursor=cursor, limit=limit, storage=storage
     )
 
 
-@me.put("/favorites/{product_id}", response_model=FavoriteRead, **policy("owner"))
+@me.put(
+    "/favorites/{product_id}",
+    summary="Mark a product as a favorite (idempotent); an unknown product is a 404",
+    **policy("owner"),
+)
 async def add_favorite(
     product_id: ObjectId, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
 ) -> FavoriteRead:
-    """Mark a product as a favorite (idempotent); an unknown product is a 404."""
     return await favorites.add_favorite(session, principal, product_id, storage=storage)
 
 
-@me.delete("/favorites/{product_id}", status_code=status.HTTP_204_NO_CONTENT, **policy("owner"))
+@me.delete(
+    "/favorites/{product_id}",
+    summary="Remove a product from the caller's favorites",
+    description="Idempotent for an existing product; an unknown product is a 404.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    **policy("owner"),
+)
 async def remove_favorite(
     product_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Remove a product from the caller's favorites (idempotent for an existing product)."""
     await favorites.remove_favorite(session, principal, product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -266,7 +327,11 @@ RolesReader = Annotated[Principal, Depends(require("roles:read"))]
 RolesWriter = Annotated[Principal, Depends(require("roles:write"))]
 
 
-@staff.get("/users", response_model=Page[UserAdminRead], **policy("permission:users:read"))
+@staff.get(
+    "/users",
+    summary="User accounts, newest first, filtered by role, email prefix or active flag",
+    **policy("permission:users:read"),
+)
 async def list_users(
     session: SessionDep,
     _: UsersReader,
@@ -278,20 +343,28 @@ async def list_users(
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> Page[UserAdminRead]:
-    """User accounts, newest first, filtered by role, email prefix or active flag."""
     items, next_cursor = await service.list_users(
         session, role=role, email=email, is_active=is_active, cursor=cursor, limit=limit
     )
     return Page[UserAdminRead](items=items, next_cursor=next_cursor)
 
 
-@staff.get("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:read"))
+@staff.get(
+    "/users/{user_id}",
+    summary="One user account",
+    **policy("permission:users:read"),
+)
 async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
-    """One user account."""
     return await service.get_user(session, user_id)
 
 
-@staff.patch("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:write"))
+@staff.patch(
+    "/users/{user_id}",
+    summary="Rename, (de)activate, or assign roles (`roles:assign`)",
+    responses={409: {"description": "Staff cannot deactivate their own account"}},
+    description="Deactivation signs the user out of every session.",
+    **policy("permission:users:write"),
+)
 async def update_user(
     user_id: ObjectId,
     data: UserAdminUpdate,
@@ -299,42 +372,53 @@ async def update_user(
     principal: UsersWriter,
     ctx: AuthContextDep,
 ) -> UserAdminRead:
-    """Rename, (de)activate, or assign roles (`roles:assign`); deactivation signs them out."""
     return await service.update_user(session, ctx, principal, user_id, data)
 
 
-@staff.get("/permissions", response_model=Page[PermissionRead], **policy("permission:roles:read"))
+@staff.get(
+    "/permissions",
+    summary="The permission catalog (`resource:action`)",
+    **policy("permission:roles:read"),
+)
 async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
-    """The permission catalog (`resource:action`)."""
     return Page[PermissionRead](items=service.list_permissions())
 
 
-@staff.get("/roles", response_model=Page[RoleRead], **policy("permission:roles:read"))
+@staff.get(
+    "/roles",
+    summary="Built-in and custom roles with their permissions",
+    **policy("permission:roles:read"),
+)
 async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
-    """Built-in and custom roles with their permissions."""
     return Page[RoleRead](items=await service.list_roles(session))
 
 
 @staff.post(
     "/roles",
-    response_model=RoleRead,
+    summary="Create a custom role granting permissions the caller holds",
+    responses={409: {"description": "A role has this name already"}},
     status_code=status.HTTP_201_CREATED,
     **policy("permission:roles:write"),
 )
 async def create_role(
     data: RoleCreate, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
 ) -> RoleRead:
-    """Create a custom role granting permissions the caller holds."""
     return await service.create_role(session, ctx, principal, data)
 
 
-@staff.get("/roles/{name}", response_model=RoleRead, **policy("permission:roles:read"))
+@staff.get(
+    "/roles/{name}", summary="One role", response_model=RoleRead, **policy("permission:roles:read")
+)
 async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleRead:
-    """One role."""
     return await service.get_role(session, name)
 
 
-@staff.patch("/roles/{name}", response_model=RoleRead, **policy("permission:roles:write"))
+@staff.patch(
+    "/roles/{name}",
+    summary="Change a custom role's description or permissions (built-in roles are fixed)",
+    responses={409: {"description": "A built-in role"}},
+    **policy("permission:roles:write"),
+)
 async def update_role(
     name: RoleName,
     data: RoleUpdate,
@@ -342,17 +426,19 @@ async def update_role(
     principal: RolesWriter,
     ctx: AuthContextDep,
 ) -> RoleRead:
-    """Change a custom role's description or permissions (built-in roles are fixed)."""
     return await service.update_role(session, ctx, principal, name, data)
 
 
 @staff.delete(
-    "/roles/{name}", status_code=status.HTTP_204_NO_CONTENT, **policy("permission:roles:write")
+    "/roles/{name}",
+    summary="Delete a custom role; its holders lose it",
+    responses={409: {"description": "A built-in role"}},
+    status_code=status.HTTP_204_NO_CONTENT,
+    **policy("permission:roles:write"),
 )
 async def delete_role(
     name: RoleName, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
 ) -> Response:
-    """Delete a custom role; its holders lose it."""
     await service.delete_role(session, ctx, principal, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

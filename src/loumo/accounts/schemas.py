@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
@@ -16,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from loumo.core.schemas import Id, Input, Name, PatchInput, clean_multiline, clean_text
 from loumo.media.schemas import ImageRead
 
 Language = Literal["fr", "en"]
@@ -36,47 +36,15 @@ def normalize_email(value: str) -> str:
     return result.normalized.lower()
 
 
-def clean_text(value: str) -> str:
-    """Strip, NFC-normalise, and refuse control characters in user-visible text."""
-    value = unicodedata.normalize("NFC", value.strip())
-    if any(unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co"} for c in value):
-        raise ValueError("control and format characters are not allowed")
-    if not value:
-        raise ValueError("must not be blank")
-    return value
-
-
-def clean_multiline(value: str) -> str:
-    """Like `clean_text`, but keeps line breaks and tabs, and may be empty."""
-    value = unicodedata.normalize("NFC", value.strip())
-    allowed = {"\n", "\r", "\t"}
-    if any(unicodedata.category(c) in {"Cc", "Cf", "Cs", "Co"} and c not in allowed for c in value):
-        raise ValueError("control and format characters are not allowed")
-    return value
-
-
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(normalize_email)]
-Name = Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
 LongText = Annotated[str, StringConstraints(max_length=1000), AfterValidator(clean_multiline)]
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
 PermissionName = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z_]+:[a-z_*]+)$")]
-
-
-class Input(BaseModel):
-    """Base of every request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    def _refuse_nulls(self, *fields: str) -> None:
-        for name in fields:
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
 
 
 class Message(BaseModel):
@@ -150,17 +118,14 @@ class UserRead(BaseModel):
     created_at: datetime
 
 
-class UserUpdate(Input):
-    """The fields a user may change on their own account."""
+class UserUpdate(PatchInput):
+    """The fields a user may change on their own account; `phone: null` removes the phone."""
+
+    nullable = frozenset({"phone"})
 
     name: Name | None = None
     phone: Phone | None = None
     language: Language | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        self._refuse_nulls("name", "language")
-        return self
 
 
 class UserAdminRead(UserRead):
@@ -169,15 +134,10 @@ class UserAdminRead(UserRead):
     updated_at: datetime
 
 
-class UserAdminUpdate(Input):
+class UserAdminUpdate(PatchInput):
     name: Name | None = None
     is_active: bool | None = None
     roles: Annotated[list[RoleName], Field(max_length=20)] | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        self._refuse_nulls("name", "is_active", "roles")
-        return self
 
 
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -195,7 +155,11 @@ class AddressCreate(Input):
     is_default: bool = False
 
 
-class AddressUpdate(Input):
+class AddressUpdate(PatchInput):
+    """Fields to change; `latitude: null` and `longitude: null` remove the coordinates."""
+
+    nullable = frozenset({"latitude", "longitude"})
+
     label: Annotated[str, StringConstraints(max_length=60), AfterValidator(clean_text)] | None = (
         None
     )
@@ -208,11 +172,6 @@ class AddressUpdate(Input):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     is_default: bool | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        self._refuse_nulls("label", "street", "locality", "description", "zone_id", "is_default")
-        return self
 
 
 class AddressRead(BaseModel):
@@ -262,11 +221,6 @@ class RoleCreate(Input):
     permissions: Annotated[list[PermissionName], Field(max_length=200)] = []
 
 
-class RoleUpdate(Input):
+class RoleUpdate(PatchInput):
     description: LongText | None = None
     permissions: Annotated[list[PermissionName], Field(max_length=200)] | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        self._refuse_nulls("description", "permissions")
-        return self

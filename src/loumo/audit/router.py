@@ -17,7 +17,11 @@ router = APIRouter(tags=["audit"])
 Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,100}$")]
 
 
-@router.get("/audit-log", response_model=Page[AuditEntryRead], **policy("permission:audit:read"))
+@router.get(
+    "/audit-log",
+    summary="Audit rows, newest first, filtered by actor, action or entity",
+    **policy("permission:audit:read"),
+)
 async def list_audit_log(
     session: SessionDep,
     _: Annotated[Principal, Depends(require("audit:read"))],
@@ -28,7 +32,6 @@ async def list_audit_log(
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> Page[AuditEntryRead]:
-    """Audit rows, newest first, filtered by actor, action or entity."""
     rows, next_cursor = await service.list_entries(
         session,
         actor_id=actor_id,

@@ -102,11 +102,6 @@ async def update_category(
     changes = data.model_dump(exclude_unset=True)
     moving = "parent_id" in changes and changes["parent_id"] != category.parent_id
     parent_id = changes.get("parent_id", category.parent_id)
-    if "slug" in changes and changes["slug"] is None:
-        raise BadRequest("`slug` cannot be null", field="slug")
-    for key in ("name", "position", "is_displayed", "is_active", "name_en"):
-        if key in changes and changes[key] is None:
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if moving or "slug" in changes:
         await _check_sibling_slug(
             session, parent_id, changes.get("slug", category.slug), category.id

@@ -85,9 +85,6 @@ async def update_product(
     """Change a product; the answer is shaped like `ProductRead`."""
     product = await get_product_row(session, product_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if value is None:
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if "category_id" in changes:
         await check_category(session, changes["category_id"], field="category_id")
     if "reference" in changes and await _taken(

@@ -17,6 +17,7 @@ from loumo.catalog.schemas import (
     CategoryUpdate,
     ProductCreate,
     ProductImagesWrite,
+    ProductListed,
     ProductQuery,
     ProductRead,
     ProductSort,
@@ -27,7 +28,7 @@ from loumo.catalog.schemas import (
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
-from loumo.core.http_cache import cached_read
+from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.media import intake
@@ -38,9 +39,6 @@ router = APIRouter(tags=["catalog"])
 
 CategoryWriter = Annotated[Principal, Depends(require(CATEGORIES_WRITE))]
 ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
-CACHED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
-}
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unknown media key"},
     413: {"description": "File or image too large"},
@@ -57,33 +55,31 @@ def _json(content: Any, status_code: int = 200) -> Response:
 
 @router.get(
     "/categories",
-    response_model=CategoryTree,
     summary="The category tree (staff also see inactive categories)",
-    responses=CACHED,
+    **cacheable(CategoryTree),
     **policy("public"),
 )
 async def list_categories(
-    request: Request, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
+    session: SessionDep, principal: OptionalPrincipal, storage: StorageDep, cached: CachedRead
 ) -> Response:
     items = await categories.category_tree(
         session, include_inactive=sees_inactive(principal, CATEGORIES_WRITE), storage=storage
     )
-    return cached_read(request, CategoryTree(items=items), personal=principal is not None)
+    return cached(CategoryTree(items=items))
 
 
 @router.get(
     "/categories/{category_id}",
-    response_model=CategoryRead,
     summary="One category",
-    responses=CACHED,
+    **cacheable(CategoryRead),
     **policy("public"),
 )
 async def get_category(
     category_id: str,
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
 ) -> Response:
     read = await categories.get_category(
         session,
@@ -91,7 +87,7 @@ async def get_category(
         include_inactive=sees_inactive(principal, CATEGORIES_WRITE),
         storage=storage,
     )
-    return cached_read(request, read, personal=principal is not None)
+    return cached(read)
 
 
 @router.post(
@@ -137,9 +133,8 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
 
 @router.get(
     "/products",
-    response_model=Page[ProductRead],
     summary="Search, filter and sort products",
-    responses=CACHED,
+    **cacheable(Page[ProductListed]),
     description=(
         "`q` matches names (French and English), descriptions and SKUs, ignoring accents and "
         "case; products whose name starts with `q` come first under `sort=relevance` (without "
@@ -149,10 +144,10 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
     **policy("public"),
 )
 async def list_products(
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
     q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
     category_id: Annotated[str | None, Query(max_length=32)] = None,
     shop_id: Annotated[str | None, Query(max_length=32, description="Stocked by shop")] = None,
@@ -180,23 +175,21 @@ async def list_products(
         include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
-    body = orjson.dumps({"items": items, "next_cursor": next_cursor})
-    return cached_read(request, body, personal=principal is not None)
+    return cached(orjson.dumps({"items": items, "next_cursor": next_cursor}))
 
 
 @router.get(
     "/products/{product_id}",
-    response_model=ProductRead,
     summary="One product by id or slug",
-    responses=CACHED,
+    **cacheable(ProductRead),
     **policy("public"),
 )
 async def get_product(
     product_id: str,
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
 ) -> Response:
     product = await listing.get_product(
         session,
@@ -204,7 +197,7 @@ async def get_product(
         include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
-    return cached_read(request, orjson.dumps(product), personal=principal is not None)
+    return cached(orjson.dumps(product))
 
 
 @router.post(
@@ -229,7 +222,10 @@ async def create_product(
     "/products/{product_id}",
     response_model=ProductRead,
     summary="Change a product (staff)",
-    responses={400: {"description": "Unknown category or media key"}},
+    responses={
+        400: {"description": "Unknown category or media key"},
+        409: {"description": "Reference or slug already used"},
+    },
     **policy("permission:products:write"),
 )
 async def update_product(
@@ -317,23 +313,26 @@ async def delete_product(product_id: str, session: SessionDep, _: ProductWriter)
 @router.get(
     "/products/{product_id}/variants",
     summary="Variants of a product, with availability",
+    description="Every variant, by position, in one page (`next_cursor` is null).",
     **policy("public"),
 )
 async def list_variants(
     product_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
-) -> list[VariantRead]:
-    return await variants.list_variants(
+) -> Page[VariantRead]:
+    items = await variants.list_variants(
         session,
         product_id,
         include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
         storage=storage,
     )
+    return Page[VariantRead](items=items)
 
 
 @router.post(
     "/products/{product_id}/variants",
     status_code=status.HTTP_201_CREATED,
     summary="Add a variant to a product (staff)",
+    responses={409: {"description": "SKU already used"}},
     **policy("permission:products:write"),
 )
 async def create_variant(
@@ -357,6 +356,7 @@ async def get_variant(
 @router.patch(
     "/variants/{variant_id}",
     summary="Change a variant (staff)",
+    responses={409: {"description": "SKU already used"}},
     **policy("permission:products:write"),
 )
 async def update_variant(

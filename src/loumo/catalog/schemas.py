@@ -5,45 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from loumo.core.schemas import Currency, Id, Input, Name, PatchInput, Slug, clean_text
 from loumo.media.schemas import ImageRead, MediaKey
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
-]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ProductName = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
 Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
+Reference = Sku
 MAX_IMAGES = 20
 Unit = Literal["kg", "g", "l", "ml", "piece"]
 MAX_PRICE = 1_000_000_000  # minor units; fits the 32-bit price column
 ProductSort = Literal["relevance", "price", "-price", "newest", "name"]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CategoryCreate(_Input):
+class CategoryCreate(Input):
     name: Name
     name_en: Annotated[str, StringConstraints(max_length=120)] = ""
     slug: Slug | None = Field(default=None, description="Derived from `name` when omitted")
-    parent_id: str | None = None
+    parent_id: Id | None = None
     position: int = Field(default=0, ge=0, le=1_000_000)
     is_displayed: bool = True
     is_active: bool = True
     image_key: MediaKey | None = None
 
 
-class CategoryUpdate(_Input):
+class CategoryUpdate(PatchInput):
     """Fields to change; `parent_id: null` moves the category to the root."""
+
+    nullable = frozenset({"parent_id", "image_key"})
 
     name: Name | None = None
     name_en: Annotated[str, StringConstraints(max_length=120)] | None = None
     slug: Slug | None = None
-    parent_id: str | None = None
+    parent_id: Id | None = None
     position: int | None = Field(default=None, ge=0, le=1_000_000)
     is_displayed: bool | None = None
     is_active: bool | None = None
@@ -77,7 +72,7 @@ class CategoryTree(BaseModel):
     items: list[CategoryNode]
 
 
-class VariantCreate(_Input):
+class VariantCreate(Input):
     name: Name
     sku: Sku
     price: int = Field(ge=0, le=MAX_PRICE, description="Integer minor units of `currency`")
@@ -89,7 +84,11 @@ class VariantCreate(_Input):
     image_key: MediaKey | None = None
 
 
-class VariantUpdate(_Input):
+class VariantUpdate(PatchInput):
+    """Fields to change; `weight: null` and `image_key: null` clear them."""
+
+    nullable = frozenset({"weight", "image_key"})
+
     name: Name | None = None
     sku: Sku | None = None
     price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
@@ -125,19 +124,19 @@ class VariantRead(BaseModel):
     )
 
 
-class ProductCreate(_Input):
+class ProductCreate(Input):
     """A product, optionally with its variants inline.
 
     Names and descriptions are bilingual: `*_fr` (the default language) and `*_en`.
     """
 
-    reference: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")]
+    reference: Reference
     name_fr: ProductName
     name_en: ProductName
     description_fr: Annotated[str, StringConstraints(max_length=10_000)] = ""
     description_en: Annotated[str, StringConstraints(max_length=10_000)] = ""
     slug: Slug | None = Field(default=None, description="Derived from `name_fr` when omitted")
-    category_id: str
+    category_id: Id
     currency: Currency = "XAF"
     is_active: bool = True
     images: list[MediaKey] = Field(
@@ -146,23 +145,21 @@ class ProductCreate(_Input):
     variants: list[VariantCreate] = Field(default=[], max_length=50)
 
 
-class ProductUpdate(_Input):
-    reference: (
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")] | None
-    ) = None
+class ProductUpdate(PatchInput):
+    reference: Reference | None = None
     name_fr: ProductName | None = None
     name_en: ProductName | None = None
     description_fr: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     description_en: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     slug: Slug | None = None
-    category_id: str | None = None
+    category_id: Id | None = None
     is_active: bool | None = None
     images: list[MediaKey] | None = Field(
         default=None, max_length=MAX_IMAGES, description="Replaces the ordered list of media keys"
     )
 
 
-class ProductImagesWrite(_Input):
+class ProductImagesWrite(Input):
     """The product's images in their new order; keys left out are removed, new ones added."""
 
     images: list[MediaKey] = Field(max_length=MAX_IMAGES)
@@ -185,6 +182,13 @@ class ProductRead(BaseModel):
     variants: list[VariantRead]
     created_at: datetime
     updated_at: datetime
+
+
+class ProductListed(ProductRead):
+    """A product as `GET /products` lists it: only products with an active variant are listed,
+    so a listed product always has a price."""
+
+    price: int = Field(description="Lowest active variant price (minor units)")
 
 
 class ProductQuery(BaseModel):

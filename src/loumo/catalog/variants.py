@@ -18,7 +18,7 @@ from loumo.catalog.models import Product, Variant
 from loumo.catalog.rows import get_product_row, get_variant_row
 from loumo.catalog.schemas import AvailabilityRead, VariantCreate, VariantRead, VariantUpdate
 from loumo.core.db import flush_or_conflict, visible
-from loumo.core.errors import BadRequest, Conflict
+from loumo.core.errors import Conflict
 from loumo.media import service as media
 from loumo.media.storage import Storage
 
@@ -102,9 +102,6 @@ async def update_variant(
 ) -> VariantRead:
     variant = await get_variant_row(session, variant_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if value is None and key not in ("weight", "image_key"):
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if "sku" in changes:
         await check_skus(session, [changes["sku"]], variant.id)
     if "image_key" in changes:

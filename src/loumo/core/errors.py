@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import structlog
@@ -66,6 +67,16 @@ class RateLimited(AppError):
 
 class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+class InvalidPayload(AppError):
+    """A document that fails its schema's rules, found after parsing (e.g. a stored object
+    merged with a PATCH): the same 422 as a request body that fails its schema."""
+
+    status, code, title = 422, "validation_error", "Invalid request"
+
+    def __init__(self, errors: list[dict[str, Any]], detail: str | None = None) -> None:
+        super().__init__(detail or "The request has invalid fields", errors=errors)
 
 
 def request_id_of(request: Request) -> str | None:
@@ -144,9 +155,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def field_errors(raw: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic errors (`loc` starting with the location) as the problem's field errors."""
     errors = []
-    for err in exc.errors():
+    for err in raw:
         loc = [str(p) for p in err.get("loc", ())]
         errors.append(
             {
@@ -175,7 +187,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         code="validation_error",
         title="Invalid request",
         detail="The request has invalid fields",
-        errors=_field_errors(exc),
+        errors=field_errors(exc.errors()),
     )
 
 

@@ -19,13 +19,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Depends
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+
+from loumo.core.auth import OptionalPrincipal
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"\s*')
 
@@ -187,3 +191,33 @@ def cached_read(
         cache=cache_control(max_age=0 if personal else max_age, public=not personal),
         headers={"Vary": "Authorization"},
     )
+
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
+}
+
+
+def cacheable(response_model: Any) -> dict[str, Any]:
+    """Route keyword arguments of a read answered through `CachedRead`: the model it documents
+    (the route returns a `Response`) and its 304 answer."""
+    return {"response_model": response_model, "responses": NOT_MODIFIED}
+
+
+@dataclass(frozen=True, slots=True)
+class CachedReader:
+    """Answers a read with `cached_read`, personal when the caller is signed in."""
+
+    request: Request
+    personal: bool
+
+    def __call__(self, content: Any) -> Response:
+        return cached_read(self.request, content, personal=self.personal)
+
+
+def _cached_reader(request: Request, principal: OptionalPrincipal) -> CachedReader:
+    return CachedReader(request, personal=principal is not None)
+
+
+CachedRead = Annotated[CachedReader, Depends(_cached_reader)]
+"""The dependency of a cacheable public read: `return cached(await service.list_x(...))`."""

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import structlog
+from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
+from loumo.core.auth import CurrentPrincipal
 from loumo.core.errors import RateLimited, ServiceUnavailable
 from loumo.core.settings import Settings
 
@@ -100,3 +104,31 @@ def create_rate_limiter(settings: Settings) -> RateLimiter:
     else:
         storage = MemoryStorage()
     return RateLimiter(storage, prefix)
+
+
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests; see `Retry-After`"}
+}
+"""`responses=` of a route whose service counts hits itself (routes using `limit_per_user` or
+`RateLimiterDep` get their 429 documented without it)."""
+
+
+def app_rate_limiter(request: Request) -> RateLimiter:
+    """The app's shared limiter. Every route that depends on it (directly, or through
+    `limit_per_user`) is documented with a 429 answer."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(app_rate_limiter)]
+
+
+def limit_per_user(rule: Rule) -> Callable[..., Awaitable[None]]:
+    """A route dependency counting one hit of `rule` by the signed-in caller (429 past it):
+    `dependencies=[Depends(limit_per_user(RULE))]`."""
+
+    async def dependency(limiter: RateLimiterDep, principal: CurrentPrincipal) -> None:
+        await limiter.hit(rule, principal.user_id)
+
+    dependency.__name__ = f"limit_{rule.name.replace('-', '_')}"
+    return dependency

@@ -24,8 +24,13 @@ files_router = APIRouter(tags=["media"])
 
 @router.post(
     "/images",
+    summary="Upload a JPEG, PNG or WebP image",
+    description=(
+        "Answers its key and the URLs of its renditions. The body is read only once the caller "
+        "is authenticated and within the per-minute upload limit, so that nobody can make the "
+        "server take in uploads without bound."
+    ),
     status_code=201,
-    response_model=MediaRead,
     openapi_extra={
         **intake.upload_body(with_purpose=True, with_key=False),
         **policy("authenticated")["openapi_extra"],
@@ -39,20 +44,19 @@ files_router = APIRouter(tags=["media"])
 async def upload_image(
     request: Request, principal: CurrentPrincipal, session: SessionDep, storage: StorageDep
 ) -> MediaRead:
-    """Upload a JPEG, PNG or WebP image; answers its key and the URLs of its renditions.
-
-    The body is read only once the caller is authenticated and within the per-minute upload
-    limit, so that nobody can make the server take in uploads without bound.
-    """
     media = await intake.store_upload(request, session, storage, principal, purpose=None)
     return MediaRead.build(media, storage)
 
 
 @files_router.api_route(
-    "/media/{key:path}", methods=["GET", "HEAD"], include_in_schema=False, **policy("public")
+    "/media/{key:path}",
+    summary="Serve a stored file",
+    description="Keys are content hashes, so each answer is cacheable forever.",
+    methods=["GET", "HEAD"],
+    include_in_schema=False,
+    **policy("public"),
 )
 async def serve_media(key: str, request: Request, storage: StorageDep) -> Response:
-    """Serve a stored file; keys are content hashes, so each answer is cacheable forever."""
     if not is_valid_key(key) or not isinstance(storage, LocalStorage):
         raise NotFound("No such file")
     path = storage.path(key)

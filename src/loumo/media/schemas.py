@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from loumo.core.schemas import Input
 from loumo.media.models import MediaFile
 from loumo.media.storage import Storage
 
@@ -74,9 +75,7 @@ class ImageRead(BaseModel):
     )
 
 
-class ImageRef(BaseModel):
+class ImageRef(Input):
     """Use an image uploaded before, by its key."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key: MediaKey

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
@@ -10,6 +10,7 @@ from loumo.core.auth import CurrentPrincipal
 from loumo.core.db import SessionDep
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam
 from loumo.core.policy import policy
+from loumo.core.schemas import Id
 from loumo.notifications import service
 from loumo.notifications.schemas import NotificationPage, NotificationRead, ReadAllResult
 
@@ -42,6 +43,6 @@ async def read_all_notifications(principal: CurrentPrincipal, session: SessionDe
 async def read_notification(
     principal: CurrentPrincipal,
     session: SessionDep,
-    notification_id: str = Path(max_length=32),
+    notification_id: Annotated[Id, Path(description="A notification id")],
 ) -> NotificationRead:
     return await service.mark_read(session, principal.user_id, notification_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
-from loumo.core.ratelimit import RateLimiter
+from loumo.core.ratelimit import limit_per_user
+from loumo.core.schemas import Id
 from loumo.promotions import service
 from loumo.promotions.schemas import (
     PromotionCheck,
@@ -23,7 +24,7 @@ from loumo.promotions.schemas import (
 router = APIRouter(prefix="/promotions", tags=["promotions"])
 PromotionReader = Annotated[Principal, Depends(require("promotions:read"))]
 PromotionWriter = Annotated[Principal, Depends(require("promotions:write"))]
-PromotionId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A promotion id")]
+PromotionId = Annotated[Id, Path(description="A promotion id")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such promotion"}}
 
 
@@ -62,14 +63,13 @@ async def create_promotion(
         "with `valid: false` and a `reason`; an unknown or unavailable basket item is a 400. "
         "Checks are rate-limited per customer."
     ),
-    responses={400: {"description": "Unknown basket item"}, 429: {"description": "Too many"}},
+    responses={400: {"description": "Unknown basket item"}},
+    dependencies=[Depends(limit_per_user(service.VALIDATE_PER_USER))],
     **policy("authenticated"),
 )
 async def validate_code(
-    data: PromotionCheck, request: Request, session: SessionDep, principal: CurrentPrincipal
+    data: PromotionCheck, session: SessionDep, principal: CurrentPrincipal
 ) -> PromotionCheckResult:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.hit(service.VALIDATE_PER_USER, principal.user_id)
     return await service.check_code(
         session, user_id=principal.user_id, code=data.code, items=data.items
     )
@@ -90,6 +90,10 @@ async def get_promotion(
 @router.patch(
     "/{promotion_id}",
     summary="Change a promotion (staff)",
+    description=(
+        "The changed promotion must stay coherent (a percentage at most 100, targets only for "
+        "a scoped promotion, `ends_at` after `starts_at`): otherwise 422, as on creation."
+    ),
     responses=NOT_FOUND,
     **policy("permission:promotions:write"),
 )

@@ -3,65 +3,77 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from loumo.core.schemas import Currency, Id, Input, PatchInput, UtcDatetime, field_problems
 
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]{1,39}$"),
 ]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Id = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Kind = Literal["percentage", "fixed"]
 Scope = Literal["all", "categories", "products", "shops"]
+Amount = Annotated[int, Field(ge=0, le=10**12)]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PromotionTerms(Input):
+    """What a promotion takes off and where, and when: the rules that keep these coherent are
+    checked here only, on the body that creates a promotion and on a stored promotion merged
+    with the body that changes it (422 either way)."""
 
-
-class PromotionCreate(_Input):
-    code: Code = Field(description="Case-insensitive; stored upper-cased")
-    description: str = Field(default="", max_length=300)
     kind: Kind
     value: int = Field(
         gt=0, le=10**12, description="Percent (1-100) or an amount in minor units of `currency`"
     )
-    currency: Currency = "XAF"
-    min_order_amount: int | None = Field(default=None, ge=0, le=10**12)
     scope: Scope = "all"
     target_ids: list[Id] = Field(
         default_factory=list, max_length=500, description="Categories, products or shops"
     )
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        problems = {}
+        if self.kind == "percentage" and self.value > 100:
+            problems["value"] = "a percentage is at most 100"
+        if self.scope == "all" and self.target_ids:
+            problems["target_ids"] = "target_ids are only for a scoped promotion"
+        if self.scope != "all" and not self.target_ids:
+            problems["target_ids"] = f"a promotion scoped to {self.scope} needs target_ids"
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            problems["ends_at"] = "ends_at must be after starts_at"
+        if problems:
+            raise field_problems(self, problems)
+        return self
+
+
+class PromotionCreate(PromotionTerms):
+    code: Code = Field(description="Case-insensitive; stored upper-cased")
+    description: str = Field(default="", max_length=300)
+    currency: Currency = "XAF"
+    min_order_amount: Amount | None = None
     max_uses: int | None = Field(default=None, ge=1)
     max_uses_per_customer: int | None = Field(default=None, ge=1)
     is_active: bool = True
 
-    @model_validator(mode="after")
-    def _coherent(self) -> PromotionCreate:
-        if self.kind == "percentage" and self.value > 100:
-            raise ValueError("a percentage is at most 100")
-        if self.scope == "all" and self.target_ids:
-            raise ValueError("target_ids are only for a scoped promotion")
-        if self.scope != "all" and not self.target_ids:
-            raise ValueError(f"a promotion scoped to {self.scope} needs target_ids")
-        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        return self
 
+class PromotionUpdate(PatchInput):
+    """Fields to change; kind, scope and currency are fixed once created. `null` lifts a limit
+    (`min_order_amount`, `starts_at`, `ends_at`, `max_uses`, `max_uses_per_customer`)."""
 
-class PromotionUpdate(_Input):
-    """Fields to change. Kind, value and scope are changed together with what they need."""
+    nullable = frozenset(
+        {"min_order_amount", "starts_at", "ends_at", "max_uses", "max_uses_per_customer"}
+    )
 
     description: str | None = Field(default=None, max_length=300)
     value: int | None = Field(default=None, gt=0, le=10**12)
-    min_order_amount: int | None = Field(default=None, ge=0, le=10**12)
+    min_order_amount: Amount | None = None
     target_ids: list[Id] | None = Field(default=None, max_length=500)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
     max_uses: int | None = Field(default=None, ge=1)
     max_uses_per_customer: int | None = Field(default=None, ge=1)
     is_active: bool | None = None
@@ -89,13 +101,13 @@ class PromotionRead(BaseModel):
     updated_at: datetime
 
 
-class BasketLine(_Input):
+class BasketLine(Input):
     variant_id: Id
     shop_id: Id
     quantity: int = Field(ge=1, le=1000)
 
 
-class PromotionCheck(_Input):
+class PromotionCheck(Input):
     code: str = Field(min_length=1, max_length=64)
     items: list[BasketLine] = Field(min_length=1, max_length=100)
 

@@ -9,22 +9,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category, Product, Variant
-from loumo.core.db import utcnow
+from loumo.core.db import flush_or_conflict, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.pagination import decode_cursor, encode_cursor
 from loumo.core.ratelimit import Rule
+from loumo.core.schemas import validate_document
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.promotions.schemas import (
     BasketLine,
     PromotionCheckResult,
     PromotionCreate,
     PromotionRead,
+    PromotionTerms,
     PromotionUpdate,
     Reason,
 )
@@ -142,10 +145,9 @@ async def create_promotion(session: AsyncSession, data: PromotionCreate) -> Prom
     values = data.model_dump(exclude={"target_ids", "code"})
     promotion = Promotion(code=code, **values)
     session.add(promotion)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise DuplicateCode(f"The code {code} is already in use") from None
+    await flush_or_conflict(
+        session, f"The code {code} is already in use", field="code", error=DuplicateCode
+    )
     await _set_targets(session, promotion.id, data.target_ids)
     await session.flush()
     return await _read(session, promotion)
@@ -156,24 +158,24 @@ async def update_promotion(
 ) -> PromotionRead:
     promotion = await _load(session, promotion_id)
     changes = data.model_dump(exclude_unset=True)
+    current = await _read(session, promotion)
+    terms = {name: getattr(current, name) for name in PromotionTerms.model_fields}
+    validate_document(PromotionTerms, {**terms, **_pick(changes, PromotionTerms)})
     target_ids = changes.pop("target_ids", None)
-    if promotion.kind == "percentage" and (changes.get("value") or 0) > 100:
-        raise BadRequest("A percentage is at most 100")
     if target_ids is not None:
-        if promotion.scope == "all":
-            raise BadRequest("target_ids are only for a scoped promotion")
-        if not target_ids:
-            raise BadRequest(f"A promotion scoped to {promotion.scope} needs target_ids")
         await _check_targets(session, promotion.scope, target_ids)
         await _set_targets(session, promotion.id, target_ids)
+    max_uses = changes.get("max_uses", promotion.max_uses)
+    if max_uses is not None and max_uses < promotion.uses_count:
+        raise BadRequest(f"max_uses cannot go below the {promotion.uses_count} uses already made")
     for key, value in changes.items():
         setattr(promotion, key, value)
-    if promotion.starts_at and promotion.ends_at and promotion.ends_at <= promotion.starts_at:
-        raise BadRequest("ends_at must be after starts_at")
-    if promotion.max_uses is not None and promotion.max_uses < promotion.uses_count:
-        raise BadRequest(f"max_uses cannot go below the {promotion.uses_count} uses already made")
     await session.flush()
     return await _read(session, promotion)
+
+
+def _pick(changes: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    return {k: v for k, v in changes.items() if k in model.model_fields}
 
 
 async def deactivate_promotion(session: AsyncSession, promotion_id: str) -> None:

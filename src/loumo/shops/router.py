@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
-from loumo.core.http_cache import cached_read
+from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
+from loumo.core.schemas import Id
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.shops import managers, shops, stock
@@ -26,7 +27,7 @@ from loumo.shops.schemas import (
 )
 
 router = APIRouter(prefix="/shops", tags=["shops"])
-UserId = Annotated[str, Path(min_length=1, max_length=32, description="A user id")]
+UserId = Annotated[Id, Path(description="A user id")]
 ShopWriter = Annotated[Principal, Depends(require(SHOPS_WRITE))]
 
 STOCK_POLICY = (
@@ -39,9 +40,6 @@ STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-CACHED: dict[int | str, dict[str, Any]] = {
-    304: {"description": "Not modified: the `If-None-Match` ETag is still current"}
-}
 IMAGE_POLICY = (
     "Allowed to staff holding `shops:write` (any shop) and to the shop's managers. A shop the "
     "caller does not manage answers 403; an unknown one 404."
@@ -50,16 +48,15 @@ IMAGE_POLICY = (
 
 @router.get(
     "",
-    response_model=Page[ShopRead],
     summary="Shops (active ones; staff see all)",
-    responses=CACHED,
+    **cacheable(Page[ShopRead]),
     **policy("public"),
 )
 async def list_shops(
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
     zone_id: Annotated[str | None, Query(max_length=32)] = None,
     cursor: CursorParam = None,
     limit: LimitParam = 20,
@@ -72,28 +69,26 @@ async def list_shops(
         limit=limit,
         storage=storage,
     )
-    page = Page[ShopRead](items=items, next_cursor=next_cursor)
-    return cached_read(request, page, personal=principal is not None)
+    return cached(Page[ShopRead](items=items, next_cursor=next_cursor))
 
 
 @router.get(
     "/{shop_id}",
-    response_model=ShopRead,
     summary="One shop, by id or slug",
-    responses=CACHED,
+    **cacheable(ShopRead),
     **policy("public"),
 )
 async def get_shop(
     shop_id: str,
-    request: Request,
     session: SessionDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
+    cached: CachedRead,
 ) -> Response:
     shop = await shops.get_shop(
         session, shop_id, include_inactive=sees_inactive(principal, SHOPS_WRITE), storage=storage
     )
-    return cached_read(request, shop, personal=principal is not None)
+    return cached(shop)
 
 
 @router.post(
@@ -109,7 +104,12 @@ async def create_shop(
     return await shops.create_shop(session, data, storage=storage)
 
 
-@router.patch("/{shop_id}", summary="Change a shop (staff)", **policy("permission:shops:write"))
+@router.patch(
+    "/{shop_id}",
+    summary="Change a shop (staff)",
+    responses={400: {"description": "Unknown zone"}, 409: {"description": "Slug taken"}},
+    **policy("permission:shops:write"),
+)
 async def update_shop(
     shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter, storage: StorageDep
 ) -> ShopRead:
@@ -118,7 +118,6 @@ async def update_shop(
 
 @router.put(
     "/{shop_id}/image",
-    response_model=ShopRead,
     summary="Set the shop's image: upload one, or name an uploaded one",
     description=(
         IMAGE_POLICY + ' Send a multipart upload (`file`) or JSON `{"key": "<media key>"}`.'
@@ -148,7 +147,6 @@ async def set_shop_image(
 
 @router.delete(
     "/{shop_id}/image",
-    response_model=ShopRead,
     summary="Remove the shop's image",
     description=IMAGE_POLICY,
     responses={403: {"description": "Not a manager of this shop"}, 404: {"description": "No shop"}},
@@ -174,10 +172,11 @@ async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> Respo
 @router.get(
     "/{shop_id}/managers",
     summary="User ids of the shop's managers (staff)",
+    description="Every manager's user id, sorted, in one page (`next_cursor` is null).",
     **policy("permission:shops:write"),
 )
-async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> list[str]:
-    return await managers.list_managers(session, shop_id)
+async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> Page[str]:
+    return Page[str](items=await managers.list_managers(session, shop_id))
 
 
 @router.put(

@@ -8,19 +8,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from loumo.core.schemas import Id, Input, Name, PatchInput, Slug
 from loumo.media.schemas import ImageRead, MediaKey
 
-Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
-]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class OpeningInterval(BaseModel):
+class OpeningInterval(Input):
     """Opening hours of one stretch of a day, local time, `HH:MM`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     open: str = Field(pattern=_HHMM.pattern, examples=["08:00"])
     close: str = Field(pattern=_HHMM.pattern, examples=["20:00"])
@@ -35,14 +32,12 @@ class OpeningInterval(BaseModel):
 OpeningHours = dict[Weekday, Annotated[list[OpeningInterval], Field(max_length=4)]]
 
 
-class ShopCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+class ShopCreate(Input):
+    name: Name
     slug: Slug | None = Field(default=None, description="Derived from `name` when omitted")
     address: Annotated[str, StringConstraints(max_length=1000)] = ""
-    zone_id: str
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")] | None = None
+    zone_id: Id
+    phone: Phone | None = None
     opening_hours: OpeningHours = Field(
         default={}, description='e.g. {"mon": [{"open": "08:00", "close": "20:00"}]}'
     )
@@ -50,17 +45,16 @@ class ShopCreate(BaseModel):
     is_active: bool = True
 
 
-class ShopUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ShopUpdate(PatchInput):
+    """Fields to change; `phone: null` and `image_key: null` clear them."""
 
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-        | None
-    ) = None
+    nullable = frozenset({"phone", "image_key"})
+
+    name: Name | None = None
     slug: Slug | None = None
     address: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    zone_id: str | None = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")] | None = None
+    zone_id: Id | None = None
+    phone: Phone | None = None
     opening_hours: OpeningHours | None = None
     image_key: MediaKey | None = None
     is_active: bool | None = None
@@ -83,10 +77,8 @@ class ShopRead(BaseModel):
     updated_at: datetime
 
 
-class StockWrite(BaseModel):
+class StockWrite(Input):
     """Set the on-hand quantity (absolute) and the low-stock threshold."""
-
-    model_config = ConfigDict(extra="forbid")
 
     quantity: int = Field(ge=0, le=10**9)
     threshold: int = Field(default=0, ge=0, le=10**9)
@@ -94,10 +86,8 @@ class StockWrite(BaseModel):
     reason: Annotated[str, StringConstraints(max_length=200)] = "count"
 
 
-class StockAdjustment(BaseModel):
+class StockAdjustment(Input):
     """A relative change, e.g. +24 for a delivery received or -2 for breakage."""
-
-    model_config = ConfigDict(extra="forbid")
 
     delta: int = Field(ge=-(10**9), le=10**9)
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -105,9 +105,6 @@ async def update_shop(
 ) -> ShopRead:
     shop = await get_shop_row(session, shop_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True, mode="json")
-    for key, value in changes.items():
-        if value is None and key not in ("phone", "image_key"):
-            raise BadRequest(f"`{key}` cannot be null", field=key)
     if "zone_id" in changes:
         await _check_zone(session, changes["zone_id"])
     if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):

@@ -4,42 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
-from loumo.core.auth import OptionalPrincipal, Principal, require
+from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
-from loumo.core.http_cache import cached_read
+from loumo.core.http_cache import CachedRead, cacheable
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.schemas import Id
 from loumo.zones import service
 from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
 
 router = APIRouter(prefix="/zones", tags=["zones"])
-ZoneWriter = Annotated[Principal, Depends(require("zones:write"))]
-
-
-def _staff(principal: Principal | None) -> bool:
-    return principal is not None and principal.has("zones:write")
+ZONES_WRITE = "zones:write"
+ZoneWriter = Annotated[Principal, Depends(require(ZONES_WRITE))]
+ZoneId = Annotated[Id, Path(description="A zone id")]
 
 
 @router.get(
     "",
-    response_model=list[ZoneRead],
     summary="Delivery zones (active ones; staff see all)",
-    responses={304: {"description": "Not modified: the `If-None-Match` ETag is still current"}},
+    description="Every zone, by name, in one page (`next_cursor` is null).",
+    **cacheable(Page[ZoneRead]),
     **policy("public"),
 )
 async def list_zones(
-    request: Request, session: SessionDep, principal: OptionalPrincipal
+    session: SessionDep, principal: OptionalPrincipal, cached: CachedRead
 ) -> Response:
-    zones = await service.list_zones(session, include_inactive=_staff(principal))
-    items = [ZoneRead.model_validate(z).model_dump(mode="json") for z in zones]
-    return cached_read(request, items, personal=principal is not None)
+    return cached(
+        await service.list_zones(session, include_inactive=sees_inactive(principal, ZONES_WRITE))
+    )
 
 
 @router.get("/{zone_id}", summary="One delivery zone", **policy("public"))
-async def get_zone(zone_id: str, session: SessionDep, principal: OptionalPrincipal) -> ZoneRead:
-    zone = await service.get_zone(session, zone_id, include_inactive=_staff(principal))
-    return ZoneRead.model_validate(zone)
+async def get_zone(zone_id: ZoneId, session: SessionDep, principal: OptionalPrincipal) -> ZoneRead:
+    return await service.get_zone(
+        session, zone_id, include_inactive=sees_inactive(principal, ZONES_WRITE)
+    )
 
 
 @router.post(
@@ -50,14 +51,19 @@ async def get_zone(zone_id: str, session: SessionDep, principal: OptionalPrincip
     **policy("permission:zones:write"),
 )
 async def create_zone(data: ZoneCreate, session: SessionDep, _: ZoneWriter) -> ZoneRead:
-    return ZoneRead.model_validate(await service.create_zone(session, data))
+    return await service.create_zone(session, data)
 
 
-@router.patch("/{zone_id}", summary="Change a zone (staff)", **policy("permission:zones:write"))
+@router.patch(
+    "/{zone_id}",
+    summary="Change a zone (staff)",
+    responses={409: {"description": "The name is taken"}},
+    **policy("permission:zones:write"),
+)
 async def update_zone(
-    zone_id: str, data: ZoneUpdate, session: SessionDep, _: ZoneWriter
+    zone_id: ZoneId, data: ZoneUpdate, session: SessionDep, _: ZoneWriter
 ) -> ZoneRead:
-    return ZoneRead.model_validate(await service.update_zone(session, zone_id, data))
+    return await service.update_zone(session, zone_id, data)
 
 
 @router.delete(
@@ -67,6 +73,6 @@ async def update_zone(
     description="A zone that shops, addresses or orders still refer to is deactivated instead.",
     **policy("permission:zones:write"),
 )
-async def delete_zone(zone_id: str, session: SessionDep, _: ZoneWriter) -> Response:
+async def delete_zone(zone_id: ZoneId, session: SessionDep, _: ZoneWriter) -> Response:
     await service.delete_zone(session, zone_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

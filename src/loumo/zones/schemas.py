@@ -7,25 +7,22 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-ZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+from loumo.core.schemas import Currency, Input, Name, PatchInput
+
+Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
-class ZoneCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: ZoneName
-    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+class ZoneCreate(Input):
+    name: Name
+    description: Description = ""
     delivery_fee: int = Field(ge=0, le=10**9, description="Integer minor units of `currency`")
     currency: Currency = "XAF"
     is_active: bool = True
 
 
-class ZoneUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: ZoneName | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+class ZoneUpdate(PatchInput):
+    name: Name | None = None
+    description: Description | None = None
     delivery_fee: int | None = Field(default=None, ge=0, le=10**9)
     currency: Currency | None = None
     is_active: bool | None = None

@@ -6,23 +6,33 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.errors import BadRequest, Conflict, NotFound
+from loumo.core.db import flush_or_conflict
+from loumo.core.errors import Conflict, NotFound
+from loumo.core.pagination import Page
 from loumo.zones.models import Zone
-from loumo.zones.schemas import ZoneCreate, ZoneUpdate
+from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
 
 
-async def list_zones(session: AsyncSession, *, include_inactive: bool) -> list[Zone]:
+async def list_zones(session: AsyncSession, *, include_inactive: bool) -> Page[ZoneRead]:
+    """Every zone by name, in one page: a marketplace serves a handful of zones."""
     stmt = select(Zone).order_by(Zone.name, Zone.id)
     if not include_inactive:
         stmt = stmt.where(Zone.is_active)
-    return list((await session.scalars(stmt)).all())
+    zones = (await session.scalars(stmt)).all()
+    return Page[ZoneRead](items=[ZoneRead.model_validate(z) for z in zones])
 
 
-async def get_zone(session: AsyncSession, zone_id: str, *, include_inactive: bool) -> Zone:
+async def _get_zone(session: AsyncSession, zone_id: str, *, include_inactive: bool) -> Zone:
     zone = await session.get(Zone, zone_id)
     if zone is None or not (include_inactive or zone.is_active):
         raise NotFound(f"No zone {zone_id}")
     return zone
+
+
+async def get_zone(session: AsyncSession, zone_id: str, *, include_inactive: bool) -> ZoneRead:
+    return ZoneRead.model_validate(
+        await _get_zone(session, zone_id, include_inactive=include_inactive)
+    )
 
 
 async def is_active_zone(session: AsyncSession, zone_id: str) -> bool:
@@ -38,31 +48,27 @@ async def _name_taken(session: AsyncSession, name: str, exclude_id: str | None) 
     return (await session.scalar(stmt)) is not None
 
 
-async def create_zone(session: AsyncSession, data: ZoneCreate) -> Zone:
+async def create_zone(session: AsyncSession, data: ZoneCreate) -> ZoneRead:
+    taken = f"A zone is already named '{data.name}'"
     if await _name_taken(session, data.name, None):
-        raise Conflict(f"A zone is already named '{data.name}'", field="name")
+        raise Conflict(taken, field="name")
     zone = Zone(**data.model_dump())
     session.add(zone)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"A zone is already named '{data.name}'", field="name") from None
-    return zone
+    await flush_or_conflict(session, taken, field="name")
+    return ZoneRead.model_validate(zone)
 
 
-async def update_zone(session: AsyncSession, zone_id: str, data: ZoneUpdate) -> Zone:
-    zone = await get_zone(session, zone_id, include_inactive=True)
+async def update_zone(session: AsyncSession, zone_id: str, data: ZoneUpdate) -> ZoneRead:
+    zone = await _get_zone(session, zone_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if value is None:
-            raise BadRequest(f"`{key}` cannot be null", field=key)
+    taken = f"A zone is already named '{changes.get('name', zone.name)}'"
     if "name" in changes and await _name_taken(session, changes["name"], zone.id):
-        raise Conflict(f"A zone is already named '{changes['name']}'", field="name")
+        raise Conflict(taken, field="name")
     for key, value in changes.items():
         setattr(zone, key, value)
-    await session.flush()
+    await flush_or_conflict(session, taken, field="name")
     await session.refresh(zone)
-    return zone
+    return ZoneRead.model_validate(zone)
 
 
 async def delete_zone(session: AsyncSession, zone_id: str) -> bool:
@@ -71,13 +77,13 @@ async def delete_zone(session: AsyncSession, zone_id: str) -> bool:
     Returns True when the row was deleted. The delete runs in a savepoint so that a foreign-key
     refusal (from any package referring to zones) leaves the unit of work usable.
     """
-    zone = await get_zone(session, zone_id, include_inactive=True)
+    zone = await _get_zone(session, zone_id, include_inactive=True)
     try:
         async with session.begin_nested():
             await session.delete(zone)
             await session.flush()
     except IntegrityError:
-        zone = await get_zone(session, zone_id, include_inactive=True)
+        zone = await _get_zone(session, zone_id, include_inactive=True)
         zone.is_active = False
         await session.flush()
         return False

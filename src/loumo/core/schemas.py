@@ -1,0 +1,190 @@
+"""The shared schema kit: request-body bases and the field types every package uses.
+
+- `Input`: base of every request body; an unknown field is a 422, never silently dropped.
+- `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
+  422 with one field error per offending field. Fields that may be cleared with `null` are named
+  in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
+- `Id`, `Currency`, `Slug`, `Name`: one definition each.
+- `validate_document`: checks a stored object merged with a PATCH against the rules of its
+  schema, so that a rule about the document lives in one place (the schema) with one status (422).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from loumo.core.errors import InvalidPayload, field_errors
+
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co"}
+
+
+def clean_text(value: str) -> str:
+    """Strip, NFC-normalise, and refuse control characters in user-visible text."""
+    value = unicodedata.normalize("NFC", value.strip())
+    if any(unicodedata.category(c) in _INVISIBLE for c in value):
+        raise ValueError("control and format characters are not allowed")
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+def clean_multiline(value: str) -> str:
+    """Like `clean_text`, but keeps line breaks and tabs, and may be empty."""
+    value = unicodedata.normalize("NFC", value.strip())
+    allowed = {"\n", "\r", "\t"}
+    if any(unicodedata.category(c) in _INVISIBLE and c not in allowed for c in value):
+        raise ValueError("control and format characters are not allowed")
+    return value
+
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+"""An id as the API returns it (opaque to clients; at most 32 characters). An id of the right
+shape that names nothing is the service's answer (404, or 400 for a reference in a body)."""
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""An ISO 4217 code, three capital letters (`XAF`)."""
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+]
+"""Lower-case words joined by single dashes, as used in URLs."""
+
+Name = Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
+"""A display name: stripped, NFC-normalised, not blank, no control characters, ≤ 120 chars."""
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""An instant; a time given without an offset is taken as UTC (so instants always compare)."""
+
+
+class Input(BaseModel):
+    """Base of every request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _non_nullable_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    """Show the fields outside `nullable` as non-nullable in the JSON schema (and OpenAPI)."""
+    nullable: frozenset[str] = getattr(cls, "nullable", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in prop:
+            continue
+        options = [o for o in prop["anyOf"] if o != {"type": "null"}]
+        if len(options) == len(prop["anyOf"]):
+            continue
+        del prop["anyOf"]
+        if len(options) == 1:
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+        if prop.get("default", ...) is None:
+            del prop["default"]
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path of the field within its location, e.g. `name`")
+    location: str = Field(description="`body`, `query`, `path` or `header`")
+    message: str
+    type: str = Field(description="A stable error type, e.g. `missing`, `null_not_allowed`")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error answer of the API (`core.errors` renders
+    them). An error may add members of its own (e.g. the new quote of a price change)."""
+
+    model_config = ConfigDict(json_schema_extra=_non_nullable_schema)
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"request_id"})
+
+    type: str = Field(description="`about:blank#<code>`")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="A stable, machine-readable error code")
+    instance: str = Field(description="The path of the request")
+    request_id: str | None = Field(description="The `X-Request-ID` of the request")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Per-field details of a validation error (422)"
+    )
+    field: str | None = Field(default=None, description="The field a refused rule is about")
+
+
+class PatchInput(Input):
+    """Base of every PATCH body: fields left out stay as they are; `null` is refused (422)
+    except for the fields named in `nullable`, where it clears the value."""
+
+    model_config = ConfigDict(json_schema_extra=_non_nullable_schema)
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        unknown = cls.nullable - set(cls.model_fields)
+        if unknown:
+            raise TypeError(f"{cls.__name__}.nullable names no field: {sorted(unknown)}")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise PydanticCustomError(
+                "null_not_allowed",
+                "{field} cannot be null; leave it out to keep it",
+                {"field": info.field_name},
+            )
+        return value
+
+
+def field_problems(model: BaseModel, problems: Mapping[str, str]) -> ValidationError:
+    """A validation error with one entry per field, for a model validator to raise: each rule
+    broken by a document is reported on the field a client has to change."""
+    return ValidationError.from_exception_data(
+        type(model).__name__,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", message),
+                loc=(field,),
+                input=getattr(model, field, None),
+            )
+            for field, message in problems.items()
+        ],
+    )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_document(model: type[M], document: dict[str, Any]) -> M:
+    """`document` (a stored object merged with a PATCH) checked against `model`'s rules.
+
+    A failure is the same 422 a request body failing its schema gets, so a rule about the
+    document lives once, in the schema, whether the document is created or changed.
+    """
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidPayload(
+            errors=field_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        ) from None
