@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 
-from loumo.accounts import favorites, service
+from loumo.accounts import (
+    addresses,
+    favorites,
+    password_reset,
+    profile,
+    registration,
+    roles,
+    sessions,
+    signin,
+    users,
+)
+from loumo.accounts.context import AuthContext
 from loumo.accounts.schemas import (
     AddressCreate,
     AddressRead,
@@ -32,17 +41,13 @@ from loumo.accounts.schemas import (
     UserRead,
     UserUpdate,
 )
-from loumo.accounts.service import AuthContext
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.errors import AppError, app_error_response
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
 from loumo.media.dependencies import StorageDep
-
-T = TypeVar("T")
 
 
 def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
@@ -58,20 +63,6 @@ def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
 AuthContextDep = Annotated[AuthContext, Depends(auth_context)]
 ObjectId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$")]
-
-
-async def keeping_failures(request: Request, call: Awaitable[T]) -> T | JSONResponse:
-    """Run `call`; an error marked `keep_changes` is answered without rolling back.
-
-    Returning (instead of raising) lets the unit of work commit what the service flushed before
-    failing: the audit row of a failed login, the attempt count of a wrong code.
-    """
-    try:
-        return await call
-    except AppError as exc:
-        if not getattr(exc, "keep_changes", False):
-            raise
-        return app_error_response(request, exc)
 
 
 ACCEPTED = Message(detail="If the address can receive it, a message is on its way.")
@@ -90,20 +81,17 @@ async def register(
 ) -> Message:
     """Create a customer account and email a verification code (same answer if it exists)."""
     settings: Settings = request.app.state.settings
-    await service.register(session, ctx, data, settings.default_language)
+    await registration.register(session, ctx, data, settings.default_language)
     return ACCEPTED
 
 
 @auth.post("/verify-email", response_model=Message, **policy("public"))
-async def verify_email(
-    data: EmailVerify, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> Message | JSONResponse:
+async def verify_email(data: EmailVerify, session: SessionDep, ctx: AuthContextDep) -> Message:
     """Verify the email with `{email, code}` or with the link's `{token}`."""
-    result = await keeping_failures(
-        request,
-        service.verify_email(session, ctx, token=data.token, email=data.email, code=data.code),
+    await registration.verify_email(
+        session, ctx, token=data.token, email=data.email, code=data.code
     )
-    return result if isinstance(result, JSONResponse) else Message(detail="Email verified")
+    return Message(detail="Email verified")
 
 
 @auth.post(
@@ -114,30 +102,26 @@ async def verify_email(
 )
 async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
     """Send a new verification code (same answer whether or not the account exists)."""
-    await service.resend_verification(session, ctx, data.email)
+    await registration.resend_verification(session, ctx, data.email)
     return ACCEPTED
 
 
 @auth.post("/login", response_model=TokenPair, **policy("public"))
-async def login(
-    data: LoginRequest, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> TokenPair | JSONResponse:
+async def login(data: LoginRequest, session: SessionDep, ctx: AuthContextDep) -> TokenPair:
     """Exchange email and password for an access token (15 min) and a refresh token."""
-    return await keeping_failures(request, service.login(session, ctx, data.email, data.password))
+    return await signin.login(session, ctx, data.email, data.password)
 
 
 @auth.post("/refresh", response_model=TokenPair, **policy("public"))
-async def refresh(
-    data: RefreshRequest, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> TokenPair | JSONResponse:
+async def refresh(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep) -> TokenPair:
     """Spend a refresh token for a new pair; reusing a spent one revokes the whole session."""
-    return await keeping_failures(request, service.refresh(session, ctx, data.refresh_token))
+    return await sessions.refresh(session, ctx, data.refresh_token)
 
 
 @auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT, **policy("public"))
 async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep) -> Response:
     """Revoke the session of this refresh token (its access tokens stop working at once)."""
-    await service.logout(session, ctx, data.refresh_token)
+    await sessions.logout(session, ctx, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -149,22 +133,17 @@ async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep)
 )
 async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
     """Email a reset link and code (same answer whether or not the account exists)."""
-    await service.forgot_password(session, ctx, data.email)
+    await password_reset.forgot_password(session, ctx, data.email)
     return ACCEPTED
 
 
 @auth.post("/password/reset", response_model=Message, **policy("public"))
-async def reset_password(
-    data: PasswordReset, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> Message | JSONResponse:
+async def reset_password(data: PasswordReset, session: SessionDep, ctx: AuthContextDep) -> Message:
     """Set a new password with `{token}` or `{email, code}`; every session is signed out."""
-    result = await keeping_failures(
-        request,
-        service.reset_password(
-            session, ctx, data.new_password, token=data.token, email=data.email, code=data.code
-        ),
+    await password_reset.reset_password(
+        session, ctx, data.new_password, token=data.token, email=data.email, code=data.code
     )
-    return result if isinstance(result, JSONResponse) else Message(detail="Password changed")
+    return Message(detail="Password changed")
 
 
 me = APIRouter(prefix="/me", tags=["me"])
@@ -173,19 +152,19 @@ me = APIRouter(prefix="/me", tags=["me"])
 @me.get("", response_model=UserRead, **policy("authenticated"))
 async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     """The caller's account (fidelity points are read-only)."""
-    return await service.get_me(session, principal)
+    return await profile.get_me(session, principal)
 
 
 @me.patch("", response_model=UserRead, **policy("authenticated"))
 async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     """Change the caller's name, phone or language."""
-    return await service.update_me(session, principal, data)
+    return await profile.update_me(session, principal, data)
 
 
 @me.get("/addresses", response_model=Page[AddressRead], **policy("owner"))
 async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Page[AddressRead]:
     """The caller's delivery addresses, default first."""
-    rows = await service.list_addresses(session, principal)
+    rows = await addresses.list_addresses(session, principal)
     return Page[AddressRead](items=[AddressRead.model_validate(r) for r in rows])
 
 
@@ -199,7 +178,7 @@ async def create_address(
     data: AddressCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
     """Add a delivery address in a zone; the first becomes the default."""
-    return AddressRead.model_validate(await service.create_address(session, principal, data))
+    return AddressRead.model_validate(await addresses.create_address(session, principal, data))
 
 
 @me.get("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
@@ -207,7 +186,7 @@ async def get_address(
     address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
     """One of the caller's addresses."""
-    return AddressRead.model_validate(await service.get_address(session, principal, address_id))
+    return AddressRead.model_validate(await addresses.get_address(session, principal, address_id))
 
 
 @me.patch("/addresses/{address_id}", response_model=AddressRead, **policy("owner"))
@@ -215,7 +194,7 @@ async def update_address(
     address_id: ObjectId, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
     """Change one of the caller's addresses (`is_default: true` makes it the default)."""
-    address = await service.update_address(session, principal, address_id, data)
+    address = await addresses.update_address(session, principal, address_id, data)
     return AddressRead.model_validate(address)
 
 
@@ -224,7 +203,7 @@ async def delete_address(
     address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     """Delete one of the caller's addresses."""
-    await service.delete_address(session, principal, address_id)
+    await addresses.delete_address(session, principal, address_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -279,7 +258,7 @@ async def list_users(
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> Page[UserAdminRead]:
     """User accounts, newest first, filtered by role, email prefix or active flag."""
-    items, next_cursor = await service.list_users(
+    items, next_cursor = await users.list_users(
         session, role=role, email=email, is_active=is_active, cursor=cursor, limit=limit
     )
     return Page[UserAdminRead](items=items, next_cursor=next_cursor)
@@ -288,7 +267,7 @@ async def list_users(
 @staff.get("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:read"))
 async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
     """One user account."""
-    return await service.get_user(session, user_id)
+    return await users.get_user(session, user_id)
 
 
 @staff.patch("/users/{user_id}", response_model=UserAdminRead, **policy("permission:users:write"))
@@ -300,19 +279,19 @@ async def update_user(
     ctx: AuthContextDep,
 ) -> UserAdminRead:
     """Rename, (de)activate, or assign roles (`roles:assign`); deactivation signs them out."""
-    return await service.update_user(session, ctx, principal, user_id, data)
+    return await users.update_user(session, ctx, principal, user_id, data)
 
 
 @staff.get("/permissions", response_model=Page[PermissionRead], **policy("permission:roles:read"))
 async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
     """The permission catalog (`resource:action`)."""
-    return Page[PermissionRead](items=service.list_permissions())
+    return Page[PermissionRead](items=roles.list_permissions())
 
 
 @staff.get("/roles", response_model=Page[RoleRead], **policy("permission:roles:read"))
 async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
     """Built-in and custom roles with their permissions."""
-    return Page[RoleRead](items=await service.list_roles(session))
+    return Page[RoleRead](items=await roles.list_roles(session))
 
 
 @staff.post(
@@ -325,13 +304,13 @@ async def create_role(
     data: RoleCreate, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
 ) -> RoleRead:
     """Create a custom role granting permissions the caller holds."""
-    return await service.create_role(session, ctx, principal, data)
+    return await roles.create_role(session, ctx, principal, data)
 
 
 @staff.get("/roles/{name}", response_model=RoleRead, **policy("permission:roles:read"))
 async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleRead:
     """One role."""
-    return await service.get_role(session, name)
+    return await roles.get_role(session, name)
 
 
 @staff.patch("/roles/{name}", response_model=RoleRead, **policy("permission:roles:write"))
@@ -343,7 +322,7 @@ async def update_role(
     ctx: AuthContextDep,
 ) -> RoleRead:
     """Change a custom role's description or permissions (built-in roles are fixed)."""
-    return await service.update_role(session, ctx, principal, name, data)
+    return await roles.update_role(session, ctx, principal, name, data)
 
 
 @staff.delete(
@@ -353,7 +332,7 @@ async def delete_role(
     name: RoleName, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
 ) -> Response:
     """Delete a custom role; its holders lose it."""
-    await service.delete_role(session, ctx, principal, name)
+    await roles.delete_role(session, ctx, principal, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

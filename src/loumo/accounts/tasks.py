@@ -13,7 +13,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts import service
+from loumo.accounts import sessions
+from loumo.accounts.directory import holders_of, recipients_for
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import periodic
 from loumo.notifications.recipients import register_recipient_resolver
@@ -22,14 +23,14 @@ logger = structlog.get_logger("loumo.accounts")
 
 PURGE_JOB = "accounts.purge"
 
-register_recipient_resolver(service.recipients_for, service.holders_of)
+register_recipient_resolver(recipients_for, holders_of)
 
 
 @periodic(PURGE_JOB, every=timedelta(hours=1))
 async def purge_auth_records(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Delete sessions, refresh tokens and one-time codes dead for `AUTH_RETENTION_DAYS`."""
     settings = current_job().settings
-    counts = await service.purge_auth_records(
+    counts = await sessions.purge_auth_records(
         session, retention=timedelta(days=settings.auth_retention_days)
     )
     logger.info(
