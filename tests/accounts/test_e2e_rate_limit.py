@@ -75,7 +75,7 @@ def servers(workdir: Path) -> Iterator[list[str]]:
         )
         bases.append(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 120  # generous: a loaded CI machine starts slowly
+        deadline = time.monotonic() + 300  # generous: a loaded machine takes minutes to start it
         for base in bases:
             while True:
                 try:

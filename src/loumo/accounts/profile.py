@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.fidelity import balance
 from loumo.accounts.models import User
 from loumo.accounts.roles import roles_of
 from loumo.accounts.schemas import UserRead, UserUpdate
@@ -13,8 +14,9 @@ from loumo.core.auth import Principal
 from loumo.core.errors import NotFound
 
 
-def user_fields(user: User) -> dict[str, Any]:
-    """The fields every read view of a user shares (`UserRead`, `UserAdminRead`)."""
+def user_fields(user: User, fidelity_points: int) -> dict[str, Any]:
+    """The fields every read view of a user shares (`UserRead`, `UserAdminRead`); the points
+    are the balance of their fidelity ledger."""
     return {
         "id": user.id,
         "email": user.email,
@@ -22,13 +24,14 @@ def user_fields(user: User) -> dict[str, Any]:
         "phone": user.phone,
         "language": user.language,
         "email_verified": user.email_verified_at is not None,
-        "fidelity_points": user.fidelity_points,
+        "fidelity_points": fidelity_points,
         "created_at": user.created_at,
     }
 
 
 async def _user_read(session: AsyncSession, user: User) -> UserRead:
-    return UserRead(**user_fields(user), roles=await roles_of(session, user.id))
+    points = await balance(session, user.id)
+    return UserRead(**user_fields(user, points), roles=await roles_of(session, user.id))
 
 
 async def _me(session: AsyncSession, principal: Principal) -> User:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.context import AuthContext
 from loumo.accounts.errors import UnknownReference
+from loumo.accounts.fidelity import balance, balances
 from loumo.accounts.models import User, UserRole
 from loumo.accounts.profile import user_fields
 from loumo.accounts.roles import check_can_grant, role_permissions, roles_of
@@ -27,9 +28,9 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
 
 
-def _admin_view(user: User, roles: list[str]) -> UserAdminRead:
+def _admin_view(user: User, roles: list[str], fidelity_points: int) -> UserAdminRead:
     return UserAdminRead(
-        **user_fields(user),
+        **user_fields(user, fidelity_points),
         roles=roles,
         is_active=user.is_active,
         last_login_at=user.last_login_at,
@@ -38,7 +39,7 @@ def _admin_view(user: User, roles: list[str]) -> UserAdminRead:
 
 
 async def _admin_read(session: AsyncSession, user: User) -> UserAdminRead:
-    return _admin_view(user, await roles_of(session, user.id))
+    return _admin_view(user, await roles_of(session, user.id), await balance(session, user.id))
 
 
 async def list_users(
@@ -72,7 +73,8 @@ async def list_users(
     )
     for user_id, role in pairs:
         held[user_id].append(role)
-    return [_admin_view(u, held[u.id]) for u in page], next_cursor
+    points = await balances(session, list(held))
+    return [_admin_view(u, held[u.id], points[u.id]) for u in page], next_cursor
 
 
 async def _user(session: AsyncSession, user_id: str) -> User:
