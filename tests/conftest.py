@@ -34,7 +34,7 @@ from tests.factories import create_user
 # How long a test waits for a process it started (a server, a worker) or for work one does. It
 # bounds a hang and times nothing: generous, because `-n 4` on a shared two-core machine makes a
 # Python process take tens of seconds to import and start.
-PROCESS_DEADLINE = 120.0
+PROCESS_DEADLINE = 300.0
 
 
 def _pg_dsn(url: str) -> str:

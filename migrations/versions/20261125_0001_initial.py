@@ -172,11 +172,9 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("fidelity_points", sa.Integer(), nullable=False),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("fidelity_points >= 0", name=op.f("ck_users_fidelity_non_negative")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -194,6 +192,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_zones")),
         sa.UniqueConstraint("name", name=op.f("uq_zones_name")),
     )
+    op.create_table(
+        "fidelity_entries",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=50), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_fidelity_entries_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fidelity_entries")),
+    )
+    with op.batch_alter_table("fidelity_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fidelity_entries_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(
+            "uq_fidelity_entries_order_id_reason",
+            ["order_id", "reason"],
+            unique=True,
+            postgresql_where=sa.text("order_id IS NOT NULL"),
+            sqlite_where=sa.text("order_id IS NOT NULL"),
+        )
+
     op.create_table(
         "addresses",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -645,6 +669,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_addresses_zone_id"), table_name="addresses")
     op.drop_index(op.f("ix_addresses_user_id"), table_name="addresses")
     op.drop_table("addresses")
+    with op.batch_alter_table("fidelity_entries", schema=None) as batch_op:
+        batch_op.drop_index("uq_fidelity_entries_order_id_reason")
+        batch_op.drop_index(batch_op.f("ix_fidelity_entries_user_id"))
+    op.drop_table("fidelity_entries")
     op.drop_table("zones")
     op.drop_table("users")
     op.drop_table("roles")

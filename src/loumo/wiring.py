@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from loumo import accounts, audit, catalog, promotions, shops, zones
-from loumo.accounts import service as accounts_service
-from loumo.accounts.service import PrincipalEnricher
+from loumo.accounts.directory import holders_of, recipients_for
+from loumo.accounts.principal import PrincipalEnricher
 from loumo.catalog.availability import AvailabilitySource, register_availability_source
 from loumo.core.permissions import Permission, register_permissions
 from loumo.core.settings import Settings
@@ -83,9 +83,7 @@ def default_ports() -> Ports:
         ),
         principal_enrichers=(with_managed_shops,),
         availability=SHOP_AVAILABILITY,
-        recipients=RecipientDirectory(
-            resolve=accounts_service.recipients_for, holders_of=accounts_service.holders_of
-        ),
+        recipients=RecipientDirectory(resolve=recipients_for, holders_of=holders_of),
     )
 
 

@@ -93,11 +93,16 @@ async def test_a_code_dies_after_five_wrong_attempts(
     await register(client)
     code = (await last_email(db, "verify_email"))["context"]["code"]
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    for _ in range(5):
+    for tries in range(1, 6):
         answer = await client.post(
             f"{API}/auth/verify-email", json={"email": "ada@example.com", "code": wrong}
         )
         assert answer.status_code == 400
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] == "invalid_code"
+        db.expire_all()
+        stored = await db.scalar(select(OneTimeCode))  # the attempt is committed, not rolled back
+        assert stored is not None and stored.attempts == tries and stored.used_at is None
     right = await client.post(
         f"{API}/auth/verify-email", json={"email": "ada@example.com", "code": code}
     )

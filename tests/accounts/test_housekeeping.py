@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import AuthSession, OneTimeCode, RefreshToken, User
-from loumo.accounts.service import REFRESH_TOKEN_TTL, PurgeCounts, purge_auth_records
+from loumo.accounts.sessions import REFRESH_TOKEN_TTL, PurgeCounts, purge_auth_records
 from loumo.accounts.tasks import PURGE_JOB
 from loumo.core.db import utcnow
 from loumo.core.ids import new_id

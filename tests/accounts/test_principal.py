@@ -9,8 +9,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.directory import holders_of
 from loumo.accounts.models import User
-from loumo.accounts.service import holders_of
 from loumo.core.auth import CurrentPrincipal, Principal
 from loumo.core.settings import Settings
 from loumo.main import create_app

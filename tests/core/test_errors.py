@@ -12,12 +12,25 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from loumo.core.db import SessionDep
-from loumo.core.errors import Conflict
+from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.settings import Settings
 from loumo.jobs.models import Job
 from loumo.main import create_app
 
 PROBLEM = "application/problem+json"
+
+
+class AttemptCounted(BadRequest):
+    code, title = "attempt_counted", "Attempt counted"
+    keep_changes = True
+
+
+REFUSALS: dict[str, AppError] = {
+    "kept_by_class": AttemptCounted("Wrong, but counted"),
+    "kept_by_raise": Conflict("Refused, but traced", keep_changes=True),
+    "rolled_back": Conflict("Refused"),
+    "opted_out": AttemptCounted("Not counted this time", keep_changes=False),
+}
 
 
 class Item(BaseModel):
@@ -39,6 +52,12 @@ def _probe_router() -> APIRouter:
         session.add(Job(name="probe.ok"))
         session.add(Job(name=None))
         return {"status": "created"}
+
+    @router.post("/refused/{how}")
+    async def refused(how: str, session: SessionDep) -> None:
+        session.add(Job(name=f"probe.{how}"))
+        await session.flush()
+        raise REFUSALS[how]
 
     @router.get("/boom")
     async def boom() -> None:
@@ -122,6 +141,23 @@ async def test_failing_commit_is_an_error_not_a_2xx(
     resp = await probe.post("/_probe/commit-fails")
     _assert_problem(resp, 500, "internal_error")
     assert await _job_count(probe_app) == 0
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "code", "jobs"),
+    [
+        ("kept_by_class", 400, "attempt_counted", 1),
+        ("kept_by_raise", 409, "conflict", 1),
+        ("rolled_back", 409, "conflict", 0),
+        ("opted_out", 400, "attempt_counted", 0),
+    ],
+)
+async def test_an_error_commits_what_was_flushed_only_when_it_keeps_changes(
+    probe: httpx.AsyncClient, probe_app: FastAPI, how: str, status: int, code: str, jobs: int
+) -> None:
+    body = _assert_problem(await probe.post(f"/_probe/refused/{how}"), status, code)
+    assert "keep_changes" not in body
+    assert await _job_count(probe_app) == jobs
 
 
 async def test_oversized_body_by_length(probe: httpx.AsyncClient, probe_app: FastAPI) -> None:

@@ -1,10 +1,11 @@
-"""Users, their roles and sessions, one-time codes and delivery addresses."""
+"""Users, their roles and sessions, one-time codes, delivery addresses, favorites and the
+fidelity points ledger."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.db import Base, TimestampMixin, utcnow
@@ -13,7 +14,6 @@ from loumo.core.ids import new_id
 
 class User(TimestampMixin, Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("fidelity_points >= 0", name="fidelity_non_negative"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -23,7 +23,6 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
-    fidelity_points: Mapped[int] = mapped_column(default=0)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -139,4 +138,31 @@ class Favorite(Base):
     product_id: Mapped[str] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), index=True
     )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FidelityEntry(Base):
+    """Fidelity points earned (positive) or spent (negative); a user's balance is their sum.
+
+    One entry per (order, reason): awarding twice for the same order is a no-op.
+    """
+
+    __tablename__ = "fidelity_entries"
+    __table_args__ = (
+        Index(
+            "uq_fidelity_entries_order_id_reason",
+            "order_id",
+            "reason",
+            unique=True,
+            postgresql_where=text("order_id IS NOT NULL"),
+            sqlite_where=text("order_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    points: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(50))
+    # No foreign key yet: orders do not exist; the order package will add it.
+    order_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 
-from loumo.accounts import favorites, service
+from loumo.accounts import (
+    addresses,
+    favorites,
+    password_reset,
+    profile,
+    registration,
+    roles,
+    sessions,
+    signin,
+    users,
+)
+from loumo.accounts.context import AuthContext
 from loumo.accounts.schemas import (
     AddressCreate,
     AddressRead,
@@ -32,19 +41,15 @@ from loumo.accounts.schemas import (
     UserRead,
     UserUpdate,
 )
-from loumo.accounts.service import AuthContext
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.errors import AppError, app_error_response
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.ratelimit import RATE_LIMITED
 from loumo.core.schemas import Id
 from loumo.core.settings import Settings
 from loumo.media.dependencies import StorageDep
-
-T = TypeVar("T")
 
 
 def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
@@ -60,20 +65,6 @@ def auth_context(request: Request, meta: RequestMetaDep) -> AuthContext:
 AuthContextDep = Annotated[AuthContext, Depends(auth_context)]
 ObjectId = Annotated[Id, Path()]
 Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$")]
-
-
-async def keeping_failures(request: Request, call: Awaitable[T]) -> T | JSONResponse:
-    """Run `call`; an error marked `keep_changes` is answered without rolling back.
-
-    Returning (instead of raising) lets the unit of work commit what the service flushed before
-    failing: the audit row of a failed login, the attempt count of a wrong code.
-    """
-    try:
-        return await call
-    except AppError as exc:
-        if not getattr(exc, "keep_changes", False):
-            raise
-        return app_error_response(request, exc)
 
 
 ACCEPTED = Message(detail="If the address can receive it, a message is on its way.")
@@ -93,7 +84,7 @@ async def register(
     data: UserCreate, session: SessionDep, ctx: AuthContextDep, request: Request
 ) -> Message:
     settings: Settings = request.app.state.settings
-    await service.register(session, ctx, data, settings.default_language)
+    await registration.register(session, ctx, data, settings.default_language)
     return ACCEPTED
 
 
@@ -104,14 +95,11 @@ async def register(
     response_model=Message,
     **policy("public"),
 )
-async def verify_email(
-    data: EmailVerify, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> Message | JSONResponse:
-    result = await keeping_failures(
-        request,
-        service.verify_email(session, ctx, token=data.token, email=data.email, code=data.code),
+async def verify_email(data: EmailVerify, session: SessionDep, ctx: AuthContextDep) -> Message:
+    await registration.verify_email(
+        session, ctx, token=data.token, email=data.email, code=data.code
     )
-    return result if isinstance(result, JSONResponse) else Message(detail="Email verified")
+    return Message(detail="Email verified")
 
 
 @auth.post(
@@ -123,7 +111,7 @@ async def verify_email(
     **policy("public"),
 )
 async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
-    await service.resend_verification(session, ctx, data.email)
+    await registration.resend_verification(session, ctx, data.email)
     return ACCEPTED
 
 
@@ -134,10 +122,8 @@ async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthCon
     response_model=TokenPair,
     **policy("public"),
 )
-async def login(
-    data: LoginRequest, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> TokenPair | JSONResponse:
-    return await keeping_failures(request, service.login(session, ctx, data.email, data.password))
+async def login(data: LoginRequest, session: SessionDep, ctx: AuthContextDep) -> TokenPair:
+    return await signin.login(session, ctx, data.email, data.password)
 
 
 @auth.post(
@@ -148,10 +134,8 @@ async def login(
     response_model=TokenPair,
     **policy("public"),
 )
-async def refresh(
-    data: RefreshRequest, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> TokenPair | JSONResponse:
-    return await keeping_failures(request, service.refresh(session, ctx, data.refresh_token))
+async def refresh(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep) -> TokenPair:
+    return await sessions.refresh(session, ctx, data.refresh_token)
 
 
 @auth.post(
@@ -162,7 +146,7 @@ async def refresh(
     **policy("public"),
 )
 async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep) -> Response:
-    await service.logout(session, ctx, data.refresh_token)
+    await sessions.logout(session, ctx, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -175,7 +159,7 @@ async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep)
     **policy("public"),
 )
 async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
-    await service.forgot_password(session, ctx, data.email)
+    await password_reset.forgot_password(session, ctx, data.email)
     return ACCEPTED
 
 
@@ -187,16 +171,11 @@ async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContext
     response_model=Message,
     **policy("public"),
 )
-async def reset_password(
-    data: PasswordReset, session: SessionDep, ctx: AuthContextDep, request: Request
-) -> Message | JSONResponse:
-    result = await keeping_failures(
-        request,
-        service.reset_password(
-            session, ctx, data.new_password, token=data.token, email=data.email, code=data.code
-        ),
+async def reset_password(data: PasswordReset, session: SessionDep, ctx: AuthContextDep) -> Message:
+    await password_reset.reset_password(
+        session, ctx, data.new_password, token=data.token, email=data.email, code=data.code
     )
-    return result if isinstance(result, JSONResponse) else Message(detail="Password changed")
+    return Message(detail="Password changed")
 
 
 me = APIRouter(prefix="/me", tags=["me"])
@@ -208,7 +187,7 @@ me = APIRouter(prefix="/me", tags=["me"])
     **policy("authenticated"),
 )
 async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
-    return await service.get_me(session, principal)
+    return await profile.get_me(session, principal)
 
 
 @me.patch(
@@ -217,7 +196,7 @@ async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     **policy("authenticated"),
 )
 async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPrincipal) -> UserRead:
-    return await service.update_me(session, principal, data)
+    return await profile.update_me(session, principal, data)
 
 
 @me.get(
@@ -226,7 +205,7 @@ async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPri
     **policy("owner"),
 )
 async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Page[AddressRead]:
-    rows = await service.list_addresses(session, principal)
+    rows = await addresses.list_addresses(session, principal)
     return Page[AddressRead](items=[AddressRead.model_validate(r) for r in rows])
 
 
@@ -239,7 +218,7 @@ async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Pa
 async def create_address(
     data: AddressCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
-    return AddressRead.model_validate(await service.create_address(session, principal, data))
+    return AddressRead.model_validate(await addresses.create_address(session, principal, data))
 
 
 @me.get(
@@ -250,7 +229,7 @@ async def create_address(
 async def get_address(
     address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
-    return AddressRead.model_validate(await service.get_address(session, principal, address_id))
+    return AddressRead.model_validate(await addresses.get_address(session, principal, address_id))
 
 
 @me.patch(
@@ -261,7 +240,7 @@ async def get_address(
 async def update_address(
     address_id: ObjectId, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
 ) -> AddressRead:
-    address = await service.update_address(session, principal, address_id, data)
+    address = await addresses.update_address(session, principal, address_id, data)
     return AddressRead.model_validate(address)
 
 
@@ -274,7 +253,7 @@ async def update_address(
 async def delete_address(
     address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    await service.delete_address(session, principal, address_id)
+    await addresses.delete_address(session, principal, address_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -343,7 +322,7 @@ async def list_users(
     cursor: CursorParam = None,
     limit: LimitParam = DEFAULT_LIMIT,
 ) -> Page[UserAdminRead]:
-    items, next_cursor = await service.list_users(
+    items, next_cursor = await users.list_users(
         session, role=role, email=email, is_active=is_active, cursor=cursor, limit=limit
     )
     return Page[UserAdminRead](items=items, next_cursor=next_cursor)
@@ -355,7 +334,7 @@ async def list_users(
     **policy("permission:users:read"),
 )
 async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
-    return await service.get_user(session, user_id)
+    return await users.get_user(session, user_id)
 
 
 @staff.patch(
@@ -372,7 +351,7 @@ async def update_user(
     principal: UsersWriter,
     ctx: AuthContextDep,
 ) -> UserAdminRead:
-    return await service.update_user(session, ctx, principal, user_id, data)
+    return await users.update_user(session, ctx, principal, user_id, data)
 
 
 @staff.get(
@@ -381,7 +360,7 @@ async def update_user(
     **policy("permission:roles:read"),
 )
 async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
-    return Page[PermissionRead](items=service.list_permissions())
+    return Page[PermissionRead](items=roles.list_permissions())
 
 
 @staff.get(
@@ -390,7 +369,7 @@ async def list_permissions(_: RolesReader) -> Page[PermissionRead]:
     **policy("permission:roles:read"),
 )
 async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
-    return Page[RoleRead](items=await service.list_roles(session))
+    return Page[RoleRead](items=await roles.list_roles(session))
 
 
 @staff.post(
@@ -403,14 +382,14 @@ async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
 async def create_role(
     data: RoleCreate, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
 ) -> RoleRead:
-    return await service.create_role(session, ctx, principal, data)
+    return await roles.create_role(session, ctx, principal, data)
 
 
 @staff.get(
     "/roles/{name}", summary="One role", response_model=RoleRead, **policy("permission:roles:read")
 )
 async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleRead:
-    return await service.get_role(session, name)
+    return await roles.get_role(session, name)
 
 
 @staff.patch(
@@ -426,7 +405,7 @@ async def update_role(
     principal: RolesWriter,
     ctx: AuthContextDep,
 ) -> RoleRead:
-    return await service.update_role(session, ctx, principal, name, data)
+    return await roles.update_role(session, ctx, principal, name, data)
 
 
 @staff.delete(
@@ -439,7 +418,7 @@ async def update_role(
 async def delete_role(
     name: RoleName, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
 ) -> Response:
-    await service.delete_role(session, ctx, principal, name)
+    await roles.delete_role(session, ctx, principal, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

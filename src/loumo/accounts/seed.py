@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.models import User, UserRole
+from loumo.accounts.passwords import check_password_policy
+from loumo.accounts.roles import roles_of
 from loumo.accounts.schemas import normalize_email
-from loumo.accounts.service import provision_user
+from loumo.accounts.users import user_by_email
+from loumo.audit import service as audit
 from loumo.core import permissions as perms
+from loumo.core import security
+from loumo.core.db import utcnow
 
 DEMO_MANAGER_EMAIL = "manager@loumo.example"
 DEMO_USERS = [
@@ -16,6 +24,45 @@ DEMO_USERS = [
     (perms.SUPPORT, "Demo Support", "support@loumo.example", "demo-support-2026"),
     (perms.ADMIN, "Demo Admin", "admin@loumo.example", "demo-admin-2026"),
 ]
+
+
+async def provision_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    roles: Iterable[str],
+) -> tuple[User, bool]:
+    """Create a verified, active user with `roles`, or add the roles to an existing one.
+
+    Returns the user and whether it was created. The password is only set on creation.
+    """
+    check_password_policy(password, email)
+    user = await user_by_email(session, email)
+    created = user is None
+    if user is None:
+        user = User(
+            email=email,
+            name=name,
+            password_hash=await security.hash_password(password),
+            email_verified_at=utcnow(),
+        )
+        session.add(user)
+        await session.flush()
+    user.is_active = True
+    held = set(await roles_of(session, user.id))
+    session.add_all(UserRole(user_id=user.id, role=r) for r in sorted(set(roles) - held))
+    await session.flush()
+    await audit.record(
+        session,
+        None,
+        "user.provisioned",
+        entity_type="user",
+        entity_id=user.id,
+        diff={"roles": sorted(set(roles)), "created": created},
+    )
+    return user, created
 
 
 async def create_admin(session: AsyncSession, email: str, password: str, name: str) -> bool:

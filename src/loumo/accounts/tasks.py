@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts import service
+from loumo.accounts import sessions
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import periodic
 
@@ -21,7 +21,7 @@ PURGE_JOB = "accounts.purge"
 async def purge_auth_records(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Delete sessions, refresh tokens and one-time codes dead for `AUTH_RETENTION_DAYS`."""
     settings = current_job().settings
-    counts = await service.purge_auth_records(
+    counts = await sessions.purge_auth_records(
         session, retention=timedelta(days=settings.auth_retention_days)
     )
     logger.info(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mappe
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from loumo.core.errors import Conflict
+from loumo.core.errors import AppError, Conflict
 
 S = TypeVar("S", bound=Select[Any])
 
@@ -39,6 +39,11 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive ones; every one is UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -216,8 +221,10 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One unit of work per request: commit once when the route returns, roll back on error.
 
     Declared with `scope="function"` so that the commit runs before the response is sent: a
-    failing commit becomes an error response, never a 2xx. Safe methods get a read-only
-    autocommit session that refuses writes: no transaction to open or commit.
+    failing commit becomes an error response, never a 2xx. An `AppError` with `keep_changes`
+    (a wrong code's attempt counted, a failed login audited) commits what was flushed and is
+    then answered as usual. Safe methods get a read-only autocommit session that refuses
+    writes: no transaction to open or commit.
     """
     db: Database = request.app.state.db
     if request.method in SAFE_METHODS:
@@ -226,7 +233,12 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         return
     async with db.sessionmaker() as session:
         try:
-            yield session
+            try:
+                yield session
+            except AppError as error:
+                if error.keep_changes:
+                    await session.commit()
+                raise
             await session.commit()
         except BaseException:
             await session.rollback()

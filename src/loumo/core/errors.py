@@ -16,17 +16,27 @@ logger = structlog.get_logger("loumo.errors")
 
 
 class AppError(Exception):
-    """Base of every error a service may raise; carries an HTTP status and a stable code."""
+    """Base of every error a service may raise; carries an HTTP status and a stable code.
+
+    `keep_changes` (a class default, or per raise) asks the request's unit of work to commit
+    what the service flushed before answering the error: a failure that must leave a trace,
+    such as a wrong code's attempt count. Otherwise an error rolls everything back.
+    """
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    keep_changes: bool = False
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, keep_changes: bool | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
         self.headers: dict[str, str] = {}
+        if keep_changes is not None:
+            self.keep_changes = keep_changes
 
 
 class BadRequest(AppError):

@@ -1,0 +1,96 @@
+"""The caller's delivery addresses (`/me/addresses`): each in an active zone, one the default."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.accounts.errors import UnknownReference
+from loumo.accounts.models import Address
+from loumo.accounts.schemas import AddressCreate, AddressUpdate
+from loumo.core.auth import Principal
+from loumo.core.errors import NotFound
+from loumo.zones import service as zones_service
+
+
+def _own_addresses(principal: Principal) -> Select[Address]:
+    """The one place deciding which addresses a caller sees: their own."""
+    return select(Address).where(Address.user_id == principal.user_id)
+
+
+async def _check_zone(session: AsyncSession, zone_id: str) -> None:
+    if not await zones_service.is_active_zone(session, zone_id):
+        raise UnknownReference(
+            "No active delivery zone has this id",
+            errors=[
+                {"field": "zone_id", "location": "body", "message": "unknown zone", "type": "ref"}
+            ],
+        )
+
+
+async def list_addresses(session: AsyncSession, principal: Principal) -> list[Address]:
+    query = _own_addresses(principal).order_by(Address.is_default.desc(), Address.id)
+    return list((await session.scalars(query)).all())
+
+
+async def get_address(session: AsyncSession, principal: Principal, address_id: str) -> Address:
+    address = await session.scalar(_own_addresses(principal).where(Address.id == address_id))
+    if address is None:
+        raise NotFound("No such address")
+    return address
+
+
+async def _make_default(session: AsyncSession, principal: Principal, address: Address) -> None:
+    await session.execute(
+        update(Address)
+        .where(Address.user_id == principal.user_id, Address.id != address.id)
+        .values(is_default=False)
+        .execution_options(synchronize_session=False)
+    )
+    address.is_default = True
+
+
+async def create_address(
+    session: AsyncSession, principal: Principal, data: AddressCreate
+) -> Address:
+    """Add an address; the first one, or one sent with `is_default`, becomes the default."""
+    await _check_zone(session, data.zone_id)
+    has_any = await session.scalar(select(exists(_own_addresses(principal))))
+    address = Address(user_id=principal.user_id, **data.model_dump(exclude={"is_default"}))
+    session.add(address)
+    await session.flush()
+    if data.is_default or not has_any:
+        await _make_default(session, principal, address)
+    await session.flush()
+    await session.refresh(address)
+    return address
+
+
+async def update_address(
+    session: AsyncSession, principal: Principal, address_id: str, data: AddressUpdate
+) -> Address:
+    address = await get_address(session, principal, address_id)
+    values = data.model_dump(exclude_unset=True)
+    if "zone_id" in values:
+        await _check_zone(session, values["zone_id"])
+    make_default = values.pop("is_default", None)
+    for name, value in values.items():
+        setattr(address, name, value)
+    if make_default:
+        await _make_default(session, principal, address)
+    await session.flush()
+    await session.refresh(address)
+    return address
+
+
+async def delete_address(session: AsyncSession, principal: Principal, address_id: str) -> None:
+    """Delete; when it was the default, the oldest remaining address becomes the default."""
+    address = await get_address(session, principal, address_id)
+    was_default = address.is_default
+    await session.delete(address)
+    await session.flush()
+    if was_default:
+        successor = await session.scalar(_own_addresses(principal).order_by(Address.id).limit(1))
+        if successor is not None:
+            successor.is_default = True
+            await session.flush()

@@ -1,0 +1,89 @@
+"""Registration and email verification (by code or link), and resending the code."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.accounts.codes import find_code, new_code
+from loumo.accounts.context import AuthContext
+from loumo.accounts.mail import link, mail_user
+from loumo.accounts.models import User, UserRole
+from loumo.accounts.passwords import check_password_policy
+from loumo.accounts.schemas import UserCreate
+from loumo.accounts.users import user_by_email
+from loumo.core import permissions as perms
+from loumo.core import security
+from loumo.core.db import utcnow
+from loumo.core.ratelimit import Rule
+
+VERIFY_EMAIL = "verify_email"
+VERIFY_CODE_TTL = timedelta(hours=24)
+
+REGISTER_PER_IP = Rule("register-ip", "20/hour")
+VERIFY_PER_EMAIL = Rule("verify-email", "10/15 minutes")
+RESEND_PER_EMAIL = Rule("resend-email", "3/15 minutes")
+RESEND_PER_IP = Rule("resend-ip", "30/hour")
+
+
+async def _send_verification(session: AsyncSession, ctx: AuthContext, user: User) -> None:
+    code, token = await new_code(session, ctx, user, VERIFY_EMAIL, VERIFY_CODE_TTL)
+    await mail_user(session, user, "verify_email", code=code, link=link(ctx, "verify-email", token))
+
+
+async def register(
+    session: AsyncSession, ctx: AuthContext, data: UserCreate, default_language: str
+) -> None:
+    """Create a customer and send the verification; a known email gets the same answer."""
+    await ctx.limiter.hit(REGISTER_PER_IP, ctx.meta.ip or "unknown")
+    check_password_policy(data.password, data.email)
+    password_hash = await security.hash_password(data.password)
+    if await user_by_email(session, data.email) is not None:
+        await ctx.audit(session, "auth.register_existing_email", diff={"email": data.email})
+        return
+    user = User(
+        email=data.email,
+        name=data.name,
+        phone=data.phone,
+        language=data.language or default_language,
+        password_hash=password_hash,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError:  # registered concurrently: same answer as a known email
+        return
+    session.add(UserRole(user_id=user.id, role=perms.CUSTOMER))
+    await _send_verification(session, ctx, user)
+    await ctx.audit(session, "auth.register", actor_id=user.id, user=user)
+
+
+async def verify_email(
+    session: AsyncSession,
+    ctx: AuthContext,
+    *,
+    token: str | None = None,
+    email: str | None = None,
+    code: str | None = None,
+) -> None:
+    """Mark the email verified with the link token or the 6-digit code (single use)."""
+    if not token:
+        await ctx.limiter.hit(VERIFY_PER_EMAIL, email or "")
+    found, user = await find_code(session, ctx, VERIFY_EMAIL, token=token, email=email, code=code)
+    found.used_at = utcnow()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        await mail_user(session, user, "welcome")
+    await ctx.audit(session, "auth.email_verified", actor_id=user.id, user=user)
+
+
+async def resend_verification(session: AsyncSession, ctx: AuthContext, email: str) -> None:
+    """Send a fresh code to an unverified account; the answer never says whether it exists."""
+    await ctx.limiter.hit(RESEND_PER_IP, ctx.meta.ip or "unknown")
+    await ctx.limiter.hit(RESEND_PER_EMAIL, email)
+    user = await user_by_email(session, email)
+    if user is not None and user.is_active and user.email_verified_at is None:
+        await _send_verification(session, ctx, user)
