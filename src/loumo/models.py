@@ -14,6 +14,7 @@ from loumo.accounts.models import (
 from loumo.audit.models import AuditEntry
 from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.core.db import Base
+from loumo.core.idempotency import IdempotencyRecord
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
@@ -30,6 +31,7 @@ __all__ = [
     "Base",
     "Category",
     "Favorite",
+    "IdempotencyRecord",
     "Job",
     "MediaFile",
     "Notification",
