@@ -1,8 +1,8 @@
-"""Idempotency keys; orders, their fulfilments, items and timeline
+"""Idempotency keys; orders, their fulfilments, items, timeline and refunds
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-03 15:22:49.328775
+Create Date: 2026-12-03 15:31:11.870968
 """
 
 from collections.abc import Sequence
@@ -40,11 +40,221 @@ def upgrade() -> None:
             batch_op.f("ix_idempotency_keys_expires_at"), ["expires_at"], unique=False
         )
 
+    op.create_table(
+        "orders",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("reference", sa.String(length=16), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("payment_status", sa.String(length=20), nullable=False),
+        sa.Column("payment_method", sa.String(length=20), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("subtotal", sa.Integer(), nullable=False),
+        sa.Column("discount", sa.Integer(), nullable=False),
+        sa.Column("delivery_fee", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("paid_amount", sa.Integer(), nullable=False),
+        sa.Column("refunded", sa.Integer(), nullable=False),
+        sa.Column("promotion_id", sa.String(length=32), nullable=True),
+        sa.Column("promo_code", sa.String(length=40), nullable=True),
+        sa.Column("address_id", sa.String(length=32), nullable=True),
+        sa.Column("zone_id", sa.String(length=32), nullable=False),
+        sa.Column("delivery_address", sa.JSON(), nullable=False),
+        sa.Column("contact_phone", sa.String(length=32), nullable=False),
+        sa.Column("payment_in_flight", sa.Boolean(), nullable=False),
+        sa.Column("paid_payment_id", sa.String(length=64), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "refunded >= 0 AND refunded <= paid_amount", name=op.f("ck_orders_refunded_within_paid")
+        ),
+        sa.CheckConstraint("total >= 0", name=op.f("ck_orders_total_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["address_id"],
+            ["addresses.id"],
+            name=op.f("fk_orders_address_id_addresses"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["promotion_id"],
+            ["promotions.id"],
+            name=op.f("fk_orders_promotion_id_promotions"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_orders_user_id_users"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["zone_id"], ["zones.id"], name=op.f("fk_orders_zone_id_zones"), ondelete="RESTRICT"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
+        sa.UniqueConstraint("reference", name=op.f("uq_orders_reference")),
+    )
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index("ix_orders_created_at_id", ["created_at", "id"], unique=False)
+        batch_op.create_index("ix_orders_status_expires_at", ["status", "expires_at"], unique=False)
+        batch_op.create_index(
+            "ix_orders_user_id_created_at_id", ["user_id", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_orders_zone_id"), ["zone_id"], unique=False)
+
+    op.create_table(
+        "fulfilments",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=False),
+        sa.Column("shop_id", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("subtotal", sa.Integer(), nullable=False),
+        sa.Column("discount", sa.Integer(), nullable=False),
+        sa.Column("delivery_fee", sa.Integer(), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_fulfilments_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["shops.id"],
+            name=op.f("fk_fulfilments_shop_id_shops"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fulfilments")),
+        sa.UniqueConstraint("order_id", "shop_id", name=op.f("uq_fulfilments_order_id_shop_id")),
+    )
+    with op.batch_alter_table("fulfilments", schema=None) as batch_op:
+        batch_op.create_index("ix_fulfilments_shop_id_status", ["shop_id", "status"], unique=False)
+
+    op.create_table(
+        "order_events",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=False),
+        sa.Column("fulfilment_id", sa.String(length=32), nullable=True),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("actor_id", sa.String(length=32), nullable=True),
+        sa.Column("actor_kind", sa.String(length=20), nullable=False),
+        sa.Column("from_status", sa.String(length=20), nullable=True),
+        sa.Column("to_status", sa.String(length=20), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_order_events_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_events")),
+    )
+    with op.batch_alter_table("order_events", schema=None) as batch_op:
+        batch_op.create_index("ix_order_events_order_id_id", ["order_id", "id"], unique=False)
+
+    op.create_table(
+        "order_refunds",
+        sa.Column("refund_id", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=False),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("full", sa.Boolean(), nullable=False),
+        sa.Column("lines", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_order_refunds_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("refund_id", name=op.f("pk_order_refunds")),
+    )
+    with op.batch_alter_table("order_refunds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_order_refunds_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
+        "order_items",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=False),
+        sa.Column("fulfilment_id", sa.String(length=32), nullable=False),
+        sa.Column("shop_id", sa.String(length=32), nullable=False),
+        sa.Column("variant_id", sa.String(length=32), nullable=False),
+        sa.Column("product_id", sa.String(length=32), nullable=False),
+        sa.Column("name_fr", sa.String(length=300), nullable=False),
+        sa.Column("name_en", sa.String(length=300), nullable=False),
+        sa.Column("sku", sa.String(length=80), nullable=False),
+        sa.Column("unit_price", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("line_total", sa.Integer(), nullable=False),
+        sa.Column("discount_share", sa.Integer(), nullable=False),
+        sa.Column("short_quantity", sa.Integer(), nullable=False),
+        sa.Column("refunded_quantity", sa.Integer(), nullable=False),
+        sa.Column("refunded_amount", sa.Integer(), nullable=False),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_order_items_quantity_positive")),
+        sa.CheckConstraint(
+            "short_quantity >= 0 AND refunded_quantity >= 0 AND short_quantity <= quantity AND refunded_quantity <= quantity",
+            name=op.f("ck_order_items_quantities_within_line"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["fulfilment_id"],
+            ["fulfilments.id"],
+            name=op.f("fk_order_items_fulfilment_id_fulfilments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_order_items_order_id_orders"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_order_items_variant_id_variants"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_items")),
+    )
+    with op.batch_alter_table("order_items", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_order_items_fulfilment_id"), ["fulfilment_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_order_items_order_id"), ["order_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("order_items", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_items_order_id"))
+        batch_op.drop_index(batch_op.f("ix_order_items_fulfilment_id"))
+
+    op.drop_table("order_items")
+    with op.batch_alter_table("order_refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_refunds_order_id"))
+
+    op.drop_table("order_refunds")
+    with op.batch_alter_table("order_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_order_events_order_id_id")
+
+    op.drop_table("order_events")
+    with op.batch_alter_table("fulfilments", schema=None) as batch_op:
+        batch_op.drop_index("ix_fulfilments_shop_id_status")
+
+    op.drop_table("fulfilments")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_orders_zone_id"))
+        batch_op.drop_index("ix_orders_user_id_created_at_id")
+        batch_op.drop_index("ix_orders_status_expires_at")
+        batch_op.drop_index("ix_orders_created_at_id")
+
+    op.drop_table("orders")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_expires_at"))
 

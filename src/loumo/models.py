@@ -18,6 +18,7 @@ from loumo.core.idempotency import IdempotencyRecord
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
+from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem, OrderRefund
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 from loumo.zones.models import Zone
@@ -31,11 +32,16 @@ __all__ = [
     "Base",
     "Category",
     "Favorite",
+    "Fulfilment",
     "IdempotencyRecord",
     "Job",
     "MediaFile",
     "Notification",
     "OneTimeCode",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "OrderRefund",
     "PeriodicRun",
     "Product",
     "ProductImage",
