@@ -269,6 +269,14 @@ _CUSTOMER: dict[str, tuple[str | None, Severity, dict[str, tuple[str, str]]]] = 
             "en": ("Order {ref} delivered", "Your order was delivered. Enjoy!"),
         },
     ),
+    OrderStatus.COMPLETED: (
+        None,
+        Severity.SUCCESS,
+        {
+            "fr": ("Commande {ref} terminée", "Merci d’avoir commandé sur Loumo !"),
+            "en": ("Order {ref} completed", "Thank you for ordering with Loumo!"),
+        },
+    ),
     OrderStatus.CANCELLED: (
         "order_cancelled",
         Severity.WARNING,
