@@ -273,7 +273,7 @@ _CUSTOMER: dict[str, tuple[str | None, Severity, dict[str, tuple[str, str]]]] = 
         None,
         Severity.SUCCESS,
         {
-            "fr": ("Commande {ref} terminée", "Merci d’avoir commandé sur Loumo !"),
+            "fr": ("Commande {ref} terminée", "Merci d'avoir commandé sur Loumo !"),
             "en": ("Order {ref} completed", "Thank you for ordering with Loumo!"),
         },
     ),
