@@ -6,16 +6,24 @@ Customer A owns the address; customer B (and staff, through /me) get 404 for it,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Address, Favorite, Role
-from loumo.catalog.models import Category, Product
+from loumo.catalog.models import Category, Product, Variant
+from loumo.core.auth import Principal
+from loumo.orders import checkout
+from loumo.orders.lifecycle import fulfilments_of, items_of, sell_fulfilment
+from loumo.orders.models import Order
+from loumo.orders.schemas import OrderCreate
+from loumo.shops.models import Shop, Stock, shop_managers
 from tests.factories import auth_headers, create_user, create_zone
 
 API = "/api/v1"
@@ -131,11 +139,8 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
     return value
 
 
-@pytest.mark.parametrize("caller_index", range(len(CALLERS)), ids=CALLERS)
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.path}" for c in CASES])
-async def test_access(
-    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, case: Case, caller_index: int
-) -> None:
+async def _matrix_world(db: AsyncSession) -> tuple[dict[str, Any], Any, Address, Product]:
+    """One user per caller, a zone, customer A's address there, and a product."""
     users = {name: await create_user(db, role) for name, role in ROLE_OF.items()}
     zone = await create_zone(db)
     address = Address(
@@ -147,12 +152,23 @@ async def test_access(
         is_default=True,
     )
     category = Category(name="Matrix", slug="matrix", path="/")
-    db.add(category)
+    db.add_all([address, category])
     await db.flush()
     product = Product(
         reference="MATRIX", slug="matrix", category_id=category.id, name_fr="M", name_en="M"
     )
-    db.add_all([address, Role(name="temp", description=""), product])
+    db.add(product)
+    await db.flush()
+    return users, zone, address, product
+
+
+@pytest.mark.parametrize("caller_index", range(len(CALLERS)), ids=CALLERS)
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.method} {c.path}" for c in CASES])
+async def test_access(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, case: Case, caller_index: int
+) -> None:
+    users, zone, address, product = await _matrix_world(db)
+    db.add(Role(name="temp", description=""))
     await db.flush()
     db.add(Favorite(user_id=users["customer_a"].id, product_id=product.id))
     await db.commit()
@@ -185,7 +201,10 @@ ORDER = "/orders/{order}"
 FULFILMENT = ORDER + "/fulfilments/{fulfilment}"
 
 
-def _orders(anon: int, a: int, b: int, manager: int, agent: int, support: int, admin: int):  # type: ignore[no-untyped-def]
+def _orders(
+    anon: int, a: int, b: int, manager: int, agent: int, support: int, admin: int
+) -> tuple[int, ...]:
+    """One status per caller, in CALLERS order."""
     return (anon, a, b, manager, agent, support, admin)
 
 
@@ -237,38 +256,10 @@ def test_the_matrix_covers_every_orders_route(app: FastAPI) -> None:
 async def test_orders_access(
     client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, case: Case, caller_index: int
 ) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import insert, update
-
-    from loumo.catalog.models import Variant
-    from loumo.core.auth import Principal
-    from loumo.orders import checkout
-    from loumo.orders.lifecycle import fulfilments_of, items_of, sell_fulfilment
-    from loumo.orders.models import Order
-    from loumo.orders.schemas import OrderCreate
-    from loumo.shops.models import Shop, Stock, shop_managers
-
-    users = {name: await create_user(db, role) for name, role in ROLE_OF.items()}
-    zone = await create_zone(db)
+    users, zone, address, product = await _matrix_world(db)
     shop = Shop(name="Matrix shop", slug="matrix-shop", zone_id=zone.id)
-    category = Category(name="Matrix", slug="matrix", path="/")
-    db.add_all([shop, category])
-    await db.flush()
-    product = Product(
-        reference="MATRIX", slug="matrix", category_id=category.id, name_fr="M", name_en="M"
-    )
-    db.add(product)
-    await db.flush()
     variant = Variant(product_id=product.id, name="1 kg", sku="MATRIX-1", price=1000)
-    address = Address(
-        user_id=users["customer_a"].id,
-        label="Home",
-        street="Rue 1",
-        locality="Bastos",
-        zone_id=zone.id,
-    )
-    db.add_all([variant, address])
+    db.add_all([shop, variant])
     await db.flush()
     db.add(Stock(shop_id=shop.id, variant_id=variant.id, quantity=10))
     await db.execute(

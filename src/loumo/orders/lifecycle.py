@@ -96,6 +96,41 @@ async def move_order(
     return True
 
 
+async def move_fulfilment_row(
+    session: AsyncSession,
+    fulfilment: Fulfilment,
+    to: str,
+    *,
+    actor: Actor,
+    actor_id: str | None,
+    reason: str = "",
+) -> bool:
+    """One conditional UPDATE of a fulfilment from its current status to `to`, with its
+    timeline entry; False when another request moved it first."""
+    frm = fulfilment.status
+    moved = await session.execute(
+        update(Fulfilment)
+        .where(Fulfilment.id == fulfilment.id, Fulfilment.status == frm)
+        .values(status=to, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    fulfilment.status = to
+    await add_event(
+        session,
+        fulfilment.order_id,
+        kind="fulfilment",
+        actor=actor,
+        actor_id=actor_id,
+        fulfilment_id=fulfilment.id,
+        from_status=frm,
+        to_status=to,
+        reason=reason,
+    )
+    return True
+
+
 async def items_of(session: AsyncSession, order_id: str) -> list[OrderItem]:
     rows = await session.scalars(
         select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.id)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import User
@@ -177,7 +178,7 @@ async def settle_payment(
     if order.paid_payment_id == payment_id:
         return True
     now = utcnow()
-    values = {
+    values: dict[str, Any] = {
         "payment_status": PaymentStatus.PAID.value,
         "paid_payment_id": payment_id,
         "paid_amount": amount,
@@ -185,23 +186,26 @@ async def settle_payment(
         "payment_in_flight": False,
         "updated_at": now,
     }
-    takes = (
+    takes: tuple[ColumnElement[bool], ...] = (
         Order.id == order.id,
         Order.payment_status == PaymentStatus.UNPAID,
         Order.paid_payment_id.is_(None),
         Order.total == amount,
         Order.currency == currency,
     )
-    if is_prepaid(order.payment_method):
-        taken = await session.execute(
-            update(Order)
-            .where(*takes, Order.status == OrderStatus.PENDING_PAYMENT)
-            .values(status=OrderStatus.CONFIRMED.value, **values)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        order = await _load(session, order_id)
+    prepaid = is_prepaid(order.payment_method)
+    if prepaid:  # the money confirms the order
+        values["status"] = OrderStatus.CONFIRMED.value
+        takes += (Order.status == OrderStatus.PENDING_PAYMENT,)
+    else:  # cash, collected at delivery
+        takes += (Order.status.not_in([OrderStatus.CANCELLED, OrderStatus.EXPIRED]),)
+    taken = await session.execute(
+        update(Order).where(*takes).values(**values).execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    order = await _load(session, order_id)
+    if prepaid:
         await add_event(
             session,
             order.id,
@@ -214,16 +218,6 @@ async def settle_payment(
         for fulfilment in await fulfilments_of(session, order.id):
             await sell_fulfilment(session, fulfilment, actor_id=None)
             await tell_managers(session, order, fulfilment, "prepare")
-    else:
-        taken = await session.execute(
-            update(Order)
-            .where(*takes, Order.status.not_in([OrderStatus.CANCELLED, OrderStatus.EXPIRED]))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        order = await _load(session, order_id)
     await add_event(
         session,
         order.id,

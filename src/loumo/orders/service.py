@@ -26,6 +26,7 @@ from loumo.orders.lifecycle import (
     follow_fulfilments,
     fulfilments_of,
     items_of,
+    move_fulfilment_row,
     move_order,
     release_holds,
     sell_fulfilment,
@@ -195,24 +196,10 @@ async def _close_fulfilments(
     for fulfilment in await fulfilments_of(session, order.id):
         if fulfilment.status not in LIVE_FULFILMENTS:
             continue
-        moved = await session.execute(
-            update(Fulfilment)
-            .where(Fulfilment.id == fulfilment.id, Fulfilment.status == fulfilment.status)
-            .values(status=FulfilmentStatus.CANCELLED.value, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if not await move_fulfilment_row(
+            session, fulfilment, FulfilmentStatus.CANCELLED, actor=actor, actor_id=actor_id
+        ):
             continue
-        await add_event(
-            session,
-            order.id,
-            kind="fulfilment",
-            actor=actor,
-            actor_id=actor_id,
-            fulfilment_id=fulfilment.id,
-            from_status=fulfilment.status,
-            to_status=FulfilmentStatus.CANCELLED,
-        )
         if tell:
             await tell_managers(session, order, fulfilment, "cancelled")
 
@@ -434,28 +421,12 @@ async def advance_fulfilment(
     check_fulfilment_move(frm, to, actor)
     if frm == FulfilmentStatus.PENDING and fulfilment.accepted_at is None:
         raise FulfilmentNotAccepted("The shop has not accepted this order yet")
-    moved = await session.execute(
-        update(Fulfilment)
-        .where(Fulfilment.id == fulfilment.id, Fulfilment.status == frm)
-        .values(status=to.value, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not await move_fulfilment_row(
+        session, fulfilment, to, actor=actor, actor_id=actor_id, reason=reason
+    ):
         raise IllegalTransition(
             f"The fulfilment moved on from {frm} meanwhile", from_status=frm, to_status=to
         )
-    fulfilment.status = to.value
-    await add_event(
-        session,
-        fulfilment.order_id,
-        kind="fulfilment",
-        actor=actor,
-        actor_id=actor_id,
-        fulfilment_id=fulfilment.id,
-        from_status=frm,
-        to_status=to,
-        reason=reason,
-    )
     order = await session.get(Order, fulfilment.order_id, populate_existing=True)
     assert order is not None
     await follow_fulfilments(session, order, actor=Actor.SYSTEM, actor_id=None)
