@@ -25,6 +25,7 @@ from loumo.core.settings import Settings, get_settings, resolve_secret_key
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
+from loumo.orders.router import router as orders_router
 from loumo.promotions.router import router as promotions_router
 from loumo.shops.router import router as shops_router
 from loumo.zones.router import router as zones_router
@@ -46,6 +47,7 @@ def build_api_router() -> APIRouter:
     api.include_router(catalog_router)
     api.include_router(shops_router)
     api.include_router(promotions_router)
+    api.include_router(orders_router)
     api.include_router(media.router)
     api.include_router(notifications_router)
     return api

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from loumo import accounts, audit, catalog, promotions, shops, zones
+from loumo import accounts, audit, catalog, orders, promotions, shops, zones
 from loumo.accounts.directory import holders_of, recipients_for
 from loumo.accounts.principal import PrincipalEnricher
 from loumo.catalog.availability import AvailabilitySource, register_availability_source
@@ -43,6 +43,7 @@ JOB_MODULES: tuple[str, ...] = (
     "loumo.accounts.tasks",
     "loumo.shops.tasks",
     "loumo.media.tasks",
+    "loumo.orders.tasks",
 )
 
 
@@ -80,6 +81,7 @@ def default_ports() -> Ports:
             *catalog.PERMISSIONS,
             *shops.PERMISSIONS,
             *promotions.PERMISSIONS,
+            *orders.PERMISSIONS,
         ),
         principal_enrichers=(with_managed_shops,),
         availability=SHOP_AVAILABILITY,
