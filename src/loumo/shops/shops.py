@@ -5,14 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.catalog.images import change_image_key
+from loumo.catalog.images import change_image_key, image_model
 from loumo.catalog.text import slugify
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, visible
 from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import encode_cursor, id_after
 from loumo.media import service as media
-from loumo.media.schemas import ImageRead
 from loumo.media.storage import Storage
 from loumo.shops.errors import UnknownZone
 from loumo.shops.models import Shop
@@ -25,8 +24,7 @@ CONFLICT = "The shop conflicts with an existing one"
 
 def shop_read(shop: Shop, storage: Storage) -> ShopRead:
     read = ShopRead.model_validate(shop)
-    if shop.image_key:
-        read.image = ImageRead(**media.image_read(storage, shop.image_key))
+    read.image = image_model(storage, shop.image_key)
     return read
 
 
