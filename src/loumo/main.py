@@ -24,6 +24,7 @@ from loumo.core.settings import Settings, get_settings, resolve_secret_key
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
+from loumo.payments.sandbox.router import router as pawapay_sandbox_router
 from loumo.promotions.router import router as promotions_router
 from loumo.shops import service as shops_service
 from loumo.shops.router import router as shops_router
@@ -105,4 +106,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(build_api_router())
     app.include_router(media.files_router)
+    if settings.sandbox_enabled:
+        app.include_router(pawapay_sandbox_router)
     return app

@@ -17,6 +17,7 @@ from loumo.core.db import Base
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
+from loumo.payments.sandbox.models import SandboxCallback, SandboxDeposit, SandboxRefund
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 from loumo.zones.models import Zone
@@ -43,6 +44,9 @@ __all__ = [
     "RefreshToken",
     "Role",
     "RolePermission",
+    "SandboxCallback",
+    "SandboxDeposit",
+    "SandboxRefund",
     "Shop",
     "Stock",
     "StockMovement",

@@ -10,4 +10,5 @@ TASK_MODULES: tuple[str, ...] = (
     "loumo.accounts.tasks",
     "loumo.shops.tasks",
     "loumo.media.tasks",
+    "loumo.payments.sandbox.tasks",
 )
