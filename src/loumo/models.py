@@ -14,9 +14,11 @@ from loumo.accounts.models import (
 from loumo.audit.models import AuditEntry
 from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.core.db import Base
+from loumo.core.idempotency import IdempotencyRecord
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
+from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem, OrderRefund
 from loumo.payments.sandbox.models import SandboxCallback, SandboxDeposit, SandboxRefund
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
@@ -31,10 +33,16 @@ __all__ = [
     "Base",
     "Category",
     "Favorite",
+    "Fulfilment",
+    "IdempotencyRecord",
     "Job",
     "MediaFile",
     "Notification",
     "OneTimeCode",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "OrderRefund",
     "PeriodicRun",
     "Product",
     "ProductImage",

@@ -1,6 +1,7 @@
 """Promotion rules: who may use a code, what it takes off a basket, and counting its uses.
 
-Uses are counted only by paid orders (`redeem`, called when a payment settles an order), with a
+Uses are held by placed orders (`hold_use`, given back by `release_use`) and counted by paid ones
+(`redeem`, idempotent per order after a hold), with a
 conditional UPDATE that can never pass `max_uses`, whatever the concurrency.
 """
 
@@ -392,3 +393,51 @@ async def redeem(
         )
     )
     await session.flush()
+
+
+async def hold_use(
+    session: AsyncSession, *, promotion_id: str, user_id: str, order_id: str, discount: int
+) -> None:
+    """Hold one use for a placed order, race-safe, before any money moves.
+
+    A held use is a redemption row, so `max_uses` and the per-customer limit count it at once;
+    a settled payment's `redeem` then finds it and does nothing; `release_use` gives it back
+    when the order is cancelled or expires. Raises `PromotionUnavailable` when none is left.
+    """
+    await redeem(
+        session, promotion_id=promotion_id, user_id=user_id, order_id=order_id, discount=discount
+    )
+
+
+async def release_use(session: AsyncSession, *, promotion_id: str, order_id: str) -> bool:
+    """Give back the use held (or redeemed) by `order_id`; False when it held none (idempotent)."""
+    released = await session.execute(
+        delete(PromotionRedemption)
+        .where(
+            PromotionRedemption.promotion_id == promotion_id,
+            PromotionRedemption.order_id == order_id,
+        )
+        .returning(PromotionRedemption.id)
+        .execution_options(synchronize_session=False)
+    )
+    if released.first() is None:
+        return False
+    await session.execute(
+        update(Promotion)
+        .where(Promotion.id == promotion_id, Promotion.uses_count > 0)
+        .values(uses_count=Promotion.uses_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+async def covered_lines(
+    session: AsyncSession, promotion: Promotion, lines: Sequence[PricedLine]
+) -> list[bool]:
+    """Whether each line is in the promotion's scope (the lines its discount is shared over)."""
+    targets = set(
+        await session.scalars(
+            select(PromotionTarget.target_id).where(PromotionTarget.promotion_id == promotion.id)
+        )
+    )
+    return [_covers(promotion, targets, line) for line in lines]

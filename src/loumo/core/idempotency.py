@@ -1,0 +1,237 @@
+"""`Idempotency-Key`: a retried POST that moves money gets the first answer, never a second effect.
+
+A route that honours the header hands its work to `idempotent(...)` before it writes anything.
+The key is scoped to the caller and the route (method + path template). The first request
+inserts a `running` row and commits it at once (the request's session has written nothing yet;
+using it rather than a second connection keeps one pooled connection per request), so that a
+concurrent retry sees it (409); the work then runs in the request's unit of work, and the answer
+is stored in that same unit of work, so the answer exists if and only if the work committed. A
+request that fails frees its key for a retry.
+Rules (DESIGN.md, after the IETF idempotency-key draft): no header → 400; same key and body →
+the stored answer; same key, other body → 422; still running → 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import JSON, DateTime, String, UniqueConstraint, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from loumo.core.db import Base, insert_ignoring_conflicts, utcnow
+from loumo.core.errors import AppError, BadRequest, Conflict
+from loumo.core.ids import new_id
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+DEFAULT_TTL = timedelta(hours=24)
+# A `running` row older than this belongs to a request that died (process killed, commit lost):
+# the next request with the key takes it over instead of answering 409 until the key expires.
+RUNNING_LEASE = timedelta(seconds=60)
+
+RUNNING = "running"
+DONE = "done"
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        description="A unique key per operation (e.g. a UUID); a retry with the same key and "
+        "body gets the first answer instead of a second effect. Required.",
+    ),
+]
+
+
+class IdempotencyRecord(Base):
+    """One key of one caller on one route: its body fingerprint and, once done, its answer."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal_id", "route", "key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    principal_id: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=RUNNING)
+    response_status: Mapped[int | None] = mapped_column(default=None)
+    response_body: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code, title = "idempotency_key_required", "Idempotency-Key required"
+
+
+class IdempotencyKeyReused(AppError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code, title = "idempotency_key_in_flight", "Request with this Idempotency-Key in progress"
+
+
+def request_hash(body: Any) -> str:
+    """The fingerprint of a request body: SHA-256 of its canonical JSON (sorted keys)."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def route_of(request: Request) -> str:
+    """`METHOD /path/{template}`: the key's scope, whatever the ids in the URL."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or request.url.path
+    return f"{request.method} {template}"
+
+
+def _replay(record: IdempotencyRecord) -> JSONResponse:
+    return JSONResponse(
+        record.response_body,
+        status_code=record.response_status or 200,
+        headers={REPLAYED_HEADER: "true"},
+    )
+
+
+async def _claim(
+    claim: AsyncSession,
+    *,
+    principal_id: str,
+    route: str,
+    key: str,
+    fingerprint: str,
+    ttl: timedelta,
+) -> IdempotencyRecord | str:
+    """Take the key (committed at once): the new row's id, or the finished row to replay."""
+    scope = (
+        IdempotencyRecord.principal_id == principal_id,
+        IdempotencyRecord.route == route,
+        IdempotencyRecord.key == key,
+    )
+    now = utcnow()
+    # An expired key is forgotten, whatever its state: it starts over.
+    await claim.execute(
+        delete(IdempotencyRecord).where(*scope, IdempotencyRecord.expires_at <= now)
+    )
+    row_id = new_id()
+    inserted = await claim.execute(
+        insert_ignoring_conflicts(
+            claim, IdempotencyRecord.__table__, index_elements=["principal_id", "route", "key"]
+        ).values(
+            id=row_id,
+            principal_id=principal_id,
+            route=route,
+            key=key,
+            request_hash=fingerprint,
+            status=RUNNING,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        await claim.commit()
+        return row_id
+    existing = await claim.scalar(select(IdempotencyRecord).where(*scope))
+    if existing is None:  # deleted between the two statements: the caller may retry
+        await claim.commit()
+        raise IdempotencyKeyInFlight("Retry this request")
+    if existing.request_hash != fingerprint:
+        await claim.commit()
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with another request body; use a new key"
+        )
+    if existing.status == DONE:
+        await claim.commit()
+        return existing
+    # Still running: take it over only if its request is long dead.
+    taken = await claim.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.id == existing.id,
+            IdempotencyRecord.status == RUNNING,
+            IdempotencyRecord.created_at <= now - RUNNING_LEASE,
+        )
+        .values(created_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await claim.commit()
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return existing.id
+    raise IdempotencyKeyInFlight(
+        "A request with this Idempotency-Key is still being processed; retry later"
+    )
+
+
+async def _forget(session: AsyncSession, row_id: str) -> None:
+    """The work failed: roll it back and free the key, so that a retry runs it again."""
+    await session.rollback()
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.id == row_id, IdempotencyRecord.status == RUNNING
+        )
+    )
+    await session.commit()
+
+
+Work = Callable[[], Awaitable[tuple[int, Any]]]
+
+
+async def idempotent(
+    request: Request,
+    session: AsyncSession,
+    *,
+    principal_id: str,
+    key: str | None,
+    body: Any,
+    work: Work,
+    ttl: timedelta = DEFAULT_TTL,
+) -> JSONResponse:
+    """Run `work()` (it returns `(status, json_body)`) once per key; replay its answer after.
+
+    `session` is the request's unit of work, with nothing written yet: the claim is committed
+    in it first, then the answer is stored in it, so it commits with the work. On an error the
+    work is rolled back and the key freed (a retry may succeed); the error propagates.
+    """
+    if key is None or not key.strip():
+        raise IdempotencyKeyRequired(f"This endpoint needs an {HEADER} header (e.g. a UUID)")
+    key = key.strip()
+    if len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(f"{HEADER} is at most {MAX_KEY_LENGTH} characters")
+    claimed = await _claim(
+        session,
+        principal_id=principal_id,
+        route=route_of(request),
+        key=key,
+        fingerprint=request_hash(body),
+        ttl=ttl,
+    )
+    if isinstance(claimed, IdempotencyRecord):
+        return _replay(claimed)
+    try:
+        status, answer = await work()
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == claimed)
+            .values(status=DONE, response_status=status, response_body=answer)
+            .execution_options(synchronize_session=False)
+        )
+        await session.flush()
+    except Exception:
+        await _forget(session, claimed)
+        raise
+    return JSONResponse(answer, status_code=status)
+
+
+async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Delete the keys past their expiry (a periodic job calls this); returns how many."""
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= (now or utcnow()))
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
