@@ -1,8 +1,8 @@
-"""Payments: the pawaPay sandbox's deposits, refunds and callbacks
+"""Payments, refunds, webhook events; the pawaPay sandbox's deposits, refunds and callbacks
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-12-03 15:26:01.689598
+Create Date: 2026-12-03 15:38:13.192547
 """
 
 from collections.abc import Sequence
@@ -49,6 +49,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("deposit_id", name=op.f("pk_sandbox_deposits")),
     )
     op.create_table(
+        "webhook_events",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("provider", sa.String(length=16), nullable=False),
+        sa.Column("event_id", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("reference", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=64), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_events")),
+        sa.UniqueConstraint(
+            "provider", "event_id", name=op.f("uq_webhook_events_provider_event_id")
+        ),
+    )
+    op.create_table(
         "sandbox_refunds",
         sa.Column("refund_id", sa.String(length=36), nullable=False),
         sa.Column("deposit_id", sa.String(length=36), nullable=False),
@@ -70,15 +86,125 @@ def upgrade() -> None:
             batch_op.f("ix_sandbox_refunds_deposit_id"), ["deposit_id"], unique=False
         )
 
+    op.create_table(
+        "payments",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("method", sa.String(length=16), nullable=False),
+        sa.Column("provider", sa.String(length=16), nullable=False),
+        sa.Column("reference", sa.String(length=36), nullable=False),
+        sa.Column("provider_payment_id", sa.String(length=64), nullable=True),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=True),
+        sa.Column("operator", sa.String(length=40), nullable=True),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("failure_code", sa.String(length=64), nullable=True),
+        sa.Column("failure_reason", sa.Text(), nullable=True),
+        sa.Column("client_secret", sa.String(length=200), nullable=True),
+        sa.Column("refunded_amount", sa.Integer(), nullable=False),
+        sa.Column("unclaimed", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("collected_by", sa.String(length=32), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_payments_order_id_orders"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
+        sa.UniqueConstraint("reference", name=op.f("uq_payments_reference")),
+    )
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_payments_order_id_created_at", ["order_id", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_payments_provider_payment_id"), ["provider_payment_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_payments_status_next_check_at", ["status", "next_check_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_payments_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(
+            "uq_payments_order_id_in_flight",
+            ["order_id"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('pending', 'processing')"),
+            postgresql_where=sa.text("status IN ('pending', 'processing')"),
+        )
+
+    op.create_table(
+        "refunds",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("payment_id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.String(length=32), nullable=False),
+        sa.Column("reference", sa.String(length=36), nullable=False),
+        sa.Column("provider_refund_id", sa.String(length=64), nullable=True),
+        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("full", sa.Boolean(), nullable=False),
+        sa.Column("lines", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("cause", sa.String(length=120), nullable=True),
+        sa.Column("applies_to_order", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("failure_code", sa.String(length=64), nullable=True),
+        sa.Column("created_by", sa.String(length=32), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["payment_id"],
+            ["payments.id"],
+            name=op.f("fk_refunds_payment_id_payments"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refunds")),
+        sa.UniqueConstraint("cause", name=op.f("uq_refunds_cause")),
+        sa.UniqueConstraint("reference", name=op.f("uq_refunds_reference")),
+    )
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_refunds_next_check_at"), ["next_check_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_refunds_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_refunds_payment_id"), ["payment_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_refunds_payment_id"))
+        batch_op.drop_index(batch_op.f("ix_refunds_order_id"))
+        batch_op.drop_index(batch_op.f("ix_refunds_next_check_at"))
+
+    op.drop_table("refunds")
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_payments_order_id_in_flight",
+            sqlite_where=sa.text("status IN ('pending', 'processing')"),
+            postgresql_where=sa.text("status IN ('pending', 'processing')"),
+        )
+        batch_op.drop_index(batch_op.f("ix_payments_user_id"))
+        batch_op.drop_index("ix_payments_status_next_check_at")
+        batch_op.drop_index(batch_op.f("ix_payments_provider_payment_id"))
+        batch_op.drop_index("ix_payments_order_id_created_at")
+
+    op.drop_table("payments")
     with op.batch_alter_table("sandbox_refunds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sandbox_refunds_deposit_id"))
 
     op.drop_table("sandbox_refunds")
+    op.drop_table("webhook_events")
     op.drop_table("sandbox_deposits")
     with op.batch_alter_table("sandbox_callbacks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sandbox_callbacks_reference"))

@@ -19,6 +19,7 @@ from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
 from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem, OrderRefund
+from loumo.payments.models import Payment, Refund, WebhookEvent
 from loumo.payments.sandbox.models import SandboxCallback, SandboxDeposit, SandboxRefund
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
@@ -43,6 +44,7 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OrderRefund",
+    "Payment",
     "PeriodicRun",
     "Product",
     "ProductImage",
@@ -50,6 +52,7 @@ __all__ = [
     "PromotionRedemption",
     "PromotionTarget",
     "RefreshToken",
+    "Refund",
     "Role",
     "RolePermission",
     "SandboxCallback",
@@ -61,6 +64,7 @@ __all__ = [
     "User",
     "UserRole",
     "Variant",
+    "WebhookEvent",
     "Zone",
     "metadata",
     "shop_managers",

@@ -10,5 +10,6 @@ TASK_MODULES: tuple[str, ...] = (
     "loumo.accounts.tasks",
     "loumo.shops.tasks",
     "loumo.media.tasks",
+    "loumo.payments.tasks",
     "loumo.payments.sandbox.tasks",
 )
