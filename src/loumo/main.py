@@ -24,6 +24,7 @@ from loumo.core.settings import Settings, get_settings, resolve_secret_key
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
+from loumo.orders.router import router as orders_router
 from loumo.payments.router import router as payments_router
 from loumo.payments.sandbox.router import router as pawapay_sandbox_router
 from loumo.promotions.router import router as promotions_router
@@ -49,6 +50,7 @@ def build_api_router() -> APIRouter:
     api.include_router(catalog_router)
     api.include_router(shops_router)
     api.include_router(promotions_router)
+    api.include_router(orders_router)
     api.include_router(media.router)
     api.include_router(notifications_router)
     api.include_router(payments_router)

@@ -10,6 +10,7 @@ TASK_MODULES: tuple[str, ...] = (
     "loumo.accounts.tasks",
     "loumo.shops.tasks",
     "loumo.media.tasks",
+    "loumo.orders.tasks",
     "loumo.payments.tasks",
     "loumo.payments.sandbox.tasks",
 )

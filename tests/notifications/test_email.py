@@ -34,6 +34,13 @@ SAMPLE_CONTEXT = {
     "product_name": "Riz parfumé 5 kg",
     "available": 3,
     "threshold": 5,
+    "lines": [{"name": "Riz parfumé 5 kg", "quantity": 2, "unit_price": 5000, "line_total": 10000}],
+    "subtotal": 10000,
+    "discount": 0,
+    "delivery_fee": 2500,
+    "payment_method": "mobile_money",
+    "reason": "",
+    "action": "prepare",
 }
 
 

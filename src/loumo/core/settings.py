@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     # How long revoked or expired sign-ins, old refresh tokens and spent one-time codes are kept
     # (for investigations) before the `accounts.purge` job deletes them.
     auth_retention_days: int = Field(default=30, ge=1)
+    # How long a prepaid order waits for its money before the `orders.expire` job gives its
+    # stock and promotion use back (seconds, or an ISO 8601 duration such as PT30M).
+    order_payment_timeout: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))
 
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"

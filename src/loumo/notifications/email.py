@@ -48,6 +48,18 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "delivered": frozenset({"name", "order_reference", "link"}),
     "refund_issued": frozenset({"name", "order_reference", "amount", "currency", "link"}),
     "low_stock": frozenset({"name", "shop_name", "product_name", "available", "threshold", "link"}),
+    # Orders (the customer at each step; the shop's managers for their fulfilment).
+    "order_received": frozenset(
+        {"name", "order_reference", "lines", "subtotal", "discount", "delivery_fee", "total"}
+        | {"currency", "payment_method", "link"}
+    ),
+    "order_preparing": frozenset({"name", "order_reference", "link"}),
+    "order_cancelled": frozenset({"name", "order_reference", "reason", "link"}),
+    "order_expired": frozenset({"name", "order_reference", "link"}),
+    "fulfilment_to_prepare": frozenset(
+        {"name", "order_reference", "shop_name", "action", "lines", "link"}
+    ),
+    "fulfilment_cancelled": frozenset({"name", "order_reference", "shop_name", "lines", "link"}),
 }
 
 # ISO 4217 minor units of the currencies Loumo handles; others default to 2.

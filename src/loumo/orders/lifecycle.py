@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
@@ -66,14 +66,15 @@ async def move_order(
     actor: Actor,
     actor_id: str | None = None,
     reason: str = "",
+    where: Sequence[ColumnElement[bool]] = (),
     **values: Any,
 ) -> bool:
-    """One conditional UPDATE from `frm` to `to` (plus `values`); False when another request
-    moved the order first. The caller checked the move against the state machine."""
+    """One conditional UPDATE from `frm` to `to` (plus `values`, if `where` also holds); False
+    when another request moved the order first. The caller checked the state machine."""
     now = utcnow()
     moved = await session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == frm)
+        .where(Order.id == order.id, Order.status == frm, *where)
         .values(status=to, updated_at=now, **values)
         .execution_options(synchronize_session=False)
     )
@@ -266,6 +267,14 @@ _CUSTOMER: dict[str, tuple[str | None, Severity, dict[str, tuple[str, str]]]] = 
         {
             "fr": ("Commande {ref} livrée", "Votre commande a été livrée. Bon appétit !"),
             "en": ("Order {ref} delivered", "Your order was delivered. Enjoy!"),
+        },
+    ),
+    OrderStatus.COMPLETED: (
+        None,
+        Severity.SUCCESS,
+        {
+            "fr": ("Commande {ref} terminée", "Merci d'avoir commandé sur Loumo !"),
+            "en": ("Order {ref} completed", "Thank you for ordering with Loumo!"),
         },
     ),
     OrderStatus.CANCELLED: (

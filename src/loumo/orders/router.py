@@ -1,0 +1,243 @@
+"""HTTP routes of checkout and orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from loumo.audit.deps import RequestMetaDep
+from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.policy import policy
+from loumo.core.settings import Settings
+from loumo.orders import checkout, service
+from loumo.orders.schemas import (
+    CheckoutQuoteRequest,
+    FulfilmentTransition,
+    LineShort,
+    OrderCancel,
+    OrderCreate,
+    OrderRead,
+    OrderSummary,
+    OrderTransition,
+    QuoteRead,
+)
+from loumo.orders.states import FulfilmentStatus, OrderStatus
+
+router = APIRouter(tags=["orders"])
+OrderId = Annotated[str, Path(min_length=1, max_length=32, description="An order id")]
+FulfilmentId = Annotated[str, Path(min_length=1, max_length=32, description="A fulfilment id")]
+ItemId = Annotated[str, Path(min_length=1, max_length=32, description="An order item id")]
+OrderWriter = Annotated[Principal, Depends(require(service.WRITE))]
+
+NOT_YOURS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown order, or one the caller may not see"}
+}
+SHOP_ACTION = (
+    "Allowed to the managers of the fulfilment's shop and to staff holding `orders:write`; "
+    "an order or fulfilment the caller cannot see answers 404."
+)
+
+
+@router.post(
+    "/checkout/quote",
+    response_model=QuoteRead,
+    summary="Price a basket (server-side prices, discount, delivery fees, availability)",
+    **policy("authenticated"),
+)
+async def quote(
+    body: CheckoutQuoteRequest, session: SessionDep, principal: CurrentPrincipal
+) -> QuoteRead:
+    return (await checkout.quote(session, principal, body)).read
+
+
+@router.post(
+    "/orders",
+    response_model=OrderRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Place an order (requires an Idempotency-Key header)",
+    responses={
+        400: {"description": "No Idempotency-Key, unknown address or one outside every zone"},
+        409: {
+            "description": "insufficient_stock, price_changed, promotion_unavailable, or the "
+            "same key still running"
+        },
+        422: {"description": "Invalid body, or the key reused with another body"},
+    },
+    **policy("authenticated"),
+)
+async def create_order(
+    body: OrderCreate,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+
+    async def work() -> tuple[int, Any]:
+        order = await checkout.place_order(
+            session, principal, body, payment_timeout=settings.order_payment_timeout
+        )
+        return 201, (await service.order_read(session, order)).model_dump(mode="json")
+
+    return await idempotent(
+        request,
+        session,
+        principal_id=principal.user_id,
+        key=key,
+        body=body.model_dump(mode="json"),
+        work=work,
+    )
+
+
+@router.get(
+    "/orders",
+    response_model=Page[OrderSummary],
+    summary="Orders the caller may see, newest first (own; their shops'; all for staff)",
+    **policy("authenticated"),
+)
+async def list_orders(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    shop_id: Annotated[str | None, Query(max_length=32)] = None,
+    zone_id: Annotated[str | None, Query(max_length=32)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = 20,
+) -> Page[OrderSummary]:
+    items, next_cursor = await service.list_orders(
+        session,
+        principal,
+        status=status_.value if status_ else None,
+        shop_id=shop_id,
+        zone_id=zone_id,
+        created_from=created_from,
+        created_to=created_to,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[OrderSummary](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderRead,
+    summary="An order: items, amounts, statuses, fulfilments and timeline",
+    responses=NOT_YOURS,
+    **policy("owner"),
+)
+async def get_order(
+    order_id: OrderId, session: SessionDep, principal: CurrentPrincipal
+) -> OrderRead:
+    return await service.get_order(session, principal, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderRead,
+    summary="Cancel an order (the buyer before preparing; staff before it leaves)",
+    responses=NOT_YOURS,
+    **policy("owner"),
+)
+async def cancel_order(
+    order_id: OrderId,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+    body: OrderCancel | None = None,
+) -> OrderRead:
+    reason = body.reason if body else ""
+    return await service.cancel_order(session, principal, order_id, reason=reason, meta=meta)
+
+
+@router.post(
+    "/orders/{order_id}/transitions",
+    response_model=OrderRead,
+    summary="Move an order along its state machine (staff)",
+    responses={409: {"description": "illegal_transition, naming both states"}},
+    **policy("permission:orders:write"),
+)
+async def transition_order(
+    order_id: OrderId,
+    body: OrderTransition,
+    session: SessionDep,
+    principal: OrderWriter,
+    meta: RequestMetaDep,
+) -> OrderRead:
+    return await service.transition_order(
+        session, principal, order_id, body.to, reason=body.reason, meta=meta
+    )
+
+
+@router.post(
+    "/orders/{order_id}/fulfilments/{fulfilment_id}/accept",
+    response_model=OrderRead,
+    summary="A shop accepts its part of a cash order",
+    description=SHOP_ACTION,
+    responses=NOT_YOURS,
+    **policy("owner"),
+)
+async def accept_fulfilment(
+    order_id: OrderId,
+    fulfilment_id: FulfilmentId,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+) -> OrderRead:
+    return await service.accept_fulfilment(session, principal, order_id, fulfilment_id, meta=meta)
+
+
+@router.post(
+    "/orders/{order_id}/fulfilments/{fulfilment_id}/transitions",
+    response_model=OrderRead,
+    summary="A shop starts preparing its part, or marks it ready",
+    description=SHOP_ACTION,
+    responses=NOT_YOURS,
+    **policy("owner"),
+)
+async def move_fulfilment(
+    order_id: OrderId,
+    fulfilment_id: FulfilmentId,
+    body: FulfilmentTransition,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+) -> OrderRead:
+    return await service.move_fulfilment(
+        session,
+        principal,
+        order_id,
+        fulfilment_id,
+        FulfilmentStatus(body.to),
+        reason=body.reason,
+        meta=meta,
+    )
+
+
+@router.post(
+    "/orders/{order_id}/items/{item_id}/short",
+    response_model=OrderRead,
+    summary="A shop lacks some units of a line (refunded, or off a cash total)",
+    description=SHOP_ACTION,
+    responses=NOT_YOURS,
+    **policy("owner"),
+)
+async def mark_line_short(
+    order_id: OrderId,
+    item_id: ItemId,
+    body: LineShort,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+) -> OrderRead:
+    return await service.mark_line_short(
+        session, principal, order_id, item_id, body.quantity, reason=body.reason, meta=meta
+    )

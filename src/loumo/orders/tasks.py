@@ -1,0 +1,35 @@
+"""Jobs of the orders package: expiring unpaid orders, and purging spent idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.idempotency import purge_expired
+from loumo.jobs.registry import periodic
+from loumo.orders.service import expire_due
+
+logger = structlog.get_logger("loumo.orders")
+
+EXPIRE_JOB = "orders.expire"
+PURGE_KEYS_JOB = "idempotency.purge"
+
+
+@periodic(EXPIRE_JOB, every=timedelta(minutes=1))
+async def expire_unpaid_orders(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Expire prepaid orders unpaid past `ORDER_PAYMENT_TIMEOUT` (none with a payment in
+    flight: reconciliation decides those first), giving their stock and promotion use back."""
+    expired = await expire_due(session)
+    if expired:
+        logger.info("orders_expired", count=expired)
+
+
+@periodic(PURGE_KEYS_JOB, every=timedelta(hours=1))
+async def purge_idempotency_keys(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Delete the idempotency keys past their expiry."""
+    purged = await purge_expired(session)
+    if purged:
+        logger.info("idempotency_keys_purged", count=purged)
