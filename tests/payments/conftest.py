@@ -6,13 +6,19 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.models import User
 from loumo.core.settings import Settings
 from loumo.payments.providers.pawapay import PawaPayProvider
+from tests.factories import auth_headers
+from tests.payments.support import Shop, open_shop
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +54,38 @@ def sandbox(settings: Settings, live_url: str, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def pawapay(sandbox: Settings) -> PawaPayProvider:
     return PawaPayProvider.from_settings(sandbox)
+
+
+@pytest.fixture
+async def shop(client: httpx.AsyncClient, staff: dict[str, str]) -> Shop:
+    return await open_shop(client, staff)
+
+
+@dataclass
+class Checkout:
+    """What a paying test handles: the API client, the database, the sandbox settings, a shop
+    and a signed-in buyer."""
+
+    client: httpx.AsyncClient
+    db: AsyncSession
+    settings: Settings
+    shop: Shop
+    customer: User
+    headers: dict[str, str]
+
+    def parts(
+        self,
+    ) -> tuple[httpx.AsyncClient, AsyncSession, Settings, Shop, User, dict[str, str]]:
+        return self.client, self.db, self.settings, self.shop, self.customer, self.headers
+
+
+@pytest.fixture
+async def checkout(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    sandbox: Settings,
+    shop: Shop,
+    customer: User,
+) -> Checkout:
+    return Checkout(client, db, sandbox, shop, customer, await auth_headers(app, customer))

@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import User
 from loumo.core.db import utcnow
-from loumo.core.settings import Settings
 from loumo.notifications.models import Notification
 from loumo.orders.models import OrderEvent
 from loumo.payments import service
 from loumo.payments.models import Payment, WebhookEvent
 from loumo.payments.providers.signatures import generate_private_key, sign_request
-from loumo.payments.sandbox.keys import KEY_ID
+from loumo.payments.sandbox.keys import KEY_ID, sandbox_private_key
 from loumo.payments.sandbox.models import SandboxCallback, SandboxDeposit
 from loumo.shops.models import Stock
 from tests.factories import auth_headers
+from tests.payments.conftest import Checkout
 from tests.payments.support import (
     API,
     MTN_BROKE,
@@ -30,9 +30,7 @@ from tests.payments.support import (
     MTN_OK,
     MTN_TIMEOUT,
     MTN_TWICE,
-    Shop,
     key,
-    open_shop,
     pay,
     place_order,
     reload_order,
@@ -41,28 +39,14 @@ from tests.payments.support import (
 )
 
 
-@pytest.fixture
-async def shop(client: httpx.AsyncClient, staff: dict[str, str]) -> Shop:
-    return await open_shop(client, staff)
-
-
-@pytest.fixture
-async def buyer_headers(app: FastAPI, customer: User) -> dict[str, str]:
-    return await auth_headers(app, customer)
-
-
 async def count(db: AsyncSession, model: type, *where: object) -> int:
     return int(await db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def test_mobile_money_pays_the_order_through_a_signed_callback(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
 ) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     response = await pay(client, buyer_headers, order.id, phone="+237 6 70 00 00 00")
     assert response.status_code == 201, response.text
@@ -94,13 +78,9 @@ async def test_mobile_money_pays_the_order_through_a_signed_callback(
 
 
 async def test_a_duplicated_callback_has_one_effect(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
 ) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     payment = (await pay(client, buyer_headers, order.id, phone=MTN_TWICE)).json()
     await run_jobs(db, sandbox)
@@ -112,13 +92,9 @@ async def test_a_duplicated_callback_has_one_effect(
 
 
 async def test_a_dropped_callback_is_settled_by_reconciliation(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
 ) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     payment = (await pay(client, buyer_headers, order.id, phone=MTN_DROPPED)).json()
     await run_jobs(db, sandbox)
@@ -135,14 +111,10 @@ async def test_a_dropped_callback_is_settled_by_reconciliation(
 
 
 async def test_a_forged_or_tampered_callback_is_refused_and_changes_nothing(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
     live_url: str,
 ) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     payment = (await pay(client, buyer_headers, order.id, phone=MTN_DROPPED)).json()
     await run_jobs(db, sandbox)
@@ -163,8 +135,6 @@ async def test_a_forged_or_tampered_callback_is_refused_and_changes_nothing(
         genuine_then_tampered = httpx.Request(
             "POST", url, content=body.encode(), headers={"Content-Type": "application/json"}
         )
-        from loumo.payments.sandbox.keys import sandbox_private_key
-
         sign_request(genuine_then_tampered, sandbox_private_key(sandbox), key_id=KEY_ID)
         tampered = httpx.Request(
             "POST",
@@ -181,14 +151,10 @@ async def test_a_forged_or_tampered_callback_is_refused_and_changes_nothing(
 
 
 async def test_a_timeout_at_initiation_is_resolved_by_a_status_fetch_never_two_charges(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
     monkeypatch.setattr(sandbox, "pawapay_timeout", 0.3)  # the sandbox stalls this number 1.5 s
     order = await place_order(db, shop, customer)
     payment = (await pay(client, buyer_headers, order.id, phone=MTN_TIMEOUT)).json()
@@ -200,13 +166,9 @@ async def test_a_timeout_at_initiation_is_resolved_by_a_status_fetch_never_two_c
 
 
 async def test_insufficient_funds_leave_the_order_payable_and_a_good_number_pays_it(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
 ) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     first = (await pay(client, buyer_headers, order.id, phone=MTN_BROKE)).json()
     await run_jobs(db, sandbox)
@@ -226,13 +188,9 @@ async def test_insufficient_funds_leave_the_order_payable_and_a_good_number_pays
 
 
 async def test_one_payment_at_a_time_and_idempotency(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
 ) -> None:
+    client, db, _, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     same_key = {**buyer_headers, **key()}
     body = {"method": "mobile_money", "phone": MTN_OK}
@@ -250,13 +208,9 @@ async def test_one_payment_at_a_time_and_idempotency(
 
 
 async def test_bad_phone_numbers_are_refused_before_anything_is_recorded(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    buyer_headers: dict[str, str],
+    checkout: Checkout,
 ) -> None:
+    client, db, _, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     refused = await pay(client, buyer_headers, order.id, phone="+33 6 12 34 56 78")
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_phone"
@@ -270,15 +224,9 @@ async def test_bad_phone_numbers_are_refused_before_anything_is_recorded(
 
 
 async def test_nobody_pays_or_reads_someone_elses_order_or_payment(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
-    other_customer: User,
-    buyer_headers: dict[str, str],
+    app: FastAPI, checkout: Checkout, other_customer: User
 ) -> None:
+    client, db, _, shop, customer, buyer_headers = checkout.parts()
     order = await place_order(db, shop, customer)
     payment = (await pay(client, buyer_headers, order.id)).json()
     intruder = await auth_headers(app, other_customer)

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import User
 from loumo.audit.models import AuditEntry
-from loumo.core.settings import Settings
 from loumo.jobs.outbox import defer
 from loumo.orders.models import OrderItem
 from loumo.payments import service
@@ -23,13 +20,12 @@ from loumo.payments.providers.pawapay import PawaPayProvider
 from loumo.payments.sandbox.models import SandboxRefund
 from loumo.shops.models import Stock
 from tests.conftest import AuthHeaders
-from tests.factories import auth_headers
+from tests.payments.conftest import Checkout
 from tests.payments.support import (
     API,
     MTN_OK,
     Shop,
     key,
-    open_shop,
     pay,
     place_order,
     reload_order,
@@ -39,27 +35,16 @@ from tests.payments.support import (
 
 
 @pytest.fixture
-async def shop(client: httpx.AsyncClient, staff: dict[str, str]) -> Shop:
-    return await open_shop(client, staff)
-
-
-@pytest.fixture
 async def refunder(auth_headers: AuthHeaders) -> dict[str, str]:
     return await auth_headers(
         "refunder00000000000000000000001", permissions=["payments:refund", "payments:read"]
     )
 
 
-async def paid_order(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    settings: Settings,
-    shop: Shop,
-    buyer: User,
-) -> tuple[str, str]:
+async def paid_order(checkout: Checkout) -> tuple[str, str]:
+    client, db, settings, shop, buyer, headers = checkout.parts()
     order = await place_order(db, shop, buyer, quantity=2)
-    response = await pay(client, await auth_headers(app, buyer), order.id)
+    response = await pay(client, headers, order.id)
     assert response.status_code == 201, response.text
     await run_jobs(db, settings)
     assert (await reload_payment(db, response.json()["id"])).status == "succeeded"
@@ -75,15 +60,11 @@ async def stock_of(db: AsyncSession, shop: Shop) -> tuple[int, int]:
 
 
 async def test_staff_refund_a_line_with_restock_then_the_rest(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
+    checkout: Checkout,
     refunder: dict[str, str],
 ) -> None:
-    order_id, payment_id = await paid_order(app, client, db, sandbox, shop, customer)
+    client, db, sandbox, shop, _, _ = checkout.parts()
+    order_id, payment_id = await paid_order(checkout)
     item = await db.scalar(select(OrderItem).where(OrderItem.order_id == order_id))
     assert item is not None
     lines = {"lines": [{"item_id": item.id, "quantity": 1, "restock": True}], "note": "bruised"}
@@ -120,15 +101,11 @@ async def test_staff_refund_a_line_with_restock_then_the_rest(
 
 
 async def test_refunds_are_for_staff_only(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
+    checkout: Checkout,
 ) -> None:
-    _, payment_id = await paid_order(app, client, db, sandbox, shop, customer)
-    mine = await auth_headers(app, customer)
+    client, db, _, _, _, _ = checkout.parts()
+    _, payment_id = await paid_order(checkout)
+    mine = checkout.headers
     refused = await client.post(
         f"{API}/payments/{payment_id}/refunds", json={}, headers={**mine, **key()}
     )
@@ -137,14 +114,10 @@ async def test_refunds_are_for_staff_only(
 
 
 async def test_a_cancelled_paid_order_is_refunded_once(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
+    checkout: Checkout,
 ) -> None:
-    order_id, payment_id = await paid_order(app, client, db, sandbox, shop, customer)
+    _, db, sandbox, _, _, _ = checkout.parts()
+    order_id, payment_id = await paid_order(checkout)
     await defer(db, "order.cancelled", {"order_id": order_id})
     await defer(db, "order.cancelled", {"order_id": order_id})  # delivered twice
     await db.commit()
@@ -157,14 +130,10 @@ async def test_a_cancelled_paid_order_is_refunded_once(
 
 
 async def test_a_short_line_of_a_paid_order_is_refunded(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
+    checkout: Checkout,
 ) -> None:
-    order_id, payment_id = await paid_order(app, client, db, sandbox, shop, customer)
+    _, db, sandbox, _, _, _ = checkout.parts()
+    order_id, payment_id = await paid_order(checkout)
     item = await db.scalar(select(OrderItem).where(OrderItem.order_id == order_id))
     assert item is not None
     await defer(db, "order.line_short", {"order_id": order_id, "item_id": item.id, "quantity": 1})
@@ -175,14 +144,10 @@ async def test_a_short_line_of_a_paid_order_is_refunded(
 
 
 async def test_money_for_an_order_already_paid_goes_back_automatically(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    sandbox: Settings,
-    shop: Shop,
-    customer: User,
+    checkout: Checkout,
 ) -> None:
-    order_id, first_id = await paid_order(app, client, db, sandbox, shop, customer)
+    _, db, sandbox, _, customer, _ = checkout.parts()
+    order_id, first_id = await paid_order(checkout)
     # A second attempt whose money came in anyway (e.g. started before the first settled).
     late = Payment(
         order_id=order_id,

@@ -390,41 +390,52 @@ async def check(session: AsyncSession, payment_id: str, settings: Settings) -> N
 async def reconcile(session: AsyncSession, *, now: datetime | None = None, limit: int = 200) -> int:
     """Periodic: queue a status check of every payment and refund whose next check is due."""
     now = now or utcnow()
-    due = list(
-        await session.scalars(
-            select(Payment.id)
-            .where(
-                Payment.status.in_([s.value for s in IN_FLIGHT]),
-                Payment.provider != "cash",
-                Payment.next_check_at <= now,
-            )
-            .limit(limit)
-        )
+    payments = await _queue_due(
+        session,
+        Payment,
+        (
+            Payment.status.in_([s.value for s in IN_FLIGHT]),
+            Payment.provider != "cash",
+            Payment.next_check_at <= now,
+        ),
+        CHECK_JOB,
+        "payment_id",
+        now=now,
+        limit=limit,
     )
-    for payment_id in due:
+    refunds = await _queue_due(
+        session,
+        Refund,
+        (Refund.status == RefundStatus.PENDING, Refund.next_check_at <= now),
+        REFUND_JOB,
+        "refund_id",
+        now=now,
+        limit=limit,
+    )
+    return payments + refunds
+
+
+async def _queue_due(
+    session: AsyncSession,
+    model: Any,
+    due: tuple[Any, ...],
+    job_name: str,
+    id_key: str,
+    *,
+    now: datetime,
+    limit: int,
+) -> int:
+    """Queue `job_name` for every row that is `due`, leaving it alone for CHECK_LEASE."""
+    ids = list(await session.scalars(select(model.id).where(*due).limit(limit)))
+    for row_id in ids:
         await session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id)
+            update(model)
+            .where(model.id == row_id)
             .values(next_check_at=now + CHECK_LEASE)
             .execution_options(synchronize_session=False)
         )
-        await defer(session, CHECK_JOB, {"payment_id": payment_id}, max_attempts=3)
-    refunds = list(
-        await session.scalars(
-            select(Refund.id)
-            .where(Refund.status == RefundStatus.PENDING, Refund.next_check_at <= now)
-            .limit(limit)
-        )
-    )
-    for refund_id in refunds:
-        await session.execute(
-            update(Refund)
-            .where(Refund.id == refund_id)
-            .values(next_check_at=now + CHECK_LEASE)
-            .execution_options(synchronize_session=False)
-        )
-        await defer(session, REFUND_JOB, {"refund_id": refund_id}, max_attempts=3)
-    return len(due) + len(refunds)
+        await defer(session, job_name, {id_key: row_id}, max_attempts=3)
+    return len(ids)
 
 
 # -- Webhooks ------------------------------------------------------------------------------------

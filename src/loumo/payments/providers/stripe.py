@@ -8,7 +8,7 @@ lost answer never creates a second PaymentIntent or refund.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import stripe
@@ -106,15 +106,27 @@ class StripeProvider(PaymentProvider):
         return self._intent(intent, request.reference)
 
     async def fetch(self, reference: str) -> ProviderResult:
-        if not reference.startswith("pi_"):
+        return await self._retrieve(
+            reference, "pi_", self.client.v1.payment_intents.retrieve_async, self._intent
+        )
+
+    @staticmethod
+    async def _retrieve(
+        reference: str,
+        prefix: str,
+        retrieve: Callable[[str], Awaitable[Any]],
+        convert: Callable[[Any, str], ProviderResult],
+    ) -> ProviderResult:
+        """Retrieve an object by its Stripe id; UNKNOWN when we do not know that id yet."""
+        if not reference.startswith(prefix):
             return ProviderResult(Outcome.UNKNOWN, reference)
         try:
-            intent = await self.client.v1.payment_intents.retrieve_async(reference)
+            found = await retrieve(reference)
         except stripe.InvalidRequestError:
             return ProviderResult(Outcome.NOT_FOUND, reference)
         except stripe.StripeError:
             return ProviderResult(Outcome.UNKNOWN, reference)
-        return self._intent(intent, reference)
+        return convert(found, reference)
 
     @staticmethod
     def _refund(refund: Any, reference: str) -> ProviderResult:
@@ -142,15 +154,9 @@ class StripeProvider(PaymentProvider):
         return self._refund(refund, request.reference)
 
     async def fetch_refund(self, reference: str) -> ProviderResult:
-        if not reference.startswith("re_"):
-            return ProviderResult(Outcome.UNKNOWN, reference)
-        try:
-            refund = await self.client.v1.refunds.retrieve_async(reference)
-        except stripe.InvalidRequestError:
-            return ProviderResult(Outcome.NOT_FOUND, reference)
-        except stripe.StripeError:
-            return ProviderResult(Outcome.UNKNOWN, reference)
-        return self._refund(refund, reference)
+        return await self._retrieve(
+            reference, "re_", self.client.v1.refunds.retrieve_async, self._refund
+        )
 
     def parse_callback(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,12 +187,19 @@ def _deposit_data(deposit: SandboxDeposit) -> dict[str, Any]:
 
 
 async def get_deposit(sessions: Sessions, deposit_id: str) -> dict[str, Any]:
+    return await _status(sessions, SandboxDeposit, deposit_id, _deposit_data)
+
+
+async def _status(
+    sessions: Sessions, model: Any, row_id: str, data: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """pawaPay's answer to a status check: FOUND with the data, or NOT_FOUND."""
     await _settle_due(sessions, utcnow())
     async with sessions() as session:
-        deposit = await session.get(SandboxDeposit, deposit_id)
-        if deposit is None:
+        row = await session.get(model, row_id)
+        if row is None:
             return {"status": "NOT_FOUND"}
-        return {"status": "FOUND", "data": _deposit_data(deposit)}
+        return {"status": "FOUND", "data": data(row)}
 
 
 # -- Refunds ---------------------------------------------------------------------------------
@@ -254,12 +262,7 @@ def _refund_data(refund: SandboxRefund) -> dict[str, Any]:
 
 
 async def get_refund(sessions: Sessions, refund_id: str) -> dict[str, Any]:
-    await _settle_due(sessions, utcnow())
-    async with sessions() as session:
-        refund = await session.get(SandboxRefund, refund_id)
-        if refund is None:
-            return {"status": "NOT_FOUND"}
-        return {"status": "FOUND", "data": _refund_data(refund)}
+    return await _status(sessions, SandboxRefund, refund_id, _refund_data)
 
 
 # -- Toolkit ---------------------------------------------------------------------------------
