@@ -36,9 +36,7 @@ from tests.payments.support import (
 
 @pytest.fixture
 async def refunder(auth_headers: AuthHeaders) -> dict[str, str]:
-    return await auth_headers(
-        "refunder00000000000000000000001", permissions=["payments:refund", "payments:read"]
-    )
+    return await auth_headers("refunder00000000000000000000001", permissions=["payments:refund"])
 
 
 async def paid_order(checkout: Checkout) -> tuple[str, str]:

@@ -579,8 +579,13 @@ async def create_refund(
     data: RefundCreate,
     meta: RequestMeta | None,
 ) -> Refund:
-    """Staff: refund a payment wholly or by lines (DESIGN.md's arithmetic, in `orders`)."""
-    payment = await get_payment(session, principal, payment_id)
+    """Staff: refund a payment wholly or by lines (DESIGN.md's arithmetic, in `orders`).
+
+    The route admits only `payments:refund` holders, who may refund any payment.
+    """
+    payment = await session.scalar(select(Payment).where(Payment.id == payment_id))
+    if payment is None or not principal.has(REFUND_PERMISSION):
+        raise PaymentNotFound(f"No payment {payment_id}")
     if payment.unclaimed or payment.status not in {
         PaymentStatus.SUCCEEDED,
         PaymentStatus.PARTIALLY_REFUNDED,
