@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bench import catalog
+from bench import catalog, orders
 from bench.harness import Result, fresh_database, print_table, rss_mb, run_wrk, server
 
 
@@ -16,6 +16,7 @@ def main() -> None:
         result.rss_mb = rss_mb(pid)
         results.append(result)
     results += catalog.run(duration)
+    results += orders.run(duration)
     print_table(results)
     ratio = catalog.listing_ratio(results)
     if ratio is not None:

@@ -84,3 +84,6 @@ async def test_policies_are_published_in_openapi(client: httpx.AsyncClient) -> N
     assert spec["paths"]["/api/v1/me"]["get"][POLICY_KEY] == "authenticated"
     assert spec["paths"]["/healthz"]["get"][POLICY_KEY] == "public"
     assert spec["paths"]["/api/v1/audit-log"]["get"][POLICY_KEY] == "permission:audit:read"
+    orders = spec["paths"]["/api/v1/orders/{order_id}/transitions"]["post"]
+    assert orders[POLICY_KEY] == "permission:orders:write"
+    assert spec["paths"]["/api/v1/orders/{order_id}"]["get"][POLICY_KEY] == "owner"

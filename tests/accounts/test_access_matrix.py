@@ -126,6 +126,8 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
     return value
 
 
@@ -164,6 +166,132 @@ async def test_access(
 
     caller = CALLERS[caller_index]
     headers = {} if caller == "anonymous" else await auth_headers(app, users[caller])
+    response = await client.request(
+        case.method, API + _fill(case.path, ids), headers=headers, json=_fill(case.body, ids)
+    )
+    assert response.status_code == case.expected[caller_index], response.text
+
+
+# --- orders ---------------------------------------------------------------------------------
+# Customer A owns a confirmed cash order of the manager's shop (accepted, not yet preparing).
+
+QUOTE = {
+    "items": [{"variant_id": "{variant}", "shop_id": "{shop}", "quantity": 1}],
+    "address_id": "{address}",
+    "payment_method": "cash",
+}
+BASKET = {**QUOTE, "contact_phone": "+237650000000"}
+ORDER = "/orders/{order}"
+FULFILMENT = ORDER + "/fulfilments/{fulfilment}"
+
+
+def _orders(anon: int, a: int, b: int, manager: int, agent: int, support: int, admin: int):  # type: ignore[no-untyped-def]
+    return (anon, a, b, manager, agent, support, admin)
+
+
+ORDER_CASES = [
+    Case("POST", "/checkout/quote", QUOTE, _orders(401, 200, 400, 400, 400, 400, 400)),
+    Case("POST", "/orders", BASKET, _orders(401, 201, 400, 400, 400, 400, 400)),
+    Case("GET", "/orders", None, signed_in(200)),
+    Case("GET", ORDER, None, _orders(401, 200, 404, 200, 404, 200, 200)),
+    Case("POST", ORDER + "/cancel", None, _orders(401, 200, 404, 403, 404, 403, 200)),
+    Case("POST", ORDER + "/transitions", {"to": "preparing"}, staff(200, writer=True)),
+    Case("POST", FULFILMENT + "/accept", None, _orders(401, 403, 404, 409, 404, 403, 409)),
+    Case(
+        "POST",
+        FULFILMENT + "/transitions",
+        {"to": "preparing"},
+        _orders(401, 403, 404, 200, 404, 403, 200),
+    ),
+    Case(
+        "POST",
+        ORDER + "/items/{item}/short",
+        {"quantity": 1},
+        _orders(401, 403, 404, 409, 404, 403, 409),
+    ),
+]
+
+
+def test_the_matrix_covers_every_orders_route(app: FastAPI) -> None:
+    mine = {
+        (method, (context.path or "").removeprefix(API))
+        for context in iter_route_contexts(app.routes)
+        if isinstance(route := context.original_route, APIRoute)
+        and route.endpoint.__module__ == "loumo.orders.router"
+        for method in route.methods
+    }
+    covered = {
+        (
+            c.method,
+            c.path.replace("{order}", "{order_id}")
+            .replace("{fulfilment}", "{fulfilment_id}")
+            .replace("{item}", "{item_id}"),
+        )
+        for c in ORDER_CASES
+    }
+    assert mine == covered
+
+
+@pytest.mark.parametrize("caller_index", range(len(CALLERS)), ids=CALLERS)
+@pytest.mark.parametrize("case", ORDER_CASES, ids=[f"{c.method} {c.path}" for c in ORDER_CASES])
+async def test_orders_access(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, case: Case, caller_index: int
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import insert, update
+
+    from loumo.catalog.models import Variant
+    from loumo.core.auth import Principal
+    from loumo.orders import checkout
+    from loumo.orders.lifecycle import fulfilments_of, items_of, sell_fulfilment
+    from loumo.orders.models import Order
+    from loumo.orders.schemas import OrderCreate
+    from loumo.shops.models import Shop, Stock, shop_managers
+
+    users = {name: await create_user(db, role) for name, role in ROLE_OF.items()}
+    zone = await create_zone(db)
+    shop = Shop(name="Matrix shop", slug="matrix-shop", zone_id=zone.id)
+    category = Category(name="Matrix", slug="matrix", path="/")
+    db.add_all([shop, category])
+    await db.flush()
+    product = Product(
+        reference="MATRIX", slug="matrix", category_id=category.id, name_fr="M", name_en="M"
+    )
+    db.add(product)
+    await db.flush()
+    variant = Variant(product_id=product.id, name="1 kg", sku="MATRIX-1", price=1000)
+    address = Address(
+        user_id=users["customer_a"].id,
+        label="Home",
+        street="Rue 1",
+        locality="Bastos",
+        zone_id=zone.id,
+    )
+    db.add_all([variant, address])
+    await db.flush()
+    db.add(Stock(shop_id=shop.id, variant_id=variant.id, quantity=10))
+    await db.execute(
+        insert(shop_managers), [{"shop_id": shop.id, "user_id": users["shop_manager"].id}]
+    )
+    await db.commit()
+    ids = {"zone": zone.id, "shop": shop.id, "variant": variant.id, "address": address.id}
+    order = await checkout.place_order(
+        db,
+        Principal(user_id=users["customer_a"].id),
+        OrderCreate.model_validate(_fill(BASKET, ids)),
+        payment_timeout=timedelta(minutes=30),
+    )
+    fulfilment = (await fulfilments_of(db, order.id))[0]
+    await sell_fulfilment(db, fulfilment, actor_id=None)
+    await db.execute(update(Order).where(Order.id == order.id).values(status="confirmed"))
+    item = (await items_of(db, order.id))[0]
+    await db.commit()
+    ids |= {"order": order.id, "fulfilment": fulfilment.id, "item": item.id}
+
+    caller = CALLERS[caller_index]
+    headers = {} if caller == "anonymous" else await auth_headers(app, users[caller])
+    headers["Idempotency-Key"] = f"matrix-{caller}"
     response = await client.request(
         case.method, API + _fill(case.path, ids), headers=headers, json=_fill(case.body, ids)
     )

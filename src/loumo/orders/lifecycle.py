@@ -313,8 +313,8 @@ _CUSTOMER: dict[str, tuple[str | None, Severity, dict[str, tuple[str, str]]]] = 
         None,
         Severity.WARNING,
         {
-            "fr": ("Article manquant dans {ref}", "{item} : {quantity} manquant(s). {money_fr}"),
-            "en": ("Item missing from {ref}", "{item}: {quantity} missing. {money_en}"),
+            "fr": ("Article manquant dans {ref}", "{item_fr} : {quantity} manquant(s). {money_fr}"),
+            "en": ("Item missing from {ref}", "{item_en}: {quantity} missing. {money_en}"),
         },
     ),
 }

@@ -354,7 +354,7 @@ async def transition_order(
         for fulfilment in await fulfilments_of(session, order.id):
             if fulfilment.status in LIVE_FULFILMENTS:
                 await sell_fulfilment(session, fulfilment, actor_id=actor_id)
-        await _confirm_cash(session, order, actor=Actor.STAFF, actor_id=actor_id, reason=reason)
+        await confirm_cash(session, order, actor=Actor.STAFF, actor_id=actor_id, reason=reason)
     elif to in _FULFILMENT_STEP:
         step_from, step_to = _FULFILMENT_STEP[to]
         for fulfilment in await fulfilments_of(session, order.id):
@@ -395,7 +395,7 @@ async def _moved_or_raise(
     await tell_customer(session, order, to)
 
 
-async def _confirm_cash(
+async def confirm_cash(
     session: AsyncSession, order: Order, *, actor: Actor, actor_id: str | None, reason: str = ""
 ) -> None:
     """A cash order whose every live fulfilment is accepted becomes `confirmed`."""
@@ -509,7 +509,7 @@ async def accept_fulfilment(
         actor_id=principal.user_id,
         fulfilment_id=fulfilment.id,
     )
-    await _confirm_cash(session, order, actor=Actor.SYSTEM, actor_id=None)
+    await confirm_cash(session, order, actor=Actor.SYSTEM, actor_id=None)
     await _audit(
         session, meta, principal, "order.fulfilment.accept", order, shop=fulfilment.shop_id
     )
@@ -614,7 +614,8 @@ async def mark_line_short(
         session,
         order,
         "line_short",
-        item=item.name_en,
+        item_fr=item.name_fr,
+        item_en=item.name_en,
         quantity=quantity,
         money_fr="Vous serez remboursé." if is_prepaid(order.payment_method) else "",
         money_en="You will be refunded." if is_prepaid(order.payment_method) else "",

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import loumo.accounts.tasks  # noqa: F401 (registers who order notifications reach)
 from loumo.accounts.models import User
 from loumo.accounts.seed import DEMO_MANAGER_EMAIL
 from loumo.core.db import Database
+from loumo.orders.seed import seed_demo_orders
 from loumo.promotions.seed import seed_promotions
 from loumo.seed.catalog import seed_catalog, seed_scale
 from loumo.shops import service as shops
@@ -38,6 +40,8 @@ async def run_seed(database_url: str, *, demo: bool, scale: int | None) -> list[
                 shop = await link_demo_manager(session, DEMO_MANAGER_EMAIL)
                 if shop:
                     lines.append(f"demo shop manager manages {shop}")
+                orders = await seed_demo_orders(session)
+                lines.append(f"demo orders: {orders} created")
             if scale:
                 made = await seed_scale(session, scale)
                 lines.append(f"scale: {made} products created (3 variants each, 5 shops)")
