@@ -237,3 +237,18 @@ async def test_nobody_pays_or_reads_someone_elses_order_or_payment(
     listed = await client.get(f"{API}/orders/{order.id}/payments", headers=intruder)
     assert listed.status_code == 404
     assert (await client.get(f"{API}/payments/nope", headers=buyer_headers)).status_code == 404
+
+
+async def test_an_order_cancelled_before_the_provider_is_asked_is_never_charged(
+    checkout: Checkout,
+) -> None:
+    client, db, sandbox, shop, customer, buyer_headers = checkout.parts()
+    order = await place_order(db, shop, customer)
+    payment = (await pay(client, buyer_headers, order.id)).json()
+    placed = await reload_order(db, order.id)
+    placed.status = "cancelled"
+    await db.commit()
+    await run_jobs(db, sandbox)
+    assert (await reload_payment(db, payment["id"])).status == "cancelled"
+    assert await count(db, SandboxDeposit) == 0
+    assert (await reload_order(db, order.id)).payment_in_flight is False

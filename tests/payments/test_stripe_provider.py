@@ -96,3 +96,14 @@ def test_webhooks_are_verified_with_the_secret(provider: StripeProvider) -> None
                 headers=attempt_headers.items(),
                 body=attempt_body,
             )
+
+
+@respx.mock
+async def test_a_declined_card_fails_the_attempt(provider: StripeProvider) -> None:
+    declined = intent("pi_4", 4500, "requires_payment_method")
+    declined["last_payment_error"] = {"code": "card_declined", "message": "Your card was declined"}
+    respx.get(f"{API}/v1/payment_intents/pi_4").mock(
+        return_value=httpx.Response(200, json=declined)
+    )
+    status = await provider.fetch("pi_4")
+    assert (status.outcome, status.failure_code) == (Outcome.FAILED, "card_declined")

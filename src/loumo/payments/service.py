@@ -231,6 +231,11 @@ async def initiate(session: AsyncSession, payment_id: str, settings: Settings) -
         return
     provider = provider_for(settings, payment.provider)
     order = await orders.get_payable_order(session, payment.order_id)
+    if order.status != "pending_payment" or order.payment_status != "unpaid":
+        # Cancelled, expired or paid since: nobody is asked for money it could not take.
+        if await _move(session, payment, PaymentStatus.CANCELLED, next_check_at=None):
+            await orders.set_payment_in_flight(session, order.id, False)
+        return
     result = await provider.initiate(
         DepositRequest(
             reference=payment.reference,

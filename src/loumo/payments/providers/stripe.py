@@ -71,6 +71,9 @@ class StripeProvider(PaymentProvider):
     def _intent(intent: Any, reference: str) -> ProviderResult:
         outcome = _INTENT_STATES.get(str(intent.status), Outcome.UNKNOWN)
         error = getattr(intent, "last_payment_error", None)
+        if intent.status == "requires_payment_method" and error is not None:
+            # A declined card: this attempt failed (the order stays payable, by any method).
+            outcome = Outcome.FAILED
         return ProviderResult(
             outcome,
             reference,
