@@ -322,17 +322,7 @@ async def _succeeded(session: AsyncSession, payment: Payment, result: ProviderRe
         if payment.status in {PaymentStatus.FAILED, PaymentStatus.CANCELLED}:
             # Money after we had given up on it: it goes back to the payer.
             logger.error("payment_money_after_final", payment_id=payment.id, status=payment.status)
-            payment.unclaimed = True
-            await _start_refund(
-                session,
-                payment,
-                amount=received,
-                full=True,
-                lines=[],
-                reason="unclaimed",
-                cause=f"unclaimed:{payment.id}",
-                applies_to_order=False,
-            )
+            await _give_back(session, payment, received)
         return  # already settled: a repeated callback or check has one effect
     took = await orders.settle_payment(
         session,
@@ -345,7 +335,6 @@ async def _succeeded(session: AsyncSession, payment: Payment, result: ProviderRe
     if took:
         logger.info("payment_succeeded", payment_id=payment.id, order_id=payment.order_id)
         return
-    payment.unclaimed = True
     await orders.set_payment_in_flight(session, payment.order_id, False)
     logger.warning(
         "payment_unclaimed_refunded",
@@ -354,10 +343,16 @@ async def _succeeded(session: AsyncSession, payment: Payment, result: ProviderRe
         amount=received,
         currency=currency,
     )
+    await _give_back(session, payment, received)
+
+
+async def _give_back(session: AsyncSession, payment: Payment, amount: int) -> None:
+    """Refund in full money that no order took (once per payment)."""
+    payment.unclaimed = True
     await _start_refund(
         session,
         payment,
-        amount=received,
+        amount=amount,
         full=True,
         lines=[],
         reason="unclaimed",
