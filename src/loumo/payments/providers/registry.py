@@ -7,7 +7,6 @@ from loumo.core.settings import Settings
 from loumo.payments.providers.base import PaymentProvider
 from loumo.payments.providers.cash import CashProvider
 from loumo.payments.providers.pawapay import PawaPayProvider
-from loumo.payments.providers.stripe import StripeProvider
 
 METHOD_PROVIDERS = {"mobile_money": "pawapay", "card": "stripe", "cash": "cash"}
 # PAYMENT_PROVIDERS names that enable each provider ("sandbox" is pawaPay on the sandbox).
@@ -29,5 +28,8 @@ def provider_for(settings: Settings, name: str) -> PaymentProvider:
     if name == "pawapay":
         return PawaPayProvider.from_settings(settings)
     if name == "stripe":
+        # The Stripe SDK is large: imported only where cards are enabled and used.
+        from loumo.payments.providers.stripe import StripeProvider
+
         return StripeProvider.from_settings(settings)
     return CashProvider()
