@@ -87,3 +87,7 @@ async def test_policies_are_published_in_openapi(client: httpx.AsyncClient) -> N
     orders = spec["paths"]["/api/v1/orders/{order_id}/transitions"]["post"]
     assert orders[POLICY_KEY] == "permission:orders:write"
     assert spec["paths"]["/api/v1/orders/{order_id}"]["get"][POLICY_KEY] == "owner"
+    payments = spec["paths"]["/api/v1/payments/{payment_id}/refunds"]["post"]
+    assert payments[POLICY_KEY] == "permission:payments:refund"
+    assert spec["paths"]["/api/v1/orders/{order_id}/payments"]["post"][POLICY_KEY] == "owner"
+    assert spec["paths"]["/api/v1/webhooks/pawapay/deposits"]["post"][POLICY_KEY] == "public"

@@ -26,6 +26,8 @@ from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
 from loumo.orders.router import router as orders_router
+from loumo.payments.router import router as payments_router
+from loumo.payments.sandbox.router import router as pawapay_sandbox_router
 from loumo.promotions.router import router as promotions_router
 from loumo.shops.router import router as shops_router
 from loumo.zones.router import router as zones_router
@@ -50,6 +52,7 @@ def build_api_router() -> APIRouter:
     api.include_router(orders_router)
     api.include_router(media.router)
     api.include_router(notifications_router)
+    api.include_router(payments_router)
     return api
 
 
@@ -107,4 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(build_api_router())
     app.include_router(media.files_router)
+    if settings.sandbox_enabled:
+        app.include_router(pawapay_sandbox_router)
     return app

@@ -20,6 +20,8 @@ from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
 from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem, OrderRefund
+from loumo.payments.models import Payment, Refund, WebhookEvent
+from loumo.payments.sandbox.models import SandboxCallback, SandboxDeposit, SandboxRefund
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
 from loumo.shops.models import Shop, Stock, StockMovement, shop_managers
 from loumo.zones.models import Zone
@@ -44,6 +46,7 @@ __all__ = [
     "OrderEvent",
     "OrderItem",
     "OrderRefund",
+    "Payment",
     "PeriodicRun",
     "Product",
     "ProductImage",
@@ -51,14 +54,19 @@ __all__ = [
     "PromotionRedemption",
     "PromotionTarget",
     "RefreshToken",
+    "Refund",
     "Role",
     "RolePermission",
+    "SandboxCallback",
+    "SandboxDeposit",
+    "SandboxRefund",
     "Shop",
     "Stock",
     "StockMovement",
     "User",
     "UserRole",
     "Variant",
+    "WebhookEvent",
     "Zone",
     "metadata",
     "shop_managers",

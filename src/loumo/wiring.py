@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from loumo import accounts, audit, catalog, orders, promotions, shops, zones
+from loumo import accounts, audit, catalog, orders, payments, promotions, shops, zones
 from loumo.accounts.directory import holders_of, recipients_for
 from loumo.accounts.principal import PrincipalEnricher
 from loumo.catalog.availability import AvailabilitySource, register_availability_source
@@ -44,6 +44,8 @@ JOB_MODULES: tuple[str, ...] = (
     "loumo.shops.tasks",
     "loumo.media.tasks",
     "loumo.orders.tasks",
+    "loumo.payments.tasks",
+    "loumo.payments.sandbox.tasks",
 )
 
 
@@ -82,6 +84,7 @@ def default_ports() -> Ports:
             *shops.PERMISSIONS,
             *promotions.PERMISSIONS,
             *orders.PERMISSIONS,
+            *payments.PERMISSIONS,
         ),
         principal_enrichers=(with_managed_shops,),
         availability=SHOP_AVAILABILITY,

@@ -74,11 +74,28 @@ class Settings(BaseSettings):
     s3_public_base_url: str | None = None
     media_uploads_per_minute: int = Field(default=30, ge=1)  # per user, every upload route
 
+    # Payment service: see docs/payments.md. `sandbox` is the pawaPay adapter pointed at the
+    # built-in emulation (`/_sandbox/pawapay`, never mounted in production); `pawapay` the same
+    # adapter on PAWAPAY_BASE_URL; `stripe` cards; `cash` cash on delivery.
     payment_providers: str = "sandbox,cash"
     pawapay_base_url: str | None = None
     pawapay_api_token: SecretStr | None = None
+    pawapay_timeout: float = Field(default=15.0, gt=0)
+    # PEM public key that signs pawaPay's callbacks; unset outside production means the
+    # sandbox's own key. Unset in production means callbacks are not signature-checked (their
+    # status is always fetched from pawaPay before anything is settled).
+    pawapay_callback_public_key: str | None = None
+    pawapay_active_conf_ttl: float = Field(default=300.0, ge=0)
+    # The sandbox: its callback signing key (PEM, ECDSA P-256 or Ed25519; generated into
+    # `var/` when unset), how long before it completes a deposit and calls back, and its
+    # "slow" and "timeout" test numbers' delays.
+    pawapay_sandbox_signing_key: SecretStr | None = None
+    pawapay_sandbox_callback_delay: float = Field(default=2.0, ge=0)
+    pawapay_sandbox_slow_seconds: float = Field(default=30.0, ge=0)
+    pawapay_sandbox_hang_seconds: float = Field(default=30.0, ge=0)
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # tests and proxies only; the SDK's default otherwise
 
     public_base_url: str = "http://127.0.0.1:8000"
     default_language: Literal["fr", "en"] = "fr"
@@ -89,6 +106,24 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def payment_provider_names(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.payment_providers.split(",") if p.strip())
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """The pawaPay sandbox is mounted (never in production)."""
+        return self.environment != "production"
+
+    @property
+    def pawapay_url(self) -> str:
+        """Where the pawaPay adapter sends its calls: PAWAPAY_BASE_URL, else the sandbox."""
+        if self.pawapay_base_url:
+            return self.pawapay_base_url.rstrip("/")
+        if not self.sandbox_enabled:
+            raise ConfigurationError("PAWAPAY_BASE_URL is required in production")
+        return self.public_base_url.rstrip("/") + "/_sandbox/pawapay"
 
 
 def resolve_secret_key(settings: Settings) -> str:

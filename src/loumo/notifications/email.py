@@ -71,8 +71,13 @@ class EmailError(ValueError):
     """The message cannot be built: unknown template, missing context, bad address or name."""
 
 
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point in `currency` (ISO 4217): XAF 0, EUR 2, KWD 3."""
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
 def format_money(amount: int, currency: str, language: str = "fr") -> str:
-    digits = _MINOR_UNITS.get(currency.upper(), 2)
+    digits = minor_units(currency)
     value = amount / (10**digits) if digits else amount
     text = f"{value:,.{digits}f}"
     if language == "fr":

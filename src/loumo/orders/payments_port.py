@@ -19,6 +19,7 @@ from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound
+from loumo.orders import READ
 from loumo.orders.lifecycle import (
     add_event,
     fulfilments_of,
@@ -30,8 +31,6 @@ from loumo.orders.lifecycle import (
 from loumo.orders.models import Order, OrderItem, OrderRefund
 from loumo.orders.states import Actor, OrderStatus, PaymentStatus, is_prepaid
 from loumo.shops import ledger
-
-READ_PERMISSION = "orders:read"
 
 
 class OrderNotFound(NotFound):
@@ -128,7 +127,7 @@ async def get_order_for_staff(
     session: AsyncSession, principal: Principal, order_id: str
 ) -> PayableOrder:
     """Any order, for staff holding `orders:read` (404 for others, as for an unknown order)."""
-    if not principal.has(READ_PERMISSION):
+    if not principal.has(READ):
         raise OrderNotFound(f"No order {order_id}")
     return await _payable(session, order_id, user_id=None)
 

@@ -1,0 +1,44 @@
+"""Cash on delivery: no money moves online. The order waits; the delivery agent collects the
+cash at closing (`loumo.payments.service.record_cash_payment`) and refunds are handed back in
+cash and recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from loumo.payments.providers.base import (
+    CallbackEvent,
+    CallbackRejected,
+    DepositRequest,
+    Outcome,
+    PaymentProvider,
+    ProviderResult,
+    RefundRequest,
+)
+
+
+class CashProvider(PaymentProvider):
+    name = "cash"
+
+    async def initiate(self, request: DepositRequest) -> ProviderResult:
+        return ProviderResult(Outcome.PENDING, request.reference)
+
+    async def fetch(self, reference: str) -> ProviderResult:
+        return ProviderResult(Outcome.PENDING, reference)
+
+    async def refund(self, request: RefundRequest) -> ProviderResult:
+        return ProviderResult(Outcome.SUCCEEDED, request.reference, amount=request.amount)
+
+    async def fetch_refund(self, reference: str) -> ProviderResult:
+        return ProviderResult(Outcome.SUCCEEDED, reference)
+
+    def parse_callback(
+        self,
+        *,
+        kind: str,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+    ) -> CallbackEvent:
+        raise CallbackRejected("cash has no callbacks")

@@ -1,0 +1,169 @@
+"""Payments over HTTP: pay an order, read payments, refund (staff), provider webhooks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from loumo.audit.deps import RequestMetaDep
+from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.policy import policy
+from loumo.core.settings import Settings
+from loumo.payments import REFUND_PERMISSION, service
+from loumo.payments.schemas import (
+    PaymentCreate,
+    PaymentList,
+    PaymentRead,
+    RefundCreate,
+    RefundRead,
+)
+
+router = APIRouter(tags=["payments"])
+RefundStaff = Depends(require(REFUND_PERMISSION))
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post(
+    "/orders/{order_id}/payments",
+    summary="Pay an order of yours (`Idempotency-Key` required)",
+    description="The provider is asked right after.",
+    status_code=201,
+    response_model=PaymentRead,
+    **policy("owner"),
+)
+async def create_payment(
+    request: Request,
+    order_id: str,
+    data: PaymentCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> object:
+
+    async def work() -> tuple[int, object]:
+        payment = await service.create_payment(
+            session, principal, order_id, data, _settings(request)
+        )
+        return 201, PaymentRead.model_validate(payment).model_dump(mode="json")
+
+    return await idempotent(
+        request,
+        session,
+        principal_id=principal.user_id,
+        key=idempotency_key,
+        body={"order_id": order_id, **data.model_dump(mode="json")},
+        work=work,
+    )
+
+
+@router.get(
+    "/payments/{payment_id}",
+    summary="A payment of yours (staff with `payments:read`: any)",
+    response_model=PaymentRead,
+    **policy("owner"),
+)
+async def get_payment(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
+    return await service.get_payment(session, principal, payment_id)
+
+
+@router.get(
+    "/orders/{order_id}/payments",
+    summary="The payments of an order of yours, newest first",
+    response_model=PaymentList,
+    **policy("owner"),
+)
+async def list_order_payments(
+    order_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> PaymentList:
+    payments = await service.list_order_payments(session, principal, order_id)
+    return PaymentList(items=[PaymentRead.model_validate(p) for p in payments])
+
+
+@router.post(
+    "/payments/{payment_id}/refunds",
+    summary="Refund a payment wholly (no `lines`) or by lines",
+    description="Restocking the lines you choose.",
+    status_code=201,
+    response_model=RefundRead,
+    **policy("permission:payments:refund"),
+)
+async def create_refund(
+    request: Request,
+    payment_id: str,
+    data: RefundCreate,
+    session: SessionDep,
+    meta: RequestMetaDep,
+    principal: Principal = RefundStaff,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> object:
+
+    async def work() -> tuple[int, object]:
+        refund = await service.create_refund(session, principal, payment_id, data, meta)
+        return 201, RefundRead.model_validate(refund).model_dump(mode="json")
+
+    return await idempotent(
+        request,
+        session,
+        principal_id=principal.user_id,
+        key=idempotency_key,
+        body={"payment_id": payment_id, **data.model_dump(mode="json")},
+        work=work,
+    )
+
+
+@router.get(
+    "/payments/{payment_id}/refunds",
+    summary="The refunds of a payment of yours (staff with `payments:read`: any)",
+    response_model=list[RefundRead],
+    **policy("owner"),
+)
+async def list_refunds(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
+    return await service.list_refunds(session, principal, payment_id)
+
+
+async def _webhook(
+    request: Request, session: SessionDep, provider: str, kind: str
+) -> dict[str, bool]:
+    new = await service.receive_callback(
+        session,
+        _settings(request),
+        provider_name=provider,
+        kind=kind,
+        method=request.method,
+        url=str(request.url),
+        headers=request.headers.items(),
+        body=await request.body(),
+    )
+    return {"received": True, "duplicate": not new}
+
+
+@router.post(
+    "/webhooks/pawapay/deposits",
+    summary="pawaPay's deposit callback: verified, stored once, processed as a job",
+    **policy("public"),
+)
+async def pawapay_deposit_callback(request: Request, session: SessionDep) -> dict[str, bool]:
+    return await _webhook(request, session, "pawapay", "deposit")
+
+
+@router.post(
+    "/webhooks/pawapay/refunds",
+    summary="pawaPay's refund callback: verified, stored once, processed as a job",
+    **policy("public"),
+)
+async def pawapay_refund_callback(request: Request, session: SessionDep) -> dict[str, bool]:
+    return await _webhook(request, session, "pawapay", "refund")
+
+
+@router.post(
+    "/webhooks/stripe",
+    summary="Stripe's webhook: verified with the SDK, stored once, processed as a job",
+    **policy("public"),
+)
+async def stripe_webhook(request: Request, session: SessionDep) -> dict[str, bool]:
+    return await _webhook(request, session, "stripe", "stripe")
