@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("failure_reason", sa.Text(), nullable=True),
         sa.Column("client_secret", sa.String(length=200), nullable=True),
         sa.Column("refunded_amount", sa.Integer(), nullable=False),
-        sa.Column("unclaimed", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("unclaimed", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("collected_by", sa.String(length=32), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
