@@ -78,15 +78,16 @@ def servers(workdir: Path) -> Iterator[list[str]]:
         bases.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + PROCESS_DEADLINE
-        for base in bases:
+        for i, (process, base) in enumerate(zip(processes, bases, strict=True)):
             while True:
+                log_text = (tmp_path / f"server{i}.log").read_text(errors="replace")[-2000:]
+                assert process.poll() is None, f"server {i} exited: {log_text}"
                 try:
                     if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
-                log_text = (tmp_path / "server0.log").read_text(errors="replace")[-2000:]
-                assert time.monotonic() < deadline, f"server did not start: {log_text}"
+                assert time.monotonic() < deadline, f"server {i} did not start: {log_text}"
                 time.sleep(0.1)
         yield bases
     finally:

@@ -46,6 +46,7 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
     try:
         deadline = time.monotonic() + PROCESS_DEADLINE
         while True:
+            assert server.poll() is None, log_path.read_text()
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
