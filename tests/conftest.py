@@ -32,8 +32,9 @@ from tests.factories import auth_headers as factory_auth_headers
 from tests.factories import create_user
 
 # How long a test waits for a process it started (a server, a worker) or for work one does. It
-# bounds a hang and times nothing: generous, because `-n 4` on a shared two-core machine makes a
-# Python process take tens of seconds to import and start.
+# bounds a hang and times nothing, and the waits also stop early when the process dies: so it is
+# generous, because a loaded two-core machine (`-n 4`, or several suites at once) was seen taking
+# 40 s to import the app and over 120 s to start two servers.
 PROCESS_DEADLINE = 300.0
 
 
