@@ -10,7 +10,8 @@ from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
-from loumo.payments import REFUND_PERMISSION, service
+from loumo.payments import attempts, reads, refunds, webhooks
+from loumo.payments.permissions import REFUND_PERMISSION
 from loumo.payments.schemas import (
     PaymentCreate,
     PaymentList,
@@ -46,7 +47,7 @@ async def create_payment(
 ) -> object:
 
     async def work() -> tuple[int, object]:
-        payment = await service.create_payment(
+        payment = await attempts.create_payment(
             session, principal, order_id, data, _settings(request)
         )
         return 201, PaymentRead.model_validate(payment).model_dump(mode="json")
@@ -68,7 +69,7 @@ async def create_payment(
     **policy("owner"),
 )
 async def get_payment(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
-    return await service.get_payment(session, principal, payment_id)
+    return await reads.get_payment(session, principal, payment_id)
 
 
 @router.get(
@@ -80,7 +81,7 @@ async def get_payment(payment_id: str, principal: CurrentPrincipal, session: Ses
 async def list_order_payments(
     order_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> PaymentList:
-    payments = await service.list_order_payments(session, principal, order_id)
+    payments = await reads.list_order_payments(session, principal, order_id)
     return PaymentList(items=[PaymentRead.model_validate(p) for p in payments])
 
 
@@ -103,7 +104,7 @@ async def create_refund(
 ) -> object:
 
     async def work() -> tuple[int, object]:
-        refund = await service.create_refund(session, principal, payment_id, data, meta)
+        refund = await refunds.create_refund(session, principal, payment_id, data, meta)
         return 201, RefundRead.model_validate(refund).model_dump(mode="json")
 
     return await idempotent(
@@ -123,13 +124,13 @@ async def create_refund(
     **policy("owner"),
 )
 async def list_refunds(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
-    return await service.list_refunds(session, principal, payment_id)
+    return await reads.list_refunds(session, principal, payment_id)
 
 
 async def _webhook(
     request: Request, session: SessionDep, provider: str, kind: str
 ) -> dict[str, bool]:
-    new = await service.receive_callback(
+    new = await webhooks.receive_callback(
         session,
         _settings(request),
         provider_name=provider,

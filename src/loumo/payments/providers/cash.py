@@ -1,5 +1,5 @@
 """Cash on delivery: no money moves online. The order waits; the delivery agent collects the
-cash at closing (`loumo.payments.service.record_cash_payment`) and refunds are handed back in
+cash at closing (`loumo.payments.settlement.record_cash_payment`) and refunds are handed back in
 cash and recorded."""
 
 from __future__ import annotations
