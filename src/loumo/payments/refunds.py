@@ -9,11 +9,9 @@ job, and money no order took once per payment (`settlement`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.audit import service as audit
@@ -31,7 +29,7 @@ from loumo.payments.errors import (
 )
 from loumo.payments.job_names import REFUND_JOB
 from loumo.payments.models import Payment, Refund
-from loumo.payments.moves import move_payment
+from loumo.payments.moves import move_payment, move_refund
 from loumo.payments.permissions import REFUND_PERMISSION
 from loumo.payments.providers.base import (
     Outcome,
@@ -43,24 +41,36 @@ from loumo.payments.providers.registry import provider_for
 from loumo.payments.reconciliation import FIRST_CHECK, next_check
 from loumo.payments.rows import load, provider_reference, provider_refund_reference
 from loumo.payments.schemas import RefundCreate
-from loumo.payments.states import PaymentStatus, RefundStatus
+from loumo.payments.states import REFUNDABLE, PaymentStatus, RefundStatus
 
 logger = structlog.get_logger("loumo.payments")
+
+
+def _refundable(order_id: str) -> Select[Payment]:
+    """The payments of an order whose money is in, with some left to give back."""
+    return select(Payment).where(
+        Payment.order_id == order_id,
+        Payment.unclaimed.is_(False),
+        Payment.status.in_([s.value for s in REFUNDABLE]),
+    )
+
+
+async def _caused(session: AsyncSession, cause: str) -> bool:
+    """Whether a refund for `cause` was recorded already."""
+    return await session.scalar(select(Refund.id).where(Refund.cause == cause)) is not None
 
 
 async def start_refund(
     session: AsyncSession,
     payment: Payment,
+    plan: orders.RefundPlan,
     *,
-    amount: int,
-    full: bool,
-    lines: Sequence[orders.RefundLineRequest] | list[dict[str, Any]],
     reason: str,
     cause: str | None = None,
     created_by: str | None = None,
     applies_to_order: bool = True,
 ) -> Refund:
-    """Record a refund and queue the provider call; at most one per `cause`."""
+    """Record the refund `plan` of `payment` and queue the provider call; one per `cause`."""
     if cause is not None:
         existing = await session.scalar(select(Refund).where(Refund.cause == cause))
         if existing is not None:
@@ -69,14 +79,12 @@ async def start_refund(
         payment_id=payment.id,
         order_id=payment.order_id,
         reference=str(uuid.uuid4()),
-        amount=amount,
+        amount=plan.amount,
         currency=payment.currency,
-        full=full,
+        full=plan.full,
         lines=[
-            line
-            if isinstance(line, dict)
-            else {"item_id": line.item_id, "quantity": line.quantity, "restock": line.restock}
-            for line in lines
+            {"item_id": line.item_id, "quantity": line.quantity, "restock": line.restock}
+            for line in plan.lines
         ],
         reason=reason,
         cause=cause,
@@ -105,10 +113,7 @@ async def create_refund(
     payment = await session.scalar(select(Payment).where(Payment.id == payment_id))
     if payment is None or not principal.has(REFUND_PERMISSION):
         raise PaymentNotFound(f"No payment {payment_id}")
-    if payment.unclaimed or payment.status not in {
-        PaymentStatus.SUCCEEDED,
-        PaymentStatus.PARTIALLY_REFUNDED,
-    }:
+    if payment.unclaimed or payment.status not in REFUNDABLE:
         raise PaymentNotRefundable(f"Payment {payment.id} is {payment.status}: nothing to refund")
     lines = (
         [orders.RefundLineRequest(x.item_id, x.quantity, x.restock) for x in data.lines]
@@ -127,13 +132,7 @@ async def create_refund(
             f"({payment.refunded_amount} refunded, {pending} under way)"
         )
     refund = await start_refund(
-        session,
-        payment,
-        amount=plan.amount,
-        full=plan.full,
-        lines=plan.lines,
-        reason="staff",
-        created_by=principal.user_id,
+        session, payment, plan, reason="staff", created_by=principal.user_id
     )
     await audit.record(
         session,
@@ -184,19 +183,13 @@ async def apply_refund_result(
         await session.flush()
         return
     target = RefundStatus.SUCCEEDED if result.outcome is Outcome.SUCCEEDED else RefundStatus.FAILED
-    moved = await session.execute(
-        update(Refund)
-        .where(Refund.id == refund.id, Refund.status == RefundStatus.PENDING)
-        .values(
-            status=target.value,
-            failure_code=result.failure_code if target is RefundStatus.FAILED else None,
-            next_check_at=None,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await session.refresh(refund)
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not await move_refund(
+        session,
+        refund,
+        target,
+        failure_code=result.failure_code if target is RefundStatus.FAILED else None,
+        next_check_at=None,
+    ):
         return
     if target is RefundStatus.FAILED:
         logger.error("refund_failed", refund_id=refund.id, code=result.failure_code)
@@ -227,31 +220,16 @@ async def apply_refund_result(
 
 async def refund_cancelled_order(session: AsyncSession, order_id: str) -> int:
     """`order.cancelled`: refund in full every payment the order took; how many refunds."""
-    payments = await session.scalars(
-        select(Payment).where(
-            Payment.order_id == order_id,
-            Payment.unclaimed.is_(False),
-            Payment.status.in_([PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED]),
-        )
-    )
     started = 0
-    for payment in payments:
+    for payment in await session.scalars(_refundable(order_id)):
         cause = f"order.cancelled:{payment.id}"
-        if await session.scalar(select(Refund.id).where(Refund.cause == cause)):
+        if await _caused(session, cause):
             continue
         try:
-            plan = await orders.plan_refund(session, order_id, None)
+            plan = await orders.plan_refund(session, order_id, None)  # the whole remaining order
         except orders.RefundExceedsPaid:
             continue  # nothing left: refunded already
-        await start_refund(
-            session,
-            payment,
-            amount=plan.amount,
-            full=True,
-            lines=plan.lines,
-            reason="order_cancelled",
-            cause=cause,
-        )
+        await start_refund(session, payment, plan, reason="order_cancelled", cause=cause)
         started += 1
     return started
 
@@ -260,26 +238,10 @@ async def refund_short_line(
     session: AsyncSession, order_id: str, item_id: str, quantity: int, *, cause: str
 ) -> bool:
     """`order.line_short`: refund a line a shop could not serve (no restock: it was not there)."""
-    payment = await session.scalar(
-        select(Payment).where(
-            Payment.order_id == order_id,
-            Payment.unclaimed.is_(False),
-            Payment.status.in_([PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED]),
-        )
-    )
-    if payment is None:
-        return False
-    if await session.scalar(select(Refund.id).where(Refund.cause == cause)):
+    payment = await session.scalar(_refundable(order_id))
+    if payment is None or await _caused(session, cause):
         return False
     line = orders.RefundLineRequest(item_id, quantity, restock=False)
     plan = await orders.plan_refund(session, order_id, [line])
-    await start_refund(
-        session,
-        payment,
-        amount=plan.amount,
-        full=False,
-        lines=plan.lines,
-        reason="line_short",
-        cause=cause,
-    )
+    await start_refund(session, payment, plan, reason="line_short", cause=cause)
     return True

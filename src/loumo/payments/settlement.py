@@ -110,12 +110,11 @@ async def _succeeded(session: AsyncSession, payment: Payment, result: ProviderRe
 async def _give_back(session: AsyncSession, payment: Payment, amount: int) -> None:
     """Refund in full money that no order took (once per payment)."""
     payment.unclaimed = True
+    everything = orders.RefundPlan(payment.order_id, amount, payment.currency, True, ())
     await start_refund(
         session,
         payment,
-        amount=amount,
-        full=True,
-        lines=[],
+        everything,
         reason="unclaimed",
         cause=f"unclaimed:{payment.id}",
         applies_to_order=False,
