@@ -12,6 +12,7 @@ from loumo.core.policy import policy
 from loumo.core.settings import Settings
 from loumo.payments import attempts, reads, refunds, webhooks
 from loumo.payments.permissions import REFUND_PERMISSION
+from loumo.payments.providers.base import CallbackRequest
 from loumo.payments.schemas import (
     PaymentCreate,
     PaymentList,
@@ -130,16 +131,14 @@ async def list_refunds(payment_id: str, principal: CurrentPrincipal, session: Se
 async def _webhook(
     request: Request, session: SessionDep, provider: str, kind: str
 ) -> dict[str, bool]:
-    new = await webhooks.receive_callback(
-        session,
-        _settings(request),
-        provider_name=provider,
+    callback = CallbackRequest(
         kind=kind,
         method=request.method,
         url=str(request.url),
         headers=request.headers.items(),
         body=await request.body(),
     )
+    new = await webhooks.receive_callback(session, _settings(request), provider, callback)
     return {"received": True, "duplicate": not new}
 
 

@@ -5,7 +5,6 @@ anything moves: a callback only says which payment or refund to look at."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 
 import structlog
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from loumo.jobs.outbox import defer
 from loumo.payments.errors import CallbackNotAuthentic, ProviderUnreachable
 from loumo.payments.job_names import WEBHOOK_JOB
 from loumo.payments.models import Payment, Refund, WebhookEvent
-from loumo.payments.providers.base import CallbackRejected, Outcome
+from loumo.payments.providers.base import CallbackRejected, CallbackRequest, Outcome
 from loumo.payments.providers.registry import provider_for
 from loumo.payments.refunds import apply_refund_result
 from loumo.payments.rows import load, provider_reference, provider_refund_reference
@@ -29,13 +28,8 @@ logger = structlog.get_logger("loumo.payments")
 async def receive_callback(
     session: AsyncSession,
     settings: Settings,
-    *,
     provider_name: str,
-    kind: str,
-    method: str,
-    url: str,
-    headers: Iterable[tuple[str, str]],
-    body: bytes,
+    callback: CallbackRequest,
 ) -> bool:
     """Authenticate and store a provider notification once, and queue its processing.
 
@@ -43,9 +37,7 @@ async def receive_callback(
     """
     provider = provider_for(settings, provider_name)
     try:
-        event = provider.parse_callback(
-            kind=kind, method=method, url=url, headers=headers, body=body
-        )
+        event = provider.parse_callback(callback)
     except CallbackRejected as error:
         logger.warning("callback_rejected", provider=provider_name, reason=str(error))
         raise CallbackNotAuthentic("The callback could not be authenticated") from error
