@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
@@ -30,6 +35,26 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+async def _created_once(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    key: str | None,
+    body: dict[str, Any],
+    create: Callable[[], Awaitable[object]],
+    read: type[BaseModel],
+) -> JSONResponse:
+    """A money-moving POST: `create()` runs once per `Idempotency-Key` and body; the answer is
+    a 201 of `read` (replayed for the same key and body)."""
+
+    async def work() -> tuple[int, object]:
+        return 201, read.model_validate(await create()).model_dump(mode="json")
+
+    return await idempotent(
+        request, session, principal_id=principal.user_id, key=key, body=body, work=work
+    )
+
+
 @router.post(
     "/orders/{order_id}/payments",
     summary="Pay an order of yours (`Idempotency-Key` required)",
@@ -46,20 +71,14 @@ async def create_payment(
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-
-    async def work() -> tuple[int, object]:
-        payment = await attempts.create_payment(
-            session, principal, order_id, data, _settings(request)
-        )
-        return 201, PaymentRead.model_validate(payment).model_dump(mode="json")
-
-    return await idempotent(
+    return await _created_once(
         request,
         session,
-        principal_id=principal.user_id,
-        key=idempotency_key,
-        body={"order_id": order_id, **data.model_dump(mode="json")},
-        work=work,
+        principal,
+        idempotency_key,
+        {"order_id": order_id, **data.model_dump(mode="json")},
+        lambda: attempts.create_payment(session, principal, order_id, data, _settings(request)),
+        PaymentRead,
     )
 
 
@@ -103,18 +122,14 @@ async def create_refund(
     principal: Principal = RefundStaff,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-
-    async def work() -> tuple[int, object]:
-        refund = await refunds.create_refund(session, principal, payment_id, data, meta)
-        return 201, RefundRead.model_validate(refund).model_dump(mode="json")
-
-    return await idempotent(
+    return await _created_once(
         request,
         session,
-        principal_id=principal.user_id,
-        key=idempotency_key,
-        body={"payment_id": payment_id, **data.model_dump(mode="json")},
-        work=work,
+        principal,
+        idempotency_key,
+        {"payment_id": payment_id, **data.model_dump(mode="json")},
+        lambda: refunds.create_refund(session, principal, payment_id, data, meta),
+        RefundRead,
     )
 
 
