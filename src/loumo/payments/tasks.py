@@ -13,13 +13,12 @@ from loumo.payments import attempts, reconciliation, refunds, settlement, webhoo
 from loumo.payments.job_names import (
     CHECK_JOB,
     INITIATE_JOB,
+    ORDER_CANCELLED_JOB,
+    ORDER_LINE_SHORT_JOB,
     RECONCILE_JOB,
     REFUND_JOB,
     WEBHOOK_JOB,
 )
-
-ORDER_CANCELLED_JOB = "order.cancelled"
-ORDER_LINE_SHORT_JOB = "order.line_short"
 
 
 def _str(payload: dict[str, Any], key: str) -> str:
