@@ -13,7 +13,7 @@ from loumo.accounts.models import User
 from loumo.audit.models import AuditEntry
 from loumo.jobs.outbox import defer
 from loumo.orders.models import OrderItem
-from loumo.payments import service
+from loumo.payments import settlement
 from loumo.payments.models import Payment, Refund
 from loumo.payments.providers.base import DepositRequest
 from loumo.payments.providers.pawapay import PawaPayProvider
@@ -164,7 +164,7 @@ async def test_money_for_an_order_already_paid_goes_back_automatically(
     await PawaPayProvider.from_settings(sandbox).initiate(
         DepositRequest(late.reference, 5000, "XAF", phone=MTN_OK, operator="MTN_MOMO_CMR")
     )
-    await service.check(db, late.id, sandbox)
+    await settlement.check(db, late.id, sandbox)
     await db.commit()
     await run_jobs(db, sandbox)
     late_now = await reload_payment(db, late.id)
@@ -179,8 +179,8 @@ async def test_cash_is_recorded_at_delivery_once(
     db: AsyncSession, shop: Shop, customer: User, delivery_agent: User
 ) -> None:
     order = await place_order(db, shop, customer, method="cash")
-    first = await service.record_cash_payment(db, order.id, 5000, delivery_agent.id)
-    again = await service.record_cash_payment(db, order.id, 5000, delivery_agent.id)
+    first = await settlement.record_cash_payment(db, order.id, 5000, delivery_agent.id)
+    again = await settlement.record_cash_payment(db, order.id, 5000, delivery_agent.id)
     await db.commit()
     assert first.id == again.id and first.status == "succeeded"
     assert first.collected_by == delivery_agent.id
