@@ -60,6 +60,7 @@ async def stock_of(db: AsyncSession, shop: Shop) -> tuple[int, int]:
 async def test_staff_refund_a_line_with_restock_then_the_rest(
     checkout: Checkout,
     refunder: dict[str, str],
+    auth_headers: AuthHeaders,
 ) -> None:
     client, db, sandbox, shop, _, _ = checkout.parts()
     order_id, payment_id = await paid_order(checkout)
@@ -96,6 +97,10 @@ async def test_staff_refund_a_line_with_restock_then_the_rest(
     )
     assert nothing_left.status_code == 409
     assert int(await db.scalar(select(func.count()).select_from(SandboxRefund)) or 0) == 2
+    reader = await auth_headers("reader0000000000000000000000001", permissions=["payments:read"])
+    listed = await client.get(f"{API}/payments/{payment_id}/refunds", headers=reader)
+    assert listed.status_code == 200 and listed.json()["next_cursor"] is None
+    assert [r["amount"] for r in listed.json()["items"]] == [3000, 2000]  # newest first
 
 
 async def test_refunds_are_for_staff_only(

@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal
 from loumo.core.errors import NotFound
+from loumo.core.pagination import Page
 from loumo.orders import payments_port as orders
 from loumo.payments.errors import PaymentNotFound
 from loumo.payments.models import Payment, Refund
 from loumo.payments.permissions import READ_PERMISSION
+from loumo.payments.schemas import PaymentRead, RefundRead
 
 
 def _visible(principal: Principal) -> Any:
@@ -33,7 +35,7 @@ async def get_payment(session: AsyncSession, principal: Principal, payment_id: s
 
 async def list_order_payments(
     session: AsyncSession, principal: Principal, order_id: str
-) -> list[Payment]:
+) -> Page[PaymentRead]:
     """The payments of an order of yours (or any order, with `payments:read`), newest first."""
     try:
         order = await orders.get_payable_order(session, order_id)
@@ -46,14 +48,14 @@ async def list_order_payments(
         .where(Payment.order_id == order_id)
         .order_by(Payment.created_at.desc(), Payment.id.desc())
     )
-    return list(rows)
+    return Page(items=[PaymentRead.model_validate(row) for row in rows])
 
 
 async def list_refunds(
     session: AsyncSession, principal: Principal, payment_id: str
-) -> list[Refund]:
+) -> Page[RefundRead]:
     payment = await get_payment(session, principal, payment_id)
     rows = await session.scalars(
         select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.created_at.desc())
     )
-    return list(rows)
+    return Page(items=[RefundRead.model_validate(row) for row in rows])

@@ -13,6 +13,7 @@ from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
 from loumo.payments import attempts, reads, refunds, webhooks
@@ -20,7 +21,6 @@ from loumo.payments.permissions import REFUND_PERMISSION
 from loumo.payments.providers.base import CallbackRequest
 from loumo.payments.schemas import (
     PaymentCreate,
-    PaymentList,
     PaymentRead,
     RefundCreate,
     RefundRead,
@@ -95,14 +95,13 @@ async def get_payment(payment_id: str, principal: CurrentPrincipal, session: Ses
 @router.get(
     "/orders/{order_id}/payments",
     summary="The payments of an order of yours, newest first",
-    response_model=PaymentList,
+    response_model=Page[PaymentRead],
     **policy("owner"),
 )
 async def list_order_payments(
     order_id: str, principal: CurrentPrincipal, session: SessionDep
-) -> PaymentList:
-    payments = await reads.list_order_payments(session, principal, order_id)
-    return PaymentList(items=[PaymentRead.model_validate(p) for p in payments])
+) -> Page[PaymentRead]:
+    return await reads.list_order_payments(session, principal, order_id)
 
 
 @router.post(
@@ -136,10 +135,12 @@ async def create_refund(
 @router.get(
     "/payments/{payment_id}/refunds",
     summary="The refunds of a payment of yours (staff with `payments:read`: any)",
-    response_model=list[RefundRead],
+    response_model=Page[RefundRead],
     **policy("owner"),
 )
-async def list_refunds(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
+async def list_refunds(
+    payment_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> Page[RefundRead]:
     return await reads.list_refunds(session, principal, payment_id)
 
 
