@@ -229,19 +229,8 @@ async def follow_fulfilments(
         session, order, order.status, target, actor=actor, actor_id=actor_id, **extra
     ):
         await tell_customer(session, order, target)
-        if target == OrderStatus.DELIVERED:
-            await on_delivered(session, order)
         return target
     return None
-
-
-async def on_delivered(session: AsyncSession, order: Order) -> None:
-    """The place where a delivered order will award fidelity points.
-
-    Completion (`delivered` + `ORDER_COMPLETE_AFTER`) is finished by the delivery issue; points
-    are awarded then through `loumo.accounts.fidelity.award_points(session, user_id, points,
-    order_id=..., reason="order_completed")`, which another branch builds.
-    """
 
 
 # --- who is told ------------------------------------------------------------------------------
@@ -308,8 +297,8 @@ _CUSTOMER: dict[str, tuple[str | None, Severity, dict[str, tuple[str, str]]]] = 
         None,
         Severity.SUCCESS,
         {
-            "fr": ("Commande {ref} terminée", "Merci d'avoir commandé sur Loumo !"),
-            "en": ("Order {ref} completed", "Thank you for ordering with Loumo!"),
+            "fr": ("Commande {ref} terminée", "Merci d'avoir commandé sur Loumo ! {points_fr}"),
+            "en": ("Order {ref} completed", "Thank you for ordering with Loumo! {points_en}"),
         },
     ),
     OrderStatus.CANCELLED: (
@@ -391,6 +380,8 @@ async def tell_customer(session: AsyncSession, order: Order, event: str, **words
                 words.get("amount_minor", order.total), order.currency, language
             ),
             "reason": "",
+            "points_fr": "",
+            "points_en": "",
             "next_fr": "Elle attend votre paiement."
             if order.status == OrderStatus.PENDING_PAYMENT
             else "Les boutiques vont la confirmer.",

@@ -19,7 +19,7 @@ from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound
-from loumo.orders import READ
+from loumo.orders import READ, fidelity
 from loumo.orders.lifecycle import (
     add_event,
     fulfilments_of,
@@ -301,8 +301,9 @@ async def plan_refund(
 async def apply_refund(
     session: AsyncSession, order_id: str, plan: RefundPlan, *, refund_id: str
 ) -> None:
-    """Record a refund the provider accepted: amounts, quantities, restock, timeline, customer
-    told. Idempotent per `refund_id`."""
+    """Record a refund the provider accepted: amounts, quantities, restock, the share of the
+    order's fidelity points it takes back, timeline, customer told. Idempotent per
+    `refund_id`."""
     order = await _load(session, order_id)
     recorded = await session.execute(
         insert_ignoring_conflicts(session, OrderRefund.__table__, index_elements=["refund_id"])
@@ -341,6 +342,7 @@ async def apply_refund(
     )
     items = {item.id: item for item in await items_of(session, order.id)}
     sold = {f.id for f in await fulfilments_of(session, order.id) if f.accepted_at is not None}
+    goods_refunded = 0
     for line in plan.lines:
         item = items.get(line.item_id)
         if item is None:
@@ -348,7 +350,9 @@ async def apply_refund(
         quantity = min(line.quantity, item.quantity - item.refunded_quantity)
         if quantity <= 0:
             continue
-        item.refunded_amount += line_refund_amount(item, quantity)
+        amount = line_refund_amount(item, quantity)
+        goods_refunded += amount
+        item.refunded_amount += amount
         item.refunded_quantity += quantity
         if line.restock and item.fulfilment_id in sold:
             await ledger.apply_delta(
@@ -361,7 +365,9 @@ async def apply_refund(
                 actor_user_id=None,
             )
     await session.flush()
-    await on_refunded(session, order, plan.amount)
+    await fidelity.take_back_for_refund(
+        session, order, refund_id=refund_id, goods_refunded=goods_refunded
+    )
     await add_event(
         session,
         order.id,
@@ -372,14 +378,6 @@ async def apply_refund(
     )
     order = await _load(session, order_id)
     await tell_customer(session, order, "refunded", amount_minor=plan.amount)
-
-
-async def on_refunded(session: AsyncSession, order: Order, amount: int) -> None:
-    """The place where a refund takes fidelity points back.
-
-    Points are earned at completion (see `lifecycle.on_delivered`); the ledger is built on
-    another branch as `loumo.accounts.fidelity`, which will be called here.
-    """
 
 
 __all__ = [

@@ -168,12 +168,20 @@ async def cancel_order(
 async def transition_order(
     order_id: OrderId,
     body: OrderTransition,
+    request: Request,
     session: SessionDep,
     principal: OrderWriter,
     meta: RequestMetaDep,
 ) -> OrderRead:
+    settings: Settings = request.app.state.settings
     return await service.transition_order(
-        session, principal, order_id, body.to, reason=body.reason, meta=meta
+        session,
+        principal,
+        order_id,
+        body.to,
+        reason=body.reason,
+        meta=meta,
+        fidelity_rate=settings.fidelity_rate,
     )
 
 

@@ -7,7 +7,9 @@ those lines). Unknown and not-yours are the same 404.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true, update
@@ -20,7 +22,7 @@ from loumo.core.db import utcnow
 from loumo.core.errors import Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import after_position, decode_cursor, position_of
 from loumo.jobs.outbox import defer
-from loumo.orders import READ, WRITE
+from loumo.orders import READ, WRITE, fidelity
 from loumo.orders.lifecycle import (
     add_event,
     follow_fulfilments,
@@ -287,6 +289,81 @@ async def expire_due(
     return expired
 
 
+async def complete(
+    session: AsyncSession,
+    order: Order,
+    *,
+    actor: Actor,
+    actor_id: str | None,
+    fidelity_rate: Decimal,
+    reason: str = "",
+    where: Sequence[ColumnElement[bool]] = (),
+) -> bool:
+    """`delivered` → `completed`, once (the conditional UPDATE decides; False when another
+    request or job completed it first), then the order's fidelity points are awarded at
+    `fidelity_rate` and the buyer is told. The one way to complete an order: the job and staff
+    both come here."""
+    check_order_move(order.status, OrderStatus.COMPLETED, actor)
+    if not await move_order(
+        session,
+        order,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+        actor=actor,
+        actor_id=actor_id,
+        reason=reason,
+        where=where,
+        completed_at=utcnow(),
+    ):
+        return False
+    points = await fidelity.award_for_completion(session, order, rate=fidelity_rate)
+    await tell_customer(
+        session,
+        order,
+        OrderStatus.COMPLETED,
+        points_fr=f"Vous gagnez {points} point(s) de fidélité." if points else "",
+        points_en=f"You earned {points} fidelity point(s)." if points else "",
+    )
+    return True
+
+
+async def complete_due(
+    session: AsyncSession,
+    *,
+    after: timedelta,
+    fidelity_rate: Decimal,
+    now: datetime | None = None,
+    batch: int = 200,
+) -> int:
+    """Complete orders delivered at least `after` (`ORDER_COMPLETE_AFTER`) ago; returns how
+    many."""
+    cutoff = (now or utcnow()) - after
+    due = list(
+        await session.scalars(
+            select(Order.id)
+            .where(Order.status == OrderStatus.DELIVERED, Order.delivered_at <= cutoff)
+            .order_by(Order.delivered_at)
+            .limit(batch)
+        )
+    )
+    completed = 0
+    for order_id in due:
+        order = await session.get(Order, order_id, populate_existing=True)
+        if order is None or order.status != OrderStatus.DELIVERED:
+            continue  # staff completed it meanwhile
+        if await complete(
+            session,
+            order,
+            actor=Actor.SYSTEM,
+            actor_id=None,
+            fidelity_rate=fidelity_rate,
+            reason="delivered and not disputed in time",
+            where=(Order.delivered_at <= cutoff,),
+        ):
+            completed += 1
+    return completed
+
+
 # --- staff moves ----------------------------------------------------------------------------
 
 
@@ -324,8 +401,10 @@ async def transition_order(
     *,
     reason: str,
     meta: RequestMeta,
+    fidelity_rate: Decimal,
 ) -> OrderRead:
-    """`POST /orders/{id}/transitions`: staff move an order along its state machine."""
+    """`POST /orders/{id}/transitions`: staff move an order along its state machine
+    (`completed` awards the order's fidelity points at `fidelity_rate`)."""
     order = await get_visible(session, principal, order_id)
     frm = order.status
     check_order_move(frm, to, Actor.STAFF)
@@ -348,10 +427,21 @@ async def transition_order(
             raise IllegalTransition(
                 f"The order's shops cannot all move to {to} now", from_status=frm, to_status=to
             )
+    elif to == OrderStatus.COMPLETED:
+        if not await complete(
+            session,
+            order,
+            actor=Actor.STAFF,
+            actor_id=actor_id,
+            fidelity_rate=fidelity_rate,
+            reason=reason,
+        ):
+            raise IllegalTransition(
+                f"The order moved on from {frm} meanwhile", from_status=frm, to_status=to
+            )
     else:
-        extra: dict[str, Any] = {"completed_at": utcnow()} if to == OrderStatus.COMPLETED else {}
         await _moved_or_raise(
-            session, order, frm, to, actor=Actor.STAFF, actor_id=actor_id, reason=reason, **extra
+            session, order, frm, to, actor=Actor.STAFF, actor_id=actor_id, reason=reason
         )
     await _audit(session, meta, principal, "order.transition", order, to=to.value, reason=reason)
     return await order_read(session, order)
