@@ -2,7 +2,7 @@
 `orders.complete` job `ORDER_COMPLETE_AFTER` after delivery, or by staff) earns `FIDELITY_RATE`
 points per 100 XAF paid for goods, once; refunds take back their share, once each.
 
-Fulfilments go out for delivery and are delivered through `service.advance_fulfilment` with
+Fulfilments go out for delivery and are delivered through `moves.advance_fulfilment` with
 `Actor.DELIVERY`, the function the delivery package will call: its HTTP routes come with the
 delivery issue, and these tests should then drive them instead.
 """
@@ -27,7 +27,7 @@ from loumo.core.settings import Settings
 from loumo.jobs.outbox import defer
 from loumo.jobs.registry import schedules
 from loumo.notifications.models import Notification
-from loumo.orders import fidelity, service
+from loumo.orders import fidelity, moves
 from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem
 from loumo.orders.states import Actor, FulfilmentStatus
 from loumo.promotions.models import Promotion
@@ -73,7 +73,7 @@ async def deliver(
     fulfilment = await db.get(Fulfilment, fulfilment_id, populate_existing=True)
     assert fulfilment is not None
     for step in (FulfilmentStatus.OUT_FOR_DELIVERY, FulfilmentStatus.DELIVERED):
-        await service.advance_fulfilment(db, fulfilment, step, actor=Actor.DELIVERY, actor_id=None)
+        await moves.advance_fulfilment(db, fulfilment, step, actor=Actor.DELIVERY, actor_id=None)
     await db.commit()
     assert (await reload(db, order["id"])).status == "delivered"
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.core.idempotency import purge_expired
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import periodic
-from loumo.orders.service import complete_due, expire_due
+from loumo.orders.closing import complete_due, expire_due
 
 logger = structlog.get_logger("loumo.orders")
 
