@@ -20,8 +20,9 @@ from loumo.accounts.models import Address, Favorite, Role
 from loumo.catalog.models import Category, Product, Variant
 from loumo.core.auth import Principal
 from loumo.orders import checkout
-from loumo.orders.lifecycle import fulfilments_of, items_of, sell_fulfilment
+from loumo.orders.lifecycle import sell_fulfilment
 from loumo.orders.models import Order
+from loumo.orders.queries import fulfilments_of, items_of
 from loumo.orders.schemas import OrderCreate
 from loumo.shops.models import Shop, Stock, shop_managers
 from tests.factories import auth_headers, create_user, create_zone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,13 @@ class Settings(BaseSettings):
     # How long a prepaid order waits for its money before the `orders.expire` job gives its
     # stock and promotion use back (seconds, or an ISO 8601 duration such as PT30M).
     order_payment_timeout: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))
+    # How long after delivery the `orders.complete` job completes an order (and awards its
+    # fidelity points); staff may complete it earlier. Same formats as above.
+    order_complete_after: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
+    # Fidelity points earned per 100 whole units of the order's currency paid for goods
+    # (delivery fees and refunds excluded): 1 = one point per 100 XAF. 0 awards none. The
+    # default of the `/settings` value staff will change at run time (DESIGN.md).
+    fidelity_rate: Decimal = Field(default=Decimal(1), ge=0)
 
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"

@@ -20,9 +20,18 @@ from loumo.accounts.models import Address, User
 from loumo.catalog.models import Product, Variant
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
-from loumo.core.errors import AppError, BadRequest, Conflict
-from loumo.orders.lifecycle import add_event, tell_customer, tell_managers
+from loumo.core.errors import AppError
+from loumo.orders.errors import (
+    AddressOutsideZones,
+    ContactPhoneRequired,
+    InsufficientStock,
+    MixedCurrencies,
+    PriceChanged,
+    UnknownAddress,
+)
+from loumo.orders.lifecycle import add_event
 from loumo.orders.models import Fulfilment, Order, OrderItem
+from loumo.orders.notices import tell_customer, tell_managers
 from loumo.orders.schemas import (
     BasketItem,
     CheckoutQuoteRequest,
@@ -40,30 +49,6 @@ from loumo.shops.models import Shop, Stock
 from loumo.zones.models import Zone
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
-
-
-class UnknownAddress(BadRequest):
-    code, title = "unknown_address", "Unknown address"
-
-
-class AddressOutsideZones(BadRequest):
-    code, title = "address_outside_zones", "Address outside every delivery zone"
-
-
-class MixedCurrencies(BadRequest):
-    code, title = "mixed_currencies", "Basket in several currencies"
-
-
-class ContactPhoneRequired(BadRequest):
-    code, title = "contact_phone_required", "Contact phone required"
-
-
-class InsufficientStock(Conflict):
-    code, title = "insufficient_stock", "Insufficient stock"
-
-
-class PriceChanged(Conflict):
-    code, title = "price_changed", "Price changed"
 
 
 @dataclass

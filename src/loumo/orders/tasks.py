@@ -1,4 +1,5 @@
-"""Jobs of the orders package: expiring unpaid orders, and purging spent idempotency keys."""
+"""Jobs of the orders package: expiring unpaid orders, completing delivered ones, and purging
+spent idempotency keys."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.idempotency import purge_expired
+from loumo.jobs.context import current_job
 from loumo.jobs.registry import periodic
-from loumo.orders.service import expire_due
+from loumo.orders.closing import complete_due, expire_due
 
 logger = structlog.get_logger("loumo.orders")
 
 EXPIRE_JOB = "orders.expire"
+COMPLETE_JOB = "orders.complete"
 PURGE_KEYS_JOB = "idempotency.purge"
 
 
@@ -25,6 +28,18 @@ async def expire_unpaid_orders(session: AsyncSession, payload: dict[str, Any]) -
     expired = await expire_due(session)
     if expired:
         logger.info("orders_expired", count=expired)
+
+
+@periodic(COMPLETE_JOB, every=timedelta(minutes=5))
+async def complete_delivered_orders(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Complete orders delivered `ORDER_COMPLETE_AFTER` ago (each once), awarding their
+    fidelity points and telling their buyers."""
+    settings = current_job().settings
+    completed = await complete_due(
+        session, after=settings.order_complete_after, fidelity_rate=settings.fidelity_rate
+    )
+    if completed:
+        logger.info("orders_completed", count=completed)
 
 
 @periodic(PURGE_KEYS_JOB, every=timedelta(hours=1))
