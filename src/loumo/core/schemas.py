@@ -4,7 +4,7 @@
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
   in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
-- `Id`, `Currency`, `Slug`, `Name`: one definition each.
+- `Id`, `Currency`, `Slug`, `Name`, `Phone`: one definition each.
 - `validate_document`: checks a stored object merged with a PATCH against the rules of its
   schema, so that a rule about the document lives in one place (the schema) with one status (422).
 """
@@ -66,6 +66,9 @@ Slug = Annotated[
 
 Name = Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
 """A display name: stripped, NFC-normalised, not blank, no control characters, ≤ 120 chars."""
+
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
+"""A phone number as people type it: an optional `+`, then 6 to 20 digits and spaces."""
 
 
 def _as_utc(value: datetime) -> datetime:

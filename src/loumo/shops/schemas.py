@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from loumo.core.schemas import Id, Input, Name, PatchInput, Slug
+from loumo.core.schemas import Id, Input, Name, PatchInput, Phone, Slug
 from loumo.media.schemas import ImageRead, MediaKey
 
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
