@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from loumo.core.schemas import Read
 
 
-class AuditEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class AuditEntryRead(Read):
     id: str
     created_at: datetime
     actor_id: str | None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from loumo.core.schemas import Currency, Id, Input, Name, PatchInput, Slug, clean_text
+from loumo.core.schemas import Currency, Id, Input, Name, PatchInput, Read, Slug, clean_text
 from loumo.media.schemas import ImageRead, MediaKey
 
 ProductName = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
@@ -45,9 +45,7 @@ class CategoryUpdate(PatchInput):
     image_key: MediaKey | None = None
 
 
-class CategoryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CategoryRead(Read):
     id: str
     parent_id: str | None
     name: str
@@ -104,9 +102,7 @@ class AvailabilityRead(BaseModel):
     available: int = Field(description="Units that can be ordered now: quantity - reserved")
 
 
-class VariantRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class VariantRead(Read):
     id: str
     product_id: str
     name: str
