@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.catalog.images import change_image_key, image_model
-from loumo.catalog.text import slugify
+from loumo.catalog.images import change_image_key, read_with_image
+from loumo.catalog.text import slug_for
 from loumo.core.auth import Principal
-from loumo.core.db import flush_or_conflict, visible
-from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
+from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
+from loumo.core.errors import Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import encode_cursor, id_after
 from loumo.media import service as media
 from loumo.media.storage import Storage
@@ -20,12 +20,6 @@ from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate
 from loumo.zones.models import Zone
 
 CONFLICT = "The shop conflicts with an existing one"
-
-
-def shop_read(shop: Shop, storage: Storage) -> ShopRead:
-    read = ShopRead.model_validate(shop)
-    read.image = image_model(storage, shop.image_key)
-    return read
 
 
 async def list_shops(
@@ -47,7 +41,7 @@ async def list_shops(
     next_cursor = (
         encode_cursor({"s": "shops", "id": rows[limit - 1].id}) if len(rows) > limit else None
     )
-    return [shop_read(s, storage) for s in rows[:limit]], next_cursor
+    return [read_with_image(ShopRead, s, storage) for s in rows[:limit]], next_cursor
 
 
 async def find_shop(session: AsyncSession, id_or_slug: str) -> Shop | None:
@@ -68,7 +62,7 @@ async def get_shop(
     session: AsyncSession, id_or_slug: str, *, include_inactive: bool, storage: Storage
 ) -> ShopRead:
     shop = await get_shop_row(session, id_or_slug, include_inactive=include_inactive)
-    return shop_read(shop, storage)
+    return read_with_image(ShopRead, shop, storage)
 
 
 async def _check_zone(session: AsyncSession, zone_id: str) -> None:
@@ -76,26 +70,17 @@ async def _check_zone(session: AsyncSession, zone_id: str) -> None:
         raise UnknownZone(f"No zone {zone_id}", field="zone_id")
 
 
-async def _slug_taken(session: AsyncSession, slug: str, exclude_id: str | None) -> bool:
-    stmt = select(Shop.id).where(Shop.slug == slug)
-    if exclude_id:
-        stmt = stmt.where(Shop.id != exclude_id)
-    return (await session.scalar(stmt)) is not None
-
-
 async def create_shop(session: AsyncSession, data: ShopCreate, *, storage: Storage) -> ShopRead:
     await _check_zone(session, data.zone_id)
-    slug = data.slug or slugify(data.name)
-    if not slug:
-        raise BadRequest("The name gives an empty slug; pass `slug`", field="slug")
-    if await _slug_taken(session, slug, None):
+    slug = slug_for(data.slug, data.name)
+    if await is_taken(session, Shop.slug, slug):
         raise Conflict(f"Slug '{slug}' is already used", field="slug")
     shop = Shop(**data.model_dump(exclude={"slug", "opening_hours"}), slug=slug)
     shop.opening_hours = data.model_dump(mode="json")["opening_hours"]
     await media.update_references(session, [], [shop.image_key], field="image_key")
     session.add(shop)
     await flush_or_conflict(session, CONFLICT)
-    return shop_read(shop, storage)
+    return read_with_image(ShopRead, shop, storage)
 
 
 async def update_shop(
@@ -105,15 +90,14 @@ async def update_shop(
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "zone_id" in changes:
         await _check_zone(session, changes["zone_id"])
-    if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):
+    if "slug" in changes and await is_taken(
+        session, Shop.slug, changes["slug"], exclude_id=shop.id
+    ):
         raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
     if "image_key" in changes:
         await change_image_key(session, shop, changes["image_key"])
-    for key, value in changes.items():
-        setattr(shop, key, value)
-    await flush_or_conflict(session, CONFLICT)
-    await session.refresh(shop)
-    return shop_read(shop, storage)
+    await save_changes(session, shop, changes, CONFLICT)
+    return read_with_image(ShopRead, shop, storage)
 
 
 async def deactivate_shop(session: AsyncSession, shop_id: str) -> None:
@@ -144,4 +128,4 @@ async def set_shop_image(
     await change_image_key(session, shop, key, field="key")
     await flush_or_conflict(session, CONFLICT)
     await session.refresh(shop)
-    return shop_read(shop, storage)
+    return read_with_image(ShopRead, shop, storage)
