@@ -60,7 +60,7 @@ def _stock_read(stock: Stock, variant: Variant) -> StockRead:
         available=stock.quantity - stock.reserved,
         threshold=stock.threshold,
         restock_date=stock.restock_date,
-        low_stock=stock.threshold > 0 and stock.quantity <= stock.threshold,
+        low_stock=stock.is_low,
         updated_at=stock.updated_at,
     )
 
