@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from loumo.catalog import categories, images, listing, products, variants
 from loumo.catalog.permissions import CATEGORIES_WRITE, PRODUCTS_WRITE
 from loumo.catalog.schemas import (
-    MAX_PRICE,
     CategoryCreate,
     CategoryRead,
     CategoryTree,
@@ -20,7 +19,6 @@ from loumo.catalog.schemas import (
     ProductListed,
     ProductQuery,
     ProductRead,
-    ProductSort,
     ProductUpdate,
     VariantCreate,
     VariantRead,
@@ -29,7 +27,7 @@ from loumo.catalog.schemas import (
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
-from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
@@ -148,27 +146,8 @@ async def list_products(
     principal: OptionalPrincipal,
     storage: StorageDep,
     cached: CachedRead,
-    q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
-    category_id: Annotated[str | None, Query(max_length=32)] = None,
-    shop_id: Annotated[str | None, Query(max_length=32, description="Stocked by shop")] = None,
-    min_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE, description="Minor units")] = None,
-    max_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE, description="Minor units")] = None,
-    in_stock: Annotated[bool, Query(description="Only products available now")] = False,
-    sort: ProductSort = "relevance",
-    cursor: CursorParam = None,
-    limit: LimitParam = 20,
+    query: Annotated[ProductQuery, Query()],
 ) -> Response:
-    query = ProductQuery(
-        q=q,
-        category_id=category_id,
-        shop_id=shop_id,
-        min_price=min_price,
-        max_price=max_price,
-        in_stock=in_stock,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-    )
     items, next_cursor = await listing.list_products(
         session,
         query,
