@@ -29,6 +29,7 @@ from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.responses import no_content
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.media.schemas import MediaKey
@@ -119,14 +120,13 @@ async def update_category(
 
 @router.delete(
     "/categories/{category_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an empty category (staff)",
     responses={409: {"description": "It still has subcategories or products"}},
+    **no_content(),
     **policy("permission:categories:write"),
 )
-async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> Response:
+async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> None:
     await categories.delete_category(session, category_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -263,9 +263,9 @@ async def set_product_images(
 
 @router.delete(
     "/products/{product_id}/images/{key}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove an image from a product (staff)",
     responses={404: {"description": "Unknown product, or the product has no such image"}},
+    **no_content(),
     **policy("permission:products:write"),
 )
 async def remove_product_image(
@@ -273,20 +273,18 @@ async def remove_product_image(
     key: Annotated[MediaKey, Path()],
     session: SessionDep,
     _: ProductWriter,
-) -> Response:
+) -> None:
     await images.remove_product_image(session, product_id, key)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
     "/products/{product_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a product (staff); it stays for order history",
+    **no_content(),
     **policy("permission:products:write"),
 )
-async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> Response:
+async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> None:
     await products.deactivate_product(session, product_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -346,10 +344,9 @@ async def update_variant(
 
 @router.delete(
     "/variants/{variant_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a variant (staff); it stays for stock and order history",
+    **no_content(),
     **policy("permission:products:write"),
 )
-async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> Response:
+async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> None:
     await variants.deactivate_variant(session, variant_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

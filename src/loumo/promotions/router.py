@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.ratelimit import limit_per_user
+from loumo.core.responses import no_content
 from loumo.core.schemas import Id
 from loumo.promotions import service
 from loumo.promotions.schemas import (
@@ -105,13 +106,12 @@ async def update_promotion(
 
 @router.delete(
     "/{promotion_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a promotion (staff); its uses stay on record",
     responses=NOT_FOUND,
+    **no_content(),
     **policy("permission:promotions:write"),
 )
 async def delete_promotion(
     promotion_id: PromotionId, session: SessionDep, _: PromotionWriter
-) -> Response:
+) -> None:
     await service.deactivate_promotion(session, promotion_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
