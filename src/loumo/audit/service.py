@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.audit.models import AuditEntry
 from loumo.audit.schemas import AuditEntryRead, AuditQuery
-from loumo.core.pagination import Page, after_position, decode_cursor, position_of
+from loumo.core.pagination import Page, after_position, cut_page, decode_cursor, position_of
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"pass|secret|token|code|hash|otp|key", re.IGNORECASE)
@@ -91,8 +91,6 @@ async def list_entries(session: AsyncSession, query: AuditQuery) -> Page[AuditEn
     position = decode_cursor(query.cursor)
     if position is not None:
         stmt = stmt.where(after_position(AuditEntry.created_at, AuditEntry.id, position))
-    rows = list((await session.scalars(stmt)).all())
-    return Page[AuditEntryRead](
-        items=[AuditEntryRead.model_validate(r) for r in rows[:limit]],
-        next_cursor=position_of(rows[limit - 1]) if len(rows) > limit else None,
-    )
+    rows, next_cursor = cut_page((await session.scalars(stmt)).all(), limit, position_of)
+    items = [AuditEntryRead.model_validate(r) for r in rows]
+    return Page[AuditEntryRead](items=items, next_cursor=next_cursor)

@@ -37,10 +37,7 @@ async def list_promotions(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[PromotionRead]:
-    items, next_cursor = await service.list_promotions(
-        session, active=active, cursor=cursor, limit=limit
-    )
-    return Page(items=items, next_cursor=next_cursor)
+    return await service.list_promotions(session, active=active, cursor=cursor, limit=limit)
 
 
 @router.post(

@@ -62,7 +62,7 @@ async def list_shops(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Response:
-    items, next_cursor = await shops.list_shops(
+    page = await shops.list_shops(
         session,
         include_inactive=sees_inactive(principal, SHOPS_WRITE),
         zone_id=zone_id,
@@ -70,7 +70,7 @@ async def list_shops(
         limit=limit,
         storage=storage,
     )
-    return cached(Page[ShopRead](items=items, next_cursor=next_cursor))
+    return cached(page)
 
 
 @router.get(
@@ -213,10 +213,7 @@ async def list_stock(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[StockRead]:
-    items, next_cursor = await stock.list_stock(
-        session, principal, shop_id, cursor=cursor, limit=limit
-    )
-    return Page[StockRead](items=items, next_cursor=next_cursor)
+    return await stock.list_stock(session, principal, shop_id, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -283,7 +280,6 @@ async def list_movements(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[StockMovementRead]:
-    items, next_cursor = await stock.list_movements(
+    return await stock.list_movements(
         session, principal, shop_id, variant_id, cursor=cursor, limit=limit
     )
-    return Page[StockMovementRead](items=items, next_cursor=next_cursor)

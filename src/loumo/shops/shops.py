@@ -10,7 +10,7 @@ from loumo.catalog.text import slug_for
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
 from loumo.core.errors import Conflict, NotFound, PermissionDenied
-from loumo.core.pagination import encode_cursor, id_after
+from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.media import service as media
 from loumo.media.storage import Storage
 from loumo.shops.errors import UnknownZone
@@ -30,18 +30,17 @@ async def list_shops(
     cursor: str | None,
     limit: int,
     storage: Storage,
-) -> tuple[list[ShopRead], str | None]:
+) -> Page[ShopRead]:
     stmt = visible(
         select(Shop).order_by(Shop.id), Shop.is_active, include_inactive=include_inactive
     )
     if zone_id is not None:
         stmt = stmt.where(Shop.zone_id == zone_id)
     stmt = stmt.where(Shop.id > id_after(cursor, "shops")) if cursor else stmt
-    rows = list((await session.scalars(stmt.limit(limit + 1))).all())
-    next_cursor = (
-        encode_cursor({"s": "shops", "id": rows[limit - 1].id}) if len(rows) > limit else None
-    )
-    return [read_with_image(ShopRead, s, storage) for s in rows[:limit]], next_cursor
+    rows = (await session.scalars(stmt.limit(limit + 1))).all()
+    page, next_cursor = cut_page(rows, limit, lambda shop: id_cursor("shops", shop.id))
+    items = [read_with_image(ShopRead, shop, storage) for shop in page]
+    return Page[ShopRead](items=items, next_cursor=next_cursor)
 
 
 async def find_shop(session: AsyncSession, id_or_slug: str) -> Shop | None:
