@@ -1,6 +1,7 @@
 """The shared schema kit: request-body bases and the field types every package uses.
 
 - `Input`: base of every request body; an unknown field is a 422, never silently dropped.
+- `Read`: base of every answer schema built from a row (`XRead.model_validate(row)`).
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
   in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
@@ -83,6 +84,13 @@ class Input(BaseModel):
     """Base of every request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Read(BaseModel):
+    """Base of every answer schema built from a row: `XRead.model_validate(row)` reads the
+    fields from the row's attributes (`from_attributes`)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 def _non_nullable_schema(schema: dict[str, Any], cls: type[Any]) -> None:
