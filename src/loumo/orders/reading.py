@@ -9,7 +9,6 @@ caller sees it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
-from loumo.core.pagination import after_position, decode_cursor, position_of
+from loumo.core.pagination import Page, after_position, cut_page, decode_cursor, position_of
 from loumo.orders import READ
 from loumo.orders.errors import OrderNotFound
 from loumo.orders.models import Fulfilment, Order, OrderEvent
@@ -27,6 +26,7 @@ from loumo.orders.schemas import (
     FulfilmentRead,
     OrderEventRead,
     OrderItemRead,
+    OrderQuery,
     OrderRead,
     OrderSummary,
 )
@@ -95,42 +95,32 @@ async def get_order(session: AsyncSession, principal: Principal, order_id: str) 
 
 
 async def list_orders(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: str | None = None,
-    shop_id: str | None = None,
-    zone_id: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: str | None = None,
-    limit: int = 20,
-) -> tuple[list[OrderSummary], str | None]:
+    session: AsyncSession, principal: Principal, query: OrderQuery
+) -> Page[OrderSummary]:
     """Visible orders, newest first, filtered; `next_cursor` continues after the last one."""
-    query = (
+    stmt = (
         select(Order)
         .where(visible(principal))
         .order_by(Order.created_at.desc(), Order.id.desc())
-        .limit(limit + 1)
+        .limit(query.limit + 1)
     )
-    if status:
-        query = query.where(Order.status == status)
-    if shop_id:
-        query = query.where(
-            Order.id.in_(select(Fulfilment.order_id).where(Fulfilment.shop_id == shop_id))
+    if query.status:
+        stmt = stmt.where(Order.status == query.status)
+    if query.shop_id:
+        stmt = stmt.where(
+            Order.id.in_(select(Fulfilment.order_id).where(Fulfilment.shop_id == query.shop_id))
         )
-    if zone_id:
-        query = query.where(Order.zone_id == zone_id)
-    if created_from:
-        query = query.where(Order.created_at >= created_from)
-    if created_to:
-        query = query.where(Order.created_at < created_to)
-    position = decode_cursor(cursor)
+    if query.zone_id:
+        stmt = stmt.where(Order.zone_id == query.zone_id)
+    if query.created_from:
+        stmt = stmt.where(Order.created_at >= query.created_from)
+    if query.created_to:
+        stmt = stmt.where(Order.created_at < query.created_to)
+    position = decode_cursor(query.cursor)
     if position is not None:
-        query = query.where(after_position(Order.created_at, Order.id, position))
-    rows = list(await session.scalars(query))
-    next_cursor = position_of(rows[limit - 1]) if len(rows) > limit else None
-    return [OrderSummary.model_validate(o) for o in rows[:limit]], next_cursor
+        stmt = stmt.where(after_position(Order.created_at, Order.id, position))
+    rows, next_cursor = cut_page((await session.scalars(stmt)).all(), query.limit, position_of)
+    return Page(items=[OrderSummary.model_validate(o) for o in rows], next_cursor=next_cursor)
 
 
 async def audit_order(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
@@ -12,7 +11,7 @@ from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
-from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
 from loumo.orders import WRITE, checkout, closing, moves, reading
@@ -22,12 +21,13 @@ from loumo.orders.schemas import (
     LineShort,
     OrderCancel,
     OrderCreate,
+    OrderQuery,
     OrderRead,
     OrderSummary,
     OrderTransition,
     QuoteRead,
 )
-from loumo.orders.states import FulfilmentStatus, OrderStatus
+from loumo.orders.states import FulfilmentStatus
 
 router = APIRouter(tags=["orders"])
 OrderId = Annotated[str, Path(min_length=1, max_length=32, description="An order id")]
@@ -109,26 +109,9 @@ async def create_order(
 async def list_orders(
     session: SessionDep,
     principal: CurrentPrincipal,
-    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    shop_id: Annotated[str | None, Query(max_length=32)] = None,
-    zone_id: Annotated[str | None, Query(max_length=32)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: CursorParam = None,
-    limit: LimitParam = 20,
+    query: Annotated[OrderQuery, Query()],
 ) -> Page[OrderSummary]:
-    items, next_cursor = await reading.list_orders(
-        session,
-        principal,
-        status=status_.value if status_ else None,
-        shop_id=shop_id,
-        zone_id=zone_id,
-        created_from=created_from,
-        created_to=created_to,
-        cursor=cursor,
-        limit=limit,
-    )
-    return Page[OrderSummary](items=items, next_cursor=next_cursor)
+    return await reading.list_orders(session, principal, query)
 
 
 @router.get(

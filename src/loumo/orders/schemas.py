@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from loumo.core.schemas import Id, Input, Phone
+from loumo.core.pagination import CursorParam, LimitParam
+from loumo.core.schemas import Id, Input, Phone, Read, UtcDatetime
 from loumo.orders.states import FulfilmentStatus, OrderStatus
 
 PaymentMethod = Literal["mobile_money", "card", "cash"]
@@ -84,9 +85,7 @@ class QuoteRead(BaseModel):
     promotion_reason: str | None = None
 
 
-class OrderItemRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OrderItemRead(Read):
     id: str
     fulfilment_id: str
     shop_id: str
@@ -104,9 +103,7 @@ class OrderItemRead(BaseModel):
     refunded_amount: int
 
 
-class FulfilmentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class FulfilmentRead(Read):
     id: str
     shop_id: str
     status: FulfilmentStatus
@@ -116,9 +113,7 @@ class FulfilmentRead(BaseModel):
     accepted_at: datetime | None
 
 
-class OrderEventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OrderEventRead(Read):
     id: str
     kind: str
     fulfilment_id: str | None
@@ -130,9 +125,7 @@ class OrderEventRead(BaseModel):
     created_at: datetime
 
 
-class OrderSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OrderSummary(Read):
     id: str
     reference: str
     user_id: str
@@ -160,6 +153,18 @@ class OrderRead(OrderSummary):
     items: list[OrderItemRead]
     fulfilments: list[FulfilmentRead]
     timeline: list[OrderEventRead]
+
+
+class OrderQuery(BaseModel):
+    """Filters of `GET /orders` (its query parameters)."""
+
+    status: OrderStatus | None = None
+    shop_id: Id | None = None
+    zone_id: Id | None = None
+    created_from: UtcDatetime | None = None
+    created_to: UtcDatetime | None = None
+    cursor: CursorParam = None
+    limit: LimitParam = 20
 
 
 class OrderCancel(Input):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from loumo.core.schemas import Id, Input
+from loumo.core.schemas import Id, Input, Read
 
 Method = Literal["mobile_money", "card", "cash"]
 ProviderName = Literal["pawapay", "stripe", "cash"]
@@ -28,9 +28,7 @@ class PaymentCreate(Input):
     )
 
 
-class PaymentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PaymentRead(Read):
     id: str
     order_id: str
     method: str
@@ -63,9 +61,7 @@ class RefundCreate(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class RefundRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class RefundRead(Read):
     id: str
     payment_id: str
     order_id: str
