@@ -326,3 +326,12 @@ def test_cors_origins_must_be_origins(database_url: str, tmp_path: Path) -> None
     for bad in ("shop.loumo.example", "https://shop.loumo.example/"):
         with pytest.raises(ValueError, match="origin"):
             make_settings(database_url, tmp_path, cors_allowed_origins=bad)
+
+
+def test_empty_settings_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`METRICS_TOKEN=` in a compose file or `.env` must not make the empty string the token."""
+    monkeypatch.setenv("METRICS_TOKEN", "")
+    monkeypatch.setenv("API_DOCS", " ")
+    settings = Settings(_env_file=None)
+    assert settings.metrics_token is None
+    assert settings.api_docs is None

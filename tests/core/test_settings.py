@@ -56,7 +56,7 @@ def test_production_accepts_random_secrets(tmp_path: Path, bits: int) -> None:
 
 def test_random_hex_keys_of_the_minimum_length_always_pass() -> None:
     """32 random hex digits (128 bits) is the weakest random key the length allows: the bounds
-    must never refuse one (checked on 20 000 draws; 200 000 when the bounds were chosen)."""
+    must never refuse one (checked on 20 000 draws; 2 000 000 when the bounds were chosen)."""
     refused = [k for k in (secrets.token_hex(16) for _ in range(20_000)) if secret_key_weakness(k)]
     assert refused == []
 

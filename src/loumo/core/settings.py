@@ -19,13 +19,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "loumo"})
 MIN_SECRET_LENGTH = 32
 # What a production key must show besides its length (`secret_key_weakness`). Each bound is met
-# by every one of 200 000 keys drawn from `secrets.token_hex(16)` (32 hexadecimal digits, the
+# by every one of 2 000 000 keys drawn from `secrets.token_hex(16)` (32 hexadecimal digits, the
 # weakest random key the length allows), and refused by keys a person makes up:
 # - bits by a per-character (Shannon) estimate: 32 random hex digits give 85 to 128, 64
 #   characters of `secrets.token_urlsafe(48)` about 330, "0101…" 1 per character;
 MIN_SECRET_BITS = 80
-# - at most this share of neighbouring characters repeat or step by one ("aaaa", "abcd", "1212");
-MAX_SECRET_RUN_SHARE = 0.5
+# - at most this share of neighbouring pairs are equal or one apart ("aaaa", "abcd", "1212");
+MAX_SECRET_RUN_SHARE = 0.65
 # - at least this share of its three-character groups are different (a repeated word or group,
 #   "passwordpassword…", "kkkkkkkk…" refused).
 MIN_SECRET_DISTINCT_TRIGRAMS = 0.75
@@ -138,6 +138,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024)
+
+    @field_validator("api_docs", "metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`METRICS_TOKEN=` (empty) is no token, never the empty token."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
