@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 import httpx
@@ -181,7 +182,7 @@ def test_the_sandbox_is_not_mounted_in_production(tmp_path: object, database_url
         database_url,
         tmp_path,  # type: ignore[arg-type]
         environment="production",
-        secret_key="p" * 48,
+        secret_key=secrets.token_urlsafe(48),  # production refuses "p" * 48
         pawapay_base_url="https://api.pawapay.io",
     )
     assert not any(path.startswith("/_sandbox") for path in route_paths(create_app(settings)))
