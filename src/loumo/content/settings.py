@@ -74,7 +74,7 @@ async def _stored(session: AsyncSession) -> dict[str, Any]:
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
     rows = await session.execute(select(StoredSetting.key, StoredSetting.value))
-    values: dict[str, Any] = dict(rows.tuples())
+    values: dict[str, Any] = dict(rows.all())
     _cache[where] = (now, values)
     return values
 
