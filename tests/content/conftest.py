@@ -12,6 +12,8 @@ import pytest
 
 from loumo.content import settings as business
 from tests.conftest import AuthHeaders
+from tests.orders.conftest import world  # noqa: F401  (the marketplace the readers are tested on)
+from tests.payments.conftest import live_url, sandbox  # noqa: F401  (paying through the sandbox)
 
 API = "/api/v1"
 
