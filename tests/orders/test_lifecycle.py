@@ -18,7 +18,7 @@ from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.jobs.registry import schedules
 from loumo.notifications.models import Notification
-from loumo.orders import closing, moves
+from loumo.orders import closing, job_names, moves
 from loumo.orders import payments_port as port
 from loumo.orders.models import Fulfilment, OrderEvent
 from loumo.orders.states import (
@@ -180,7 +180,7 @@ async def test_a_short_line_drops_a_cash_total(
     assert response.json()["items"][0]["short_quantity"] == 1
     too_many = await client.post(short_url, json={"quantity": 3}, headers=world.manager_a)
     assert too_many.status_code == 409
-    assert await jobs_named(db, moves.LINE_SHORT_JOB) == []
+    assert await jobs_named(db, job_names.ORDER_LINE_SHORT_JOB) == []
 
 
 async def test_a_short_line_of_a_paid_order_asks_payments_to_refund_it(
@@ -198,7 +198,7 @@ async def test_a_short_line_of_a_paid_order_asks_payments_to_refund_it(
     )
     assert response.status_code == 200
     assert response.json()["total"] == order["total"]
-    jobs = await jobs_named(db, moves.LINE_SHORT_JOB)
+    jobs = await jobs_named(db, job_names.ORDER_LINE_SHORT_JOB)
     assert [j.payload for j in jobs] == [{"order_id": order["id"], "item_id": item, "quantity": 2}]
 
 
@@ -255,7 +255,7 @@ async def test_payment_port_ownership_and_payability(
     with pytest.raises(port.OrderNotPayable):
         await port.get_own_order_for_payment(db, buyer, order["id"])
     # Cancelled while a payment was under way: payments is told, to refund what may arrive.
-    assert len(await jobs_named(db, closing.ORDER_CANCELLED_JOB)) == 1
+    assert len(await jobs_named(db, job_names.ORDER_CANCELLED_JOB)) == 1
     assert await pay(db, order) is False
 
 

@@ -349,3 +349,23 @@ async def test_per_customer_limit_and_idempotent_redemption(
     assert read.json()["uses_count"] == 1
     result = await _check(client, buyer, "ONCE", world["basket"])
     assert result["reason"] == "customer_limit_reached"
+
+
+async def test_staff_page_through_promotions_newest_first(
+    client: httpx.AsyncClient, promo_staff: dict[str, str]
+) -> None:
+    for code in ("FIRST", "SECOND", "THIRD"):
+        await _create(client, promo_staff, code=code, kind="fixed", value=100)
+    codes: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        page = (await client.get(f"{API}/promotions", params=params, headers=promo_staff)).json()
+        codes += [p["code"] for p in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert codes == ["THIRD", "SECOND", "FIRST"]
+    shops_cursor = (await client.get(f"{API}/shops", params={"limit": 1})).json()["next_cursor"]
+    foreign = {"cursor": shops_cursor or "e30"}  # `{}`: a cursor of no list
+    answer = await client.get(f"{API}/promotions", params=foreign, headers=promo_staff)
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor"

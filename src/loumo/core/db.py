@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, DateTime, MetaData, Select, event, exc, text, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    event,
+    exc,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -82,6 +92,37 @@ async def flush_or_conflict(
         await session.flush()
     except IntegrityError:
         raise (error(message) if field is None else error(message, field=field)) from None
+
+
+async def is_taken(
+    session: AsyncSession,
+    column: InstrumentedAttribute[Any],
+    value: Any,
+    *,
+    exclude_id: str | None = None,
+) -> bool:
+    """Whether a row other than `exclude_id` already holds `value` in the unique `column`: the
+    check that gives a clear 409 first (`flush_or_conflict` still catches a race)."""
+    stmt = select(column).where(column == value)
+    if exclude_id is not None:
+        stmt = stmt.where(column.class_.id != exclude_id)
+    return await session.scalar(stmt.limit(1)) is not None
+
+
+async def save_changes(
+    session: AsyncSession,
+    row: Any,
+    changes: Mapping[str, Any],
+    conflict: str,
+    *,
+    field: str | None = None,
+) -> None:
+    """Set `changes` (the fields a PATCH gave) on `row`, flush (a unique-constraint race is a
+    409 with `conflict`, see `flush_or_conflict`) and reload the row."""
+    for key, value in changes.items():
+        setattr(row, key, value)
+    await flush_or_conflict(session, conflict, field=field)
+    await session.refresh(row)
 
 
 def visible(

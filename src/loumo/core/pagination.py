@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -18,6 +19,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Page(BaseModel, Generic[T]):
@@ -50,6 +52,11 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     return value
 
 
+def id_cursor(scope: str, last_id: str) -> str:
+    """The cursor after `last_id` in an id-ordered list (`scope` names the list; see `id_after`)."""
+    return encode_cursor({"s": scope, "id": last_id})
+
+
 def id_after(cursor: str | None, scope: str) -> str:
     """The last id of an id-ordered list's cursor made as `{"s": scope, "id": ...}`.
 
@@ -60,6 +67,16 @@ def id_after(cursor: str | None, scope: str) -> str:
     if values.get("s") != scope or not isinstance(last, str):
         raise InvalidCursor("The cursor does not belong to this list")
     return last
+
+
+def cut_page(
+    rows: Sequence[R], limit: int, cursor_after: Callable[[R], str]
+) -> tuple[list[R], str | None]:
+    """A page of `rows` read with `.limit(limit + 1)` (the extra row tells that more follow): the
+    first `limit` rows and the cursor after the last of them, None at the end of the list."""
+    if len(rows) <= limit:
+        return list(rows), None
+    return list(rows[:limit]), cursor_after(rows[limit - 1])
 
 
 LimitParam = Annotated[

@@ -1,10 +1,11 @@
 """The shared schema kit: request-body bases and the field types every package uses.
 
 - `Input`: base of every request body; an unknown field is a 422, never silently dropped.
+- `Read`: base of every answer schema built from a row (`XRead.model_validate(row)`).
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
   in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
-- `Id`, `Currency`, `Slug`, `Name`: one definition each.
+- `Id`, `Currency`, `Slug`, `Name`, `Phone`: one definition each.
 - `validate_document`: checks a stored object merged with a PATCH against the rules of its
   schema, so that a rule about the document lives in one place (the schema) with one status (422).
 """
@@ -67,6 +68,9 @@ Slug = Annotated[
 Name = Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
 """A display name: stripped, NFC-normalised, not blank, no control characters, ≤ 120 chars."""
 
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
+"""A phone number as people type it: an optional `+`, then 6 to 20 digits and spaces."""
+
 
 def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -80,6 +84,13 @@ class Input(BaseModel):
     """Base of every request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Read(BaseModel):
+    """Base of every answer schema built from a row: `XRead.model_validate(row)` reads the
+    fields from the row's attributes (`from_attributes`)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 def _non_nullable_schema(schema: dict[str, Any], cls: type[Any]) -> None:

@@ -18,6 +18,7 @@ from loumo.core.db import utcnow
 from loumo.core.errors import PermissionDenied
 from loumo.jobs.outbox import defer
 from loumo.orders import WRITE, fidelity
+from loumo.orders.job_names import ORDER_CANCELLED_JOB
 from loumo.orders.lifecycle import move_fulfilment_row, move_order, release_holds
 from loumo.orders.models import Order
 from loumo.orders.notices import tell_customer, tell_managers
@@ -33,7 +34,6 @@ from loumo.orders.states import (
     check_order_move,
 )
 
-ORDER_CANCELLED_JOB = "order.cancelled"
 LIVE_FULFILMENTS = (FulfilmentStatus.PENDING, FulfilmentStatus.PREPARING, FulfilmentStatus.READY)
 
 

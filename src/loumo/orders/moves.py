@@ -24,6 +24,7 @@ from loumo.orders.errors import (
     NotCashOrder,
     ShortQuantityExceeded,
 )
+from loumo.orders.job_names import ORDER_LINE_SHORT_JOB
 from loumo.orders.lifecycle import (
     add_event,
     follow_fulfilments,
@@ -47,9 +48,6 @@ from loumo.orders.states import (
     check_order_move,
     is_prepaid,
 )
-
-LINE_SHORT_JOB = "order.line_short"
-
 
 # Staff moving an order moves its live fulfilments along (the order then follows them).
 _FULFILMENT_STEP = {
@@ -317,7 +315,7 @@ async def mark_line_short(
         if order.payment_status != PaymentStatus.UNPAID:
             await defer(
                 session,
-                LINE_SHORT_JOB,
+                ORDER_LINE_SHORT_JOB,
                 {"order_id": order.id, "item_id": item.id, "quantity": quantity},
             )
     else:
@@ -349,4 +347,4 @@ async def mark_line_short(
         money_fr="Vous serez remboursé." if is_prepaid(order.payment_method) else "",
         money_en="You will be refunded." if is_prepaid(order.payment_method) else "",
     )
-    return await answer(session, meta, principal, order, "order.line_short", **data)
+    return await answer(session, meta, principal, order, ORDER_LINE_SHORT_JOB, **data)

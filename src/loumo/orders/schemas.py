@@ -11,27 +11,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from loumo.core.schemas import Id, Input, Phone
 from loumo.orders.states import FulfilmentStatus, OrderStatus
 
-Id = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ]{6,20}$", max_length=32)
-]
 PaymentMethod = Literal["mobile_money", "card", "cash"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BasketItem(_Input):
+class BasketItem(Input):
     variant_id: Id
     shop_id: Id
     quantity: int = Field(ge=1, le=1000)
 
 
-class CheckoutQuoteRequest(_Input):
+class CheckoutQuoteRequest(Input):
     """A basket: lines of one or several shops, delivered to one of the caller's addresses."""
 
     items: list[BasketItem] = Field(min_length=1, max_length=100)
@@ -169,20 +162,20 @@ class OrderRead(OrderSummary):
     timeline: list[OrderEventRead]
 
 
-class OrderCancel(_Input):
+class OrderCancel(Input):
     reason: Reason = ""
 
 
-class OrderTransition(_Input):
+class OrderTransition(Input):
     to: OrderStatus
     reason: Reason = ""
 
 
-class FulfilmentTransition(_Input):
+class FulfilmentTransition(Input):
     to: Literal["preparing", "ready"]
     reason: Reason = ""
 
 
-class LineShort(_Input):
+class LineShort(Input):
     quantity: int = Field(ge=1, le=1000)
     reason: Reason = ""

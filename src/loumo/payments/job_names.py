@@ -7,6 +7,15 @@ REFUND_JOB = "payments.refund"  # ask the provider to refund, or check on a refu
 WEBHOOK_JOB = "payments.webhook"  # process a stored provider notification
 RECONCILE_JOB = "payments.reconcile"  # periodic: queue the checks that are due
 
-# Deferred by `orders` (which never imports payments); the same names as in `orders.service`.
-ORDER_CANCELLED_JOB = "order.cancelled"  # refund what a cancelled order had taken
-ORDER_LINE_SHORT_JOB = "order.line_short"  # refund a line the shop could not serve
+# Deferred by `orders` (which never imports payments), handled here.
+from loumo.orders.job_names import ORDER_CANCELLED_JOB, ORDER_LINE_SHORT_JOB  # noqa: E402
+
+__all__ = [
+    "CHECK_JOB",
+    "INITIATE_JOB",
+    "ORDER_CANCELLED_JOB",
+    "ORDER_LINE_SHORT_JOB",
+    "RECONCILE_JOB",
+    "REFUND_JOB",
+    "WEBHOOK_JOB",
+]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.ratelimit import limit_per_user
+from loumo.core.responses import no_content
 from loumo.core.schemas import Id
 from loumo.promotions import service
 from loumo.promotions.schemas import (
@@ -36,10 +37,7 @@ async def list_promotions(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[PromotionRead]:
-    items, next_cursor = await service.list_promotions(
-        session, active=active, cursor=cursor, limit=limit
-    )
-    return Page(items=items, next_cursor=next_cursor)
+    return await service.list_promotions(session, active=active, cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -105,13 +103,12 @@ async def update_promotion(
 
 @router.delete(
     "/{promotion_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a promotion (staff); its uses stay on record",
     responses=NOT_FOUND,
+    **no_content(),
     **policy("permission:promotions:write"),
 )
 async def delete_promotion(
     promotion_id: PromotionId, session: SessionDep, _: PromotionWriter
-) -> Response:
+) -> None:
     await service.deactivate_promotion(session, promotion_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

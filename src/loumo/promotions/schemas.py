@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from loumo.core.schemas import Currency, Id, Input, PatchInput, UtcDatetime, field_problems
+from loumo.core.schemas import Currency, Id, Input, PatchInput, Read, UtcDatetime, field_problems
 
 Code = Annotated[
     str,
@@ -79,9 +79,7 @@ class PromotionUpdate(PatchInput):
     is_active: bool | None = None
 
 
-class PromotionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PromotionRead(Read):
     id: str
     code: str
     description: str

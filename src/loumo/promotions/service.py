@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.catalog.models import Category, Product, Variant
 from loumo.core.db import flush_or_conflict, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound
-from loumo.core.pagination import decode_cursor, encode_cursor
+from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.core.ratelimit import Rule
 from loumo.core.schemas import validate_document
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
@@ -191,18 +191,18 @@ async def get_promotion(session: AsyncSession, promotion_id: str) -> PromotionRe
 
 async def list_promotions(
     session: AsyncSession, *, active: bool | None, cursor: str | None, limit: int
-) -> tuple[list[PromotionRead], str | None]:
+) -> Page[PromotionRead]:
     """Newest first, by id (ids are time-ordered)."""
     query = select(Promotion).order_by(Promotion.id.desc()).limit(limit + 1)
-    after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(Promotion.id < str(after.get("id", "")))
+    if cursor:
+        query = query.where(Promotion.id < id_after(cursor, "promotions"))
     if active is not None:
         query = query.where(Promotion.is_active.is_(active))
-    rows = list(await session.scalars(query))
-    page = rows[:limit]
-    next_cursor = encode_cursor({"id": page[-1].id}) if len(rows) > limit else None
-    return [await _read(session, p) for p in page], next_cursor
+    rows = (await session.scalars(query)).all()
+    page, next_cursor = cut_page(rows, limit, lambda p: id_cursor("promotions", p.id))
+    return Page[PromotionRead](
+        items=[await _read(session, p) for p in page], next_cursor=next_cursor
+    )
 
 
 async def price_lines(session: AsyncSession, items: Sequence[BasketLine]) -> list[PricedLine]:
