@@ -9,8 +9,6 @@ entries by their topic's position, then position, then id.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +21,7 @@ from loumo.content.schemas import (
     FaqTopicRead,
     FaqTopicUpdate,
 )
-from loumo.core.db import flush_or_conflict
+from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
 from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.pagination import Page
 
@@ -42,7 +40,7 @@ class TopicNotEmpty(Conflict):
 
 def _topics(*, include_unpublished: bool) -> Select[FaqTopic]:
     stmt = select(FaqTopic).order_by(FaqTopic.position, FaqTopic.slug, FaqTopic.id)
-    return stmt if include_unpublished else stmt.where(FaqTopic.is_published)
+    return visible(stmt, FaqTopic.is_published, include_inactive=include_unpublished)
 
 
 async def list_topics(session: AsyncSession, *, include_unpublished: bool) -> Page[FaqTopicRead]:
@@ -64,16 +62,9 @@ async def get_topic(
     return FaqTopicRead.model_validate(topic)
 
 
-async def _slug_taken(session: AsyncSession, slug: str, exclude_id: str | None) -> bool:
-    stmt = select(FaqTopic.id).where(FaqTopic.slug == slug)
-    if exclude_id is not None:
-        stmt = stmt.where(FaqTopic.id != exclude_id)
-    return (await session.scalar(stmt)) is not None
-
-
 async def create_topic(session: AsyncSession, data: FaqTopicCreate) -> FaqTopicRead:
     taken = f"A FAQ topic already has the slug '{data.slug}'"
-    if await _slug_taken(session, data.slug, None):
+    if await is_taken(session, FaqTopic.slug, data.slug):
         raise Conflict(taken, field="slug")
     topic = FaqTopic(**data.model_dump())
     session.add(topic)
@@ -86,11 +77,11 @@ async def update_topic(session: AsyncSession, topic_id: str, data: FaqTopicUpdat
     topic = await _topic(session, topic_id, include_unpublished=True)
     changes = data.model_dump(exclude_unset=True)
     taken = f"A FAQ topic already has the slug '{changes.get('slug', topic.slug)}'"
-    if "slug" in changes and await _slug_taken(session, changes["slug"], topic.id):
+    if "slug" in changes and await is_taken(
+        session, FaqTopic.slug, changes["slug"], exclude_id=topic.id
+    ):
         raise Conflict(taken, field="slug")
-    _apply(topic, changes)
-    await flush_or_conflict(session, taken, field="slug")
-    await session.refresh(topic)
+    await save_changes(session, topic, changes, taken, field="slug")
     return FaqTopicRead.model_validate(topic)
 
 
@@ -110,9 +101,9 @@ def _entries(*, include_unpublished: bool) -> Select[FaqEntry]:
         .join(FaqTopic, FaqTopic.id == FaqEntry.topic_id)
         .order_by(FaqTopic.position, FaqTopic.slug, FaqEntry.position, FaqEntry.id)
     )
-    if not include_unpublished:
-        stmt = stmt.where(FaqEntry.is_published, FaqTopic.is_published)
-    return stmt
+    return visible(
+        stmt, FaqEntry.is_published, FaqTopic.is_published, include_inactive=include_unpublished
+    )
 
 
 async def list_entries(
@@ -169,9 +160,7 @@ async def update_entry(session: AsyncSession, entry_id: str, data: FaqEntryUpdat
     changes = data.model_dump(exclude_unset=True)
     if "topic_id" in changes and changes["topic_id"] != entry.topic_id:
         await _check_topic(session, changes["topic_id"])
-    _apply(entry, changes)
-    await flush_or_conflict(session, GONE, field="topic_id")
-    await session.refresh(entry)
+    await save_changes(session, entry, changes, GONE, field="topic_id")
     return FaqEntryRead.model_validate(entry)
 
 
@@ -179,8 +168,3 @@ async def delete_entry(session: AsyncSession, entry_id: str) -> None:
     entry = await _entry(session, entry_id, include_unpublished=True)
     await session.delete(entry)
     await session.flush()
-
-
-def _apply(row: FaqTopic | FaqEntry, changes: dict[str, Any]) -> None:
-    for key, new in changes.items():
-        setattr(row, key, new)

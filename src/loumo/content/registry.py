@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar, cast
+from typing import Annotated, Any, Generic, TypeVar, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, TypeAdapter
 
-from loumo.core.schemas import Currency
+from loumo.core.schemas import Currency, Phone
 from loumo.core.settings import Settings
 
 T = TypeVar("T")
@@ -122,7 +122,7 @@ CONTACT_PHONE = Knob[str](
     description="The customer service phone number shown to customers (empty: none)",
     default=lambda s: "",
     public=True,
-    checks=(StringConstraints(pattern=r"^\+?[0-9][0-9 ().-]{3,30}$"),),
+    checks=get_args(Phone)[1:],  # the kit's phone rule
 )
 
 KNOBS: dict[str, Knob[Any]] = {

@@ -24,6 +24,7 @@ from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.responses import no_content
 from loumo.core.schemas import Id
 from loumo.core.settings import Settings
 
@@ -105,14 +106,13 @@ async def update_topic(
 
 @faq_router.delete(
     "/topics/{topic_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an empty FAQ topic (staff)",
     responses={409: {"description": "topic_not_empty: delete or move its entries first"}},
+    **no_content(),
     **policy("permission:content:write"),
 )
-async def delete_topic(topic_id: TopicId, session: SessionDep, _: ContentWriter) -> Response:
+async def delete_topic(topic_id: TopicId, session: SessionDep, _: ContentWriter) -> None:
     await faq.delete_topic(session, topic_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @faq_router.get(
@@ -167,13 +167,12 @@ async def update_entry(
 
 @faq_router.delete(
     "/{entry_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a FAQ entry (staff)",
+    **no_content(),
     **policy("permission:content:write"),
 )
-async def delete_entry(entry_id: EntryId, session: SessionDep, _: ContentWriter) -> Response:
+async def delete_entry(entry_id: EntryId, session: SessionDep, _: ContentWriter) -> None:
     await faq.delete_entry(session, entry_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @settings_router.get(
@@ -239,8 +238,8 @@ async def set_setting(
 
 @settings_router.delete(
     "/{key}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Reset a business setting to its environment default (staff; audited)",
+    **no_content(),
     **policy("permission:settings:write"),
 )
 async def reset_setting(
@@ -249,9 +248,8 @@ async def reset_setting(
     session: SessionDep,
     principal: SettingsWriter,
     meta: RequestMetaDep,
-) -> Response:
+) -> None:
     await business.reset_setting(session, _settings(request), principal, key, meta=meta)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 router = APIRouter()

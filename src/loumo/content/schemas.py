@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, JsonValue, StringConstraints
 
-from loumo.core.schemas import Id, Input, PatchInput, Slug, clean_multiline, clean_text
+from loumo.core.schemas import Id, Input, PatchInput, Read, Slug, clean_multiline, clean_text
 
 Title = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
 TitleEn = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_multiline)]
@@ -38,9 +38,7 @@ class FaqTopicUpdate(PatchInput):
     is_published: bool | None = None
 
 
-class FaqTopicRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class FaqTopicRead(Read):
     id: str
     slug: str
     title_fr: str
@@ -73,9 +71,7 @@ class FaqEntryUpdate(PatchInput):
     is_published: bool | None = None
 
 
-class FaqEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class FaqEntryRead(Read):
     id: str
     topic_id: str
     question_fr: str
