@@ -14,6 +14,7 @@ from loumo import __version__, accounts, wiring
 from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
 from loumo.catalog.router import router as catalog_router
+from loumo.content.router import router as content_router
 from loumo.core import health
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
@@ -73,6 +74,7 @@ def build_api_router() -> APIRouter:
     api.include_router(media.router)
     api.include_router(notifications_router)
     api.include_router(payments_router)
+    api.include_router(content_router)
     return api
 
 

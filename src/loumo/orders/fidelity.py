@@ -1,11 +1,10 @@
 """Fidelity points of an order: awarded once when it completes, taken back in proportion when
 money for its goods is refunded (the ledger is `loumo.accounts.fidelity`).
 
-The rate is `FIDELITY_RATE` (settings): points per 100 whole units of the order's currency paid
-for goods, that is the lines net of their discount share and of what was refunded, without the
-delivery fee. DESIGN.md makes the rate a business setting that staff change at run time
-(`/settings` in `content`, a layer below orders); until that exists the environment value is the
-one used, and it stays the default when that setting is unset.
+The rate is the `fidelity_rate` business setting (`/settings` in `content`, a layer below
+orders; its default is `FIDELITY_RATE` from the environment): points per 100 whole units of the
+order's currency paid for goods, that is the lines net of their discount share and of what was
+refunded, without the delivery fee. Callers read it and pass it in.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from loumo.audit.deps import RequestMetaDep
+from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
@@ -85,9 +86,8 @@ async def create_order(
     settings: Settings = request.app.state.settings
 
     async def work() -> tuple[int, Any]:
-        order = await checkout.place_order(
-            session, principal, body, payment_timeout=settings.order_payment_timeout
-        )
+        timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
+        order = await checkout.place_order(session, principal, body, payment_timeout=timeout)
         return 201, (await reading.order_read(session, order)).model_dump(mode="json")
 
     return await idempotent(
@@ -168,7 +168,7 @@ async def transition_order(
         body.to,
         reason=body.reason,
         meta=meta,
-        fidelity_rate=settings.fidelity_rate,
+        fidelity_rate=await business.value(session, business.FIDELITY_RATE, settings),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.content import settings as business
 from loumo.core.idempotency import purge_expired
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import periodic
@@ -32,11 +33,14 @@ async def expire_unpaid_orders(session: AsyncSession, payload: dict[str, Any]) -
 
 @periodic(COMPLETE_JOB, every=timedelta(minutes=5))
 async def complete_delivered_orders(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """Complete orders delivered `ORDER_COMPLETE_AFTER` ago (each once), awarding their
-    fidelity points and telling their buyers."""
+    """Complete orders delivered `order_complete_after` ago (each once), awarding their
+    fidelity points at `fidelity_rate` and telling their buyers (both `/settings`, whose
+    defaults are `ORDER_COMPLETE_AFTER` and `FIDELITY_RATE`)."""
     settings = current_job().settings
     completed = await complete_due(
-        session, after=settings.order_complete_after, fidelity_rate=settings.fidelity_rate
+        session,
+        after=await business.value(session, business.ORDER_COMPLETE_AFTER, settings),
+        fidelity_rate=await business.value(session, business.FIDELITY_RATE, settings),
     )
     if completed:
         logger.info("orders_completed", count=completed)
