@@ -167,6 +167,8 @@ async def world(app: FastAPI) -> AsyncIterator[World]:
         )
         await w.ok("admin", "POST", "/roles", json={"name": "matrix_role"})
         promotion = await w.ok("admin", "POST", "/promotions", json=promotion_body())
+        topic = await fresh_topic(w)
+        entry = await w.ok("admin", "POST", "/faq", json=entry_body(topic["topic_id"]))
         w.ids |= {
             "zone_id": zone["id"],
             "shop_id": shop["id"],
@@ -179,7 +181,8 @@ async def world(app: FastAPI) -> AsyncIterator[World]:
             "user_id": users["customer"].id,
             "promotion_id": promotion["id"],
             "promo_code": promotion["code"],
-        }
+            "entry_id": entry["id"],
+        } | topic
         # The customer's prepaid order, paid (a succeeded payment, as the provider's word leaves
         # it), and one notification of theirs.
         w.ids |= await w.place_order("mobile_money")
@@ -295,6 +298,25 @@ async def fresh_promotion(w: World) -> dict[str, str]:
     return {
         "promotion_id": (await w.ok("admin", "POST", "/promotions", json=promotion_body()))["id"]
     }
+
+
+def entry_body(topic_id: str) -> dict[str, Any]:
+    return {"topic_id": topic_id, "question_fr": "Q ?", "answer_fr": "R.", "is_published": True}
+
+
+async def fresh_topic(w: World) -> dict[str, str]:
+    body = {"slug": f"topic-{tag()}", "title_fr": "Aide", "is_published": True}
+    return {"topic_id": (await w.ok("admin", "POST", "/faq/topics", json=body))["id"]}
+
+
+async def fresh_entry(w: World) -> dict[str, str]:
+    entry = await w.ok("admin", "POST", "/faq", json=entry_body(w.ids["topic_id"]))
+    return {"entry_id": entry["id"]}
+
+
+async def public_setting(w: World) -> dict[str, str]:
+    """`{key}` of a settings row (the world's `key` is an upload's)."""
+    return {"key": "contact_phone"}
 
 
 async def placed_order(w: World) -> dict[str, str]:
@@ -507,6 +529,22 @@ ROWS = [
     Row("POST", API + "/webhooks/stripe", {"id": "evt"}),
     # media
     Row("POST", API + "/media/images", upload=True),
+    # content: published FAQ topics and entries, settings (drafts and private settings: the
+    # visibility tests of tests/content)
+    Row("GET", API + "/faq/topics"),
+    Row("POST", API + "/faq/topics", {"slug": "matrix-topic", "title_fr": "M"}),
+    Row("GET", API + "/faq/topics/{topic_id}"),
+    Row("PATCH", API + "/faq/topics/{topic_id}", {"title_en": "Help"}),
+    Row("DELETE", API + "/faq/topics/{topic_id}", fresh=fresh_topic),
+    Row("GET", API + "/faq"),
+    Row("POST", API + "/faq", entry_body("{topic_id}")),
+    Row("GET", API + "/faq/{entry_id}"),
+    Row("PATCH", API + "/faq/{entry_id}", {"position": 3}),
+    Row("DELETE", API + "/faq/{entry_id}", fresh=fresh_entry),
+    Row("GET", API + "/settings"),
+    Row("GET", API + "/settings/{key}", fresh=public_setting),
+    Row("PUT", API + "/settings/{key}", {"value": "+237 650 00 00 00"}, fresh=public_setting),
+    Row("DELETE", API + "/settings/{key}", fresh=public_setting),
 ]
 
 
