@@ -1,9 +1,15 @@
 """Quote and place: the basket priced on the server, then the order created in one unit of work.
 
-Placing reserves every line's stock (all or nothing: one conditional UPDATE per line, in a
-fixed order so that concurrent baskets never deadlock; a short line raises and the request's
-rollback gives back what was taken), holds one use of the promotion, and freezes amounts, the
-address, the fee and a contact phone on the order.
+Placing freezes amounts, the address, the fee and a contact phone on the order, holds one use
+of the promotion and reserves every line's stock (all or nothing: one conditional UPDATE per
+line, in a fixed order so that concurrent baskets never deadlock; a short line raises and the
+request's rollback gives back what was taken).
+
+The promotion and the stock rows are the rows every buyer of a popular product writes: they are
+claimed last, after the order, its timeline, its notices and its answer are written, so that
+each checkout holds their row locks only for the few statements before its commit (PostgreSQL
+serialises the writers of one row; the time under the lock bounds the orders per second of a
+product).
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ from loumo.orders.errors import (
 from loumo.orders.lifecycle import add_event
 from loumo.orders.models import Fulfilment, Order, OrderItem
 from loumo.orders.notices import tell_customer, tell_managers
+from loumo.orders.reading import order_read
 from loumo.orders.schemas import (
     BasketItem,
     CheckoutQuoteRequest,
     OrderCreate,
+    OrderRead,
     QuoteFulfilment,
     QuoteLine,
     QuoteRead,
@@ -49,6 +57,14 @@ from loumo.shops.models import Shop, Stock
 from loumo.zones.models import Zone
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
+
+
+@dataclass
+class Placed:
+    """A placed order, and its answer (read before the stock was claimed, see above)."""
+
+    order: Order
+    read: OrderRead
 
 
 @dataclass
@@ -260,8 +276,8 @@ async def place_order(
     data: OrderCreate,
     *,
     payment_timeout: timedelta,
-) -> Order:
-    """Create the order from a fresh quote: reserve, hold the promotion, freeze, tell."""
+) -> Placed:
+    """Create the order from a fresh quote: freeze, tell, hold the promotion, reserve."""
     priced = await quote(session, principal, data)
     read = priced.read
     if data.expected_total is not None and data.expected_total != read.total:
@@ -286,8 +302,6 @@ async def place_order(
             "Your account has no phone number: give a contact_phone for the delivery",
             field="contact_phone",
         )
-    await _reserve_all(session, read.lines)
-
     now = utcnow()
     prepaid = is_prepaid(data.payment_method)
     address = priced.address
@@ -353,15 +367,6 @@ async def place_order(
         for line in read.lines
     )
     await session.flush()
-    if order.promotion_id is not None:
-        # Race-safe: refused (409 `promotion_unavailable`) when the last use went meanwhile.
-        await promotions.hold_use(
-            session,
-            promotion_id=order.promotion_id,
-            user_id=principal.user_id,
-            order_id=order.id,
-            discount=order.discount,
-        )
     await add_event(
         session,
         order.id,
@@ -375,4 +380,16 @@ async def place_order(
     if not prepaid:
         for fulfilment in by_shop.values():
             await tell_managers(session, order, fulfilment, "accept")
-    return order
+    answer = await order_read(session, order)
+    # The contended rows, last (see the module's docstring); promotion before stock, always.
+    if order.promotion_id is not None:
+        # Race-safe: refused (409 `promotion_unavailable`) when the last use went meanwhile.
+        await promotions.hold_use(
+            session,
+            promotion_id=order.promotion_id,
+            user_id=principal.user_id,
+            order_id=order.id,
+            discount=order.discount,
+        )
+    await _reserve_all(session, read.lines)
+    return Placed(order, answer)

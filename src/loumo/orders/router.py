@@ -87,8 +87,8 @@ async def create_order(
 
     async def work() -> tuple[int, Any]:
         timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
-        order = await checkout.place_order(session, principal, body, payment_timeout=timeout)
-        return 201, (await reading.order_read(session, order)).model_dump(mode="json")
+        placed = await checkout.place_order(session, principal, body, payment_timeout=timeout)
+        return 201, placed.read.model_dump(mode="json")
 
     return await idempotent(
         request,

@@ -75,7 +75,8 @@ async def seed_demo_orders(session: AsyncSession) -> int:
         data = OrderCreate(
             items=items, address_id=address.id, payment_method=method, contact_phone=DEMO_PHONE
         )
-        return await place_order(session, buyer, data, payment_timeout=timedelta(hours=24))
+        placed = await place_order(session, buyer, data, payment_timeout=timedelta(hours=24))
+        return placed.order
 
     await order("mobile_money", 0, 1)  # awaiting payment
     await order("cash", 2)  # placed: the shop has to accept it
