@@ -113,6 +113,7 @@ class PromotionCheck(Input):
 
 
 Reason = Literal[
+    "not_valid",
     "unknown_code",
     "inactive",
     "not_started",
