@@ -15,7 +15,7 @@ from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
 from loumo.catalog.router import router as catalog_router
 from loumo.content.router import router as content_router
-from loumo.core import health
+from loumo.core import health, request_guard
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
 from loumo.core.logging import configure_logging
@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_openapi(app)
+    app.add_middleware(request_guard.Guard, body_timeout=settings.request_body_timeout)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.max_body_bytes,

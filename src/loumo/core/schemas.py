@@ -1,6 +1,8 @@
 """The shared schema kit: request-body bases and the field types every package uses.
 
-- `Input`: base of every request body; an unknown field is a 422, never silently dropped.
+- `Input`: base of every request body; an unknown field is a 422, never silently dropped, and
+  so is a value no column can hold: a string with a NUL character, an integer beyond the
+  signed 32-bit range of every integer column (`null_character`, `int_out_of_range`).
 - `Read`: base of every answer schema built from a row (`XRead.model_validate(row)`).
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
@@ -80,10 +82,49 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 """An instant; a time given without an offset is taken as UTC (so instants always compare)."""
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""The range of every integer column (SQL `INTEGER`, 32-bit on PostgreSQL)."""
+
+
+def _unstorable(value: Any) -> PydanticCustomError | None:
+    """Why `value` (a field's validated value, walked through lists and dicts) cannot reach
+    the database, if it cannot: a NUL in a string, or an integer beyond `INT_MIN..INT_MAX`.
+    Nested models are skipped: an `Input` checks its own fields."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return PydanticCustomError("null_character", "NUL characters are not allowed")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT_MIN <= value <= INT_MAX:
+            return PydanticCustomError(
+                "int_out_of_range",
+                "Integers are at least {min} and at most {max}",
+                {"min": INT_MIN, "max": INT_MAX},
+            )
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            problem = _unstorable(item)
+            if problem is not None:
+                return problem
+    return None
+
+
 class Input(BaseModel):
-    """Base of every request body: unknown fields are an error, not silently dropped."""
+    """Base of every request body: unknown fields are an error, not silently dropped, and so is
+    a value no column can hold (a NUL in a string, an integer beyond `INT_MIN..INT_MAX`)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = _unstorable(value)
+        if problem is not None:
+            raise problem
+        return value
 
 
 class Read(BaseModel):

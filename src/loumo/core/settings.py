@@ -138,6 +138,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024)
+    # Input limits (docs/security-input.md): the whole request body must arrive within this
+    # many seconds (408 past it; read before any route runs, see core.request_guard); images
+    # above this many pixels are refused from their header (413); at most this many uploads
+    # wait for one of the decoding threads (503 with Retry-After beyond); and bytes a user's
+    # uploads not yet attached to anything may take (409 past it).
+    request_body_timeout: float = Field(default=60.0, gt=0)
+    media_max_pixels: int = Field(default=40_000_000, ge=1)
+    media_decode_queue: int = Field(default=8, ge=0)
+    media_unattached_quota_bytes: int = Field(default=50 * 1_048_576, ge=0)
 
     @field_validator("api_docs", "metrics_token", mode="before")
     @classmethod

@@ -58,8 +58,9 @@ async def create_promotion(
     summary="Does this code apply to my basket, and how much does it take off?",
     description=(
         "Prices come from the catalog, never from the client. An inapplicable code answers 200 "
-        "with `valid: false` and a `reason`; an unknown or unavailable basket item is a 400. "
-        "Checks are rate-limited per customer."
+        "with `valid: false` and a `reason`; an unknown, retired or future code answers the "
+        "same `not_valid` (staff holding `promotions:read` see which). An unknown or "
+        "unavailable basket item is a 400. Checks are rate-limited per customer."
     ),
     responses={400: {"description": "Unknown basket item"}},
     dependencies=[Depends(limit_per_user(service.VALIDATE_PER_USER))],
@@ -69,7 +70,11 @@ async def validate_code(
     data: PromotionCheck, session: SessionDep, principal: CurrentPrincipal
 ) -> PromotionCheckResult:
     return await service.check_code(
-        session, user_id=principal.user_id, code=data.code, items=data.items
+        session,
+        user_id=principal.user_id,
+        code=data.code,
+        items=data.items,
+        detailed=principal.has("promotions:read"),
     )
 
 

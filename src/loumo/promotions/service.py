@@ -86,6 +86,7 @@ class Evaluation:
 
 MESSAGES: dict[Reason | None, str] = {
     None: "The code applies to this basket",
+    "not_valid": "This code is not valid",
     "unknown_code": "No promotion has this code",
     "inactive": "This promotion is not active",
     "not_started": "This promotion has not started yet",
@@ -96,6 +97,17 @@ MESSAGES: dict[Reason | None, str] = {
     "not_applicable": "Nothing in the basket is covered by this promotion",
     "currency_mismatch": "This promotion is in another currency",
 }
+
+
+# What a customer is never told apart: a code that does not exist, one retired (deactivated or
+# ended) and one not started yet all answer "not_valid", so that nobody can probe which codes
+# exist or are coming. Staff holding `promotions:read` see the detail.
+UNDISCLOSED: frozenset[Reason] = frozenset({"unknown_code", "inactive", "not_started", "expired"})
+
+
+def disclosed(reason: Reason | None, *, detailed: bool) -> Reason | None:
+    """The reason a caller is told: the detail for staff, `not_valid` for the undisclosed."""
+    return "not_valid" if not detailed and reason in UNDISCLOSED else reason
 
 
 def normalize_code(code: str) -> str:
@@ -330,9 +342,17 @@ async def find_by_code(session: AsyncSession, code: str) -> Promotion | None:
 
 
 async def check_code(
-    session: AsyncSession, *, user_id: str, code: str, items: Sequence[BasketLine]
+    session: AsyncSession,
+    *,
+    user_id: str,
+    code: str,
+    items: Sequence[BasketLine],
+    detailed: bool = False,
 ) -> PromotionCheckResult:
-    """`POST /promotions/validate`: whether `code` applies to the basket, and by how much."""
+    """`POST /promotions/validate`: whether `code` applies to the basket, and by how much.
+
+    Unknown, retired and future codes answer alike unless `detailed` (staff; see `disclosed`).
+    """
     lines = await price_lines(session, items)
     promotion = await find_by_code(session, code)
     if promotion is None:
@@ -340,11 +360,12 @@ async def check_code(
         result = Evaluation(False, "unknown_code", subtotal, 0, 0, lines[0].currency)
     else:
         result = await evaluate(session, promotion, lines, user_id=user_id)
+    reason = disclosed(result.reason, detailed=detailed)
     return PromotionCheckResult(
         code=normalize_code(code),
         valid=result.valid,
-        reason=result.reason,
-        message=MESSAGES[result.reason],
+        reason=reason,
+        message=MESSAGES[reason],
         subtotal=result.subtotal,
         eligible_subtotal=result.eligible_subtotal,
         discount=result.discount,
