@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -267,6 +268,28 @@ async def test_a_promotion_use_is_held_and_counts_for_the_customer_limit(
     second = await client.post(f"{API}/orders", json=body, headers={**world.buyer.headers, **key()})
     assert second.status_code == 409 and second.json()["code"] == "promotion_unavailable"
     assert await count(db, Order) == 1
+
+
+async def test_unknown_retired_and_future_codes_look_alike_in_a_quote(
+    client: httpx.AsyncClient, world: World, db: AsyncSession
+) -> None:
+    now = datetime.now(UTC)
+    db.add_all(
+        [
+            Promotion(code="OLD", kind="fixed", value=500, is_active=False),
+            Promotion(code="SOON", kind="fixed", value=500, starts_at=now + timedelta(days=3)),
+            Promotion(code="GONE", kind="fixed", value=500, ends_at=now - timedelta(days=3)),
+        ]
+    )
+    await db.commit()
+    reasons = []
+    for code in ("NOPE", "OLD", "SOON", "GONE"):
+        body = world.basket((world.a1, world.shop_a, 1), promo_code=code)
+        quote = await client.post(f"{API}/checkout/quote", json=body, headers=world.buyer.headers)
+        assert quote.status_code == 200 and quote.json()["promotion_valid"] is False
+        assert quote.json()["discount"] == 0
+        reasons.append(quote.json()["promotion_reason"])
+    assert reasons == ["not_valid"] * 4
 
 
 async def test_unknown_items_are_400(client: httpx.AsyncClient, world: World) -> None:

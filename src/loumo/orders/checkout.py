@@ -51,7 +51,7 @@ from loumo.orders.schemas import (
 from loumo.orders.states import Actor, OrderStatus, is_prepaid
 from loumo.promotions import service as promotions
 from loumo.promotions.models import Promotion
-from loumo.promotions.schemas import BasketLine
+from loumo.promotions.schemas import BasketLine, Reason
 from loumo.shops import reservations
 from loumo.shops.models import Shop, Stock
 from loumo.zones.models import Zone
@@ -144,7 +144,7 @@ async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuote
 
     promotion: Promotion | None = None
     promotion_valid: bool | None = None
-    promotion_reason: str | None = None
+    promotion_reason: Reason | None = None
     discount = 0
     covered = [False] * len(priced)
     if data.promo_code:
@@ -159,6 +159,10 @@ async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuote
             if result.valid:
                 discount = result.discount
                 covered = await promotions.covered_lines(session, promotion, priced)
+        # Unknown, retired and future codes look alike to customers (staff see which).
+        promotion_reason = promotions.disclosed(
+            promotion_reason, detailed=principal.has("promotions:read")
+        )
     shares = share(
         discount, [line.amount if c else 0 for line, c in zip(priced, covered, strict=True)]
     )
