@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
 from loumo.core.auth import CurrentPrincipal, _principal
-from loumo.core.policy import KINDS, POLICY_KEY, policy
+from loumo.core.policy import KINDS, POLICY_KEY, permission_of, policy
 
 DOCS_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}  # public
 PUBLIC_MOUNTS = {"/media"}  # public files, addressed by unguessable keys
@@ -35,15 +35,19 @@ def policy_problems(app: FastAPI) -> list[str]:
             if kind is None:
                 problems.append(f"{where}: no policy (use **policy(...) from loumo.core.policy)")
                 continue
-            if kind not in KINDS and not kind.startswith("permission:"):
+            prefixed = permission_of(kind)
+            if kind not in KINDS and prefixed is None:
                 problems.append(f"{where}: unknown policy {kind!r}")
             calls = _calls(route.dependant)
             if kind != "public" and _principal not in calls:
                 problems.append(f"{where}: policy {kind!r} but no authenticated principal")
-            if kind.startswith("permission:"):
-                needed = "require_" + kind.removeprefix("permission:").replace(":", "_")
+            if prefixed is not None:
+                # The dependency that enforces it: require() or manager_or() of that permission.
+                prefix, permission = prefixed
+                enforcer = {"permission:": "require", "manager_or:": "manager_or"}[prefix]
+                needed = f"{enforcer}_{permission.replace(':', '_')}"
                 if needed not in {getattr(c, "__name__", "") for c in calls}:
-                    problems.append(f"{where}: policy {kind!r} but no require() dependency")
+                    problems.append(f"{where}: policy {kind!r} but no {enforcer}() dependency")
         elif isinstance(route, Mount):
             if context.path not in PUBLIC_MOUNTS:
                 problems.append(f"mount {context.path}: not a declared public mount")
@@ -71,12 +75,17 @@ def test_the_check_catches_undeclared_and_inconsistent_routes() -> None:
     async def claims(principal: CurrentPrincipal) -> None:
         """Says permission, checks only sign-in."""
 
+    @router.get("/{shop_id}/stock", **policy("manager_or:stock:write"))
+    async def stock(shop_id: str, principal: CurrentPrincipal) -> None:
+        """Says manager of this shop, checks only sign-in."""
+
     router.add_api_route("/fine", bare, **policy("public"))
     probe.include_router(router)
     problems = policy_problems(probe)
-    assert len(problems) == 2
+    assert len(problems) == 3
     assert "/x/bare: no policy" in problems[0]
     assert "/x/claims: policy 'permission:users:read' but no require()" in problems[1]
+    assert "/x/{shop_id}/stock: policy 'manager_or:stock:write' but no manager_or()" in problems[2]
 
 
 async def test_policies_are_published_in_openapi(client: httpx.AsyncClient) -> None:

@@ -272,8 +272,9 @@ async def test_shop_managers_set_their_own_shop_image_only(
     assert upload_elsewhere.status_code == 403
     await db.rollback()
     assert await db.scalar(select(MediaFile.key).where(MediaFile.key != key)) is None
+    # A shop they do not manage, even one that does not exist: refused before it is looked up.
     missing = await client.put("/api/v1/shops/nope/image", json={"key": key}, headers=manager)
-    assert missing.status_code == 404
+    assert missing.status_code == 403
     by_staff = await client.put(
         f"/api/v1/shops/{theirs['id']}/image", json={"key": key}, headers=staff
     )

@@ -117,3 +117,16 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
     return dependency
+
+
+def manager_or(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits a manager of the shop named by the path's `shop_id`, or a
+    caller holding `permission` (403 otherwise): the enforcement of `manager_or:<permission>`."""
+
+    async def dependency(shop_id: str, principal: CurrentPrincipal) -> Principal:
+        if not (principal.has(permission) or principal.manages_shop(shop_id)):
+            raise PermissionDenied(f"This needs a manager of this shop or '{permission}'")
+        return principal
+
+    dependency.__name__ = f"manager_or_{permission.replace(':', '_')}"
+    return dependency

@@ -55,7 +55,7 @@ async def upload_image(
     summary="Serve a stored file",
     description="Keys are content hashes, so each answer is cacheable forever.",
     methods=["GET", "HEAD"],
-    include_in_schema=False,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
     **policy("public"),
 )
 async def serve_media(key: str, request: Request, storage: StorageDep) -> Response:

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.auth import (
+    CurrentPrincipal,
+    OptionalPrincipal,
+    Principal,
+    manager_or,
+    require,
+    sees_inactive,
+)
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
@@ -16,7 +23,7 @@ from loumo.core.schemas import Id
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.shops import managers, shops, stock
-from loumo.shops.permissions import SHOPS_WRITE
+from loumo.shops.permissions import SHOPS_WRITE, STOCK_WRITE
 from loumo.shops.schemas import (
     ShopCreate,
     ShopRead,
@@ -32,8 +39,8 @@ UserId = Annotated[Id, Path(description="A user id")]
 ShopWriter = Annotated[Principal, Depends(require(SHOPS_WRITE))]
 
 STOCK_POLICY = (
-    "Allowed to staff holding `stock:write` (any shop) and to the shop's managers. Shops are "
-    "public, so a shop the caller does not manage answers 403; an unknown shop answers 404."
+    "Allowed to staff holding `stock:write` (any shop) and to the shop's managers; anyone "
+    "else gets 403. An unknown shop answers 404."
 )
 STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
     403: {"description": "The caller neither manages this shop nor holds `stock:write`"},
@@ -42,8 +49,8 @@ STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
 
 
 IMAGE_POLICY = (
-    "Allowed to staff holding `shops:write` (any shop) and to the shop's managers. A shop the "
-    "caller does not manage answers 403; an unknown one 404."
+    "Allowed to staff holding `shops:write` (any shop) and to the shop's managers; anyone "
+    "else gets 403 (before the upload is read). An unknown shop answers 404."
 )
 
 
@@ -131,7 +138,8 @@ async def update_shop(
         415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
         429: {"description": "Too many uploads by this user in the last minute"},
     },
-    openapi_extra={**intake.upload_body(), **policy("owner")["openapi_extra"]},
+    dependencies=[Depends(manager_or(SHOPS_WRITE))],
+    openapi_extra={**intake.upload_body(), **policy("manager_or:shops:write")["openapi_extra"]},
 )
 async def set_shop_image(
     shop_id: str,
@@ -151,7 +159,8 @@ async def set_shop_image(
     summary="Remove the shop's image",
     description=IMAGE_POLICY,
     responses={403: {"description": "Not a manager of this shop"}, 404: {"description": "No shop"}},
-    **policy("owner"),
+    dependencies=[Depends(manager_or(SHOPS_WRITE))],
+    **policy("manager_or:shops:write"),
 )
 async def remove_shop_image(
     shop_id: str, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
@@ -204,7 +213,8 @@ async def remove_manager(shop_id: str, user_id: UserId, session: SessionDep, _: 
     summary="Stock of a shop (managers and stock staff)",
     description=STOCK_POLICY,
     responses=STOCK_RESPONSES,
-    **policy("owner"),
+    dependencies=[Depends(manager_or(STOCK_WRITE))],
+    **policy("manager_or:stock:write"),
 )
 async def list_stock(
     shop_id: str,
@@ -221,7 +231,8 @@ async def list_stock(
     summary="Stock of one variant in a shop",
     description=STOCK_POLICY,
     responses=STOCK_RESPONSES,
-    **policy("owner"),
+    dependencies=[Depends(manager_or(STOCK_WRITE))],
+    **policy("manager_or:stock:write"),
 )
 async def get_stock(
     shop_id: str, variant_id: str, session: SessionDep, principal: CurrentPrincipal
@@ -234,7 +245,8 @@ async def get_stock(
     summary="Set the quantity and threshold of a variant in a shop",
     description=STOCK_POLICY + " The quantity cannot go below the reserved units (409).",
     responses={**STOCK_RESPONSES, 409: {"description": "Below the reserved units"}},
-    **policy("owner"),
+    dependencies=[Depends(manager_or(STOCK_WRITE))],
+    **policy("manager_or:stock:write"),
 )
 async def set_stock(
     shop_id: str,
@@ -251,7 +263,8 @@ async def set_stock(
     summary="Add or remove units, with a reason",
     description=STOCK_POLICY + " Never goes below zero or the reserved units (409).",
     responses={**STOCK_RESPONSES, 409: {"description": "Not enough units"}},
-    **policy("owner"),
+    dependencies=[Depends(manager_or(STOCK_WRITE))],
+    **policy("manager_or:stock:write"),
 )
 async def adjust_stock(
     shop_id: str,
@@ -270,7 +283,8 @@ async def adjust_stock(
     summary="The stock movement ledger of a variant in a shop, newest first",
     description=STOCK_POLICY,
     responses=STOCK_RESPONSES,
-    **policy("owner"),
+    dependencies=[Depends(manager_or(STOCK_WRITE))],
+    **policy("manager_or:stock:write"),
 )
 async def list_movements(
     shop_id: str,
