@@ -186,6 +186,9 @@ async def world(app: FastAPI) -> AsyncIterator[World]:
         } | topic
         # The customer's prepaid order, paid (a succeeded payment, as the provider's word leaves
         # it), and one notification of theirs.
+        agent = await w.ok("admin", "POST", "/agents", json=agent_body(users["agent"].id, zone))
+        w.ids["agent_id"] = agent["id"]
+        w.ids["delivery_id"] = (await out_delivery(w))["delivery_id"]
         w.ids |= await w.place_order("mobile_money")
         async with database.sessionmaker() as db:
             order = await db.get(Order, w.ids["order_id"])
@@ -340,6 +343,40 @@ async def preparing_order(w: World) -> dict[str, str]:
     return await w.place_order("cash", moves=2)
 
 
+def agent_body(user_id: str, zone: dict[str, Any]) -> dict[str, Any]:
+    return {"user_id": user_id, "zone_ids": [zone["id"]], "max_deliveries": 100}
+
+
+async def fresh_agent(w: World) -> dict[str, str]:
+    """An agent with no delivery (one that may be removed)."""
+    ids = await new_user(w)
+    body = {"user_id": ids["user_id"], "zone_ids": [w.ids["zone_id"]]}
+    return {"agent_id": (await w.ok("admin", "POST", "/agents", json=body))["id"]}
+
+
+async def ready_order(w: World) -> dict[str, str]:
+    """A cash order whose shop has readied it (to be assigned)."""
+    ids = await w.place_order("cash", moves=2)
+    path = "/orders/{order_id}/fulfilments/{fulfilment_id}/transitions".format(**ids)
+    await w.ok("manager", "POST", path, json={"to": "ready"})
+    return ids
+
+
+async def assigned_delivery(w: World) -> dict[str, str]:
+    """A ready order's delivery, assigned to the agent."""
+    ids = await ready_order(w)
+    body = {"agent_id": w.ids["agent_id"]}
+    delivery = await w.ok("admin", "POST", "/orders/{order_id}/deliveries".format(**ids), json=body)
+    return ids | {"delivery_id": delivery["id"]}
+
+
+async def out_delivery(w: World) -> dict[str, str]:
+    """An assigned delivery the agent set off with (its order's code readable)."""
+    ids = await assigned_delivery(w)
+    await w.ok("agent", "POST", "/deliveries/{delivery_id}/start".format(**ids))
+    return ids
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 
@@ -356,6 +393,9 @@ SELF = access(SIGNED_IN)  # "/me/…": every caller acts on their own
 CUSTOMERS_OWN = access({"customer"}, hidden=set(SIGNED_IN) - {"customer"})
 ORDER_READERS = {"customer", "manager", "support", "admin"}
 NOT_ORDER_READERS = {"other_customer", "other_manager", "agent"}
+AGENTS_OWN = access({"agent"}, hidden=set(SIGNED_IN) - {"agent"})
+DELIVERY_SEERS = {"customer", "manager", "agent", "support", "admin"}
+DELIVERY_AGENT = access({"agent"}, hidden={"other_customer", "other_manager"})
 PAYMENT_READERS = access(
     {"customer", "support", "admin"}, hidden={"other_customer", "manager", "other_manager", "agent"}
 )
@@ -383,6 +423,7 @@ QUOTE = {
 ORDER = API + "/orders/{order_id}"
 FULFILMENT = ORDER + "/fulfilments/{fulfilment_id}"
 STOCK = API + "/shops/{shop_id}/stock/{variant_id}"
+DELIVERY = API + "/deliveries/{delivery_id}"
 
 ROWS = [
     # operations
@@ -536,6 +577,42 @@ ROWS = [
     Row("POST", API + "/media/images", upload=True),
     Row("GET", "/media/{key}", fresh=stored_file),
     Row("HEAD", "/media/{key}", fresh=stored_file),
+    # delivery: agents, and the deliveries of the customer's orders from the manager's shop
+    Row("GET", API + "/agents"),
+    Row("POST", API + "/agents", {"user_id": "{user_id}"}, fresh=new_user),
+    Row("GET", API + "/agents/me", access=AGENTS_OWN),
+    Row("PATCH", API + "/agents/me", {"available": True}, access=AGENTS_OWN),
+    Row("GET", API + "/agents/{agent_id}"),
+    Row("PATCH", API + "/agents/{agent_id}", {"notes": "Scooter"}),
+    Row("DELETE", API + "/agents/{agent_id}", fresh=fresh_agent),
+    Row("GET", API + "/agents/{agent_id}/summary"),
+    Row("POST", API + "/agents/{agent_id}/cash-handins", {"amount": 100}),
+    Row("POST", ORDER + "/deliveries", {"agent_id": "{agent_id}"}, fresh=ready_order),
+    Row(
+        "GET",
+        ORDER + "/delivery-code",
+        access=access({"customer"}, hidden=set(SIGNED_IN) - {"customer"}),
+        fresh=out_delivery,
+    ),
+    Row("GET", API + "/deliveries"),
+    Row(
+        "GET",
+        DELIVERY,
+        access=access(DELIVERY_SEERS, hidden={"other_customer", "other_manager"}),
+    ),
+    Row("POST", DELIVERY + "/start", access=DELIVERY_AGENT, fresh=assigned_delivery),
+    Row("POST", DELIVERY + "/complete", {"code": "000000"}, access=DELIVERY_AGENT),
+    Row("POST", DELIVERY + "/proof", {"key": "{key}"}, access=DELIVERY_AGENT),
+    Row(
+        "POST",
+        DELIVERY + "/fail",
+        {"reason": "customer_absent"},
+        access=DELIVERY_AGENT,
+        fresh=out_delivery,
+    ),
+    Row("POST", DELIVERY + "/reschedule", {"priority": 1}, fresh=assigned_delivery),
+    Row("POST", DELIVERY + "/cancel", fresh=assigned_delivery),
+    Row("POST", DELIVERY + "/reissue-code"),
     # content: published FAQ topics and entries, settings (drafts and private settings: the
     # visibility tests of tests/content)
     Row("GET", API + "/faq/topics"),

@@ -29,6 +29,7 @@ from loumo.core.migrations import head_revisions
 from loumo.core.openapi import install_openapi
 from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
+from loumo.delivery.router import router as delivery_router
 from loumo.jobs.runtime import JobSystem, check_broker
 from loumo.media import router as media
 from loumo.notifications.router import router as notifications_router
@@ -75,6 +76,7 @@ def build_api_router() -> APIRouter:
     api.include_router(notifications_router)
     api.include_router(payments_router)
     api.include_router(content_router)
+    api.include_router(delivery_router)
     return api
 
 

@@ -17,6 +17,7 @@ from loumo.catalog.models import Category, Product, ProductImage, Variant
 from loumo.content.models import FaqEntry, FaqTopic, StoredSetting
 from loumo.core.db import Base
 from loumo.core.idempotency import IdempotencyRecord
+from loumo.delivery.models import CashHandIn, Delivery, DeliveryAgent
 from loumo.jobs.models import Job, PeriodicRun
 from loumo.media.models import MediaFile
 from loumo.notifications.models import Notification
@@ -34,7 +35,10 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "CashHandIn",
     "Category",
+    "Delivery",
+    "DeliveryAgent",
     "FaqEntry",
     "FaqTopic",
     "Favorite",

@@ -21,7 +21,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from loumo import accounts, audit, catalog, content, orders, payments, promotions, shops, zones
+from loumo import (
+    accounts,
+    audit,
+    catalog,
+    content,
+    delivery,
+    orders,
+    payments,
+    promotions,
+    shops,
+    zones,
+)
 from loumo.accounts.directory import holders_of, recipients_for
 from loumo.accounts.principal import PrincipalEnricher
 from loumo.catalog.availability import AvailabilitySource, register_availability_source
@@ -46,6 +57,7 @@ JOB_MODULES: tuple[str, ...] = (
     "loumo.orders.tasks",
     "loumo.payments.tasks",
     "loumo.payments.sandbox.tasks",
+    "loumo.delivery.tasks",
 )
 
 
@@ -86,6 +98,7 @@ def default_ports() -> Ports:
             *orders.PERMISSIONS,
             *payments.PERMISSIONS,
             *content.PERMISSIONS,
+            *delivery.PERMISSIONS,
         ),
         principal_enrichers=(with_managed_shops,),
         availability=SHOP_AVAILABILITY,

@@ -57,6 +57,9 @@ async def test_everyone_reads_public_settings_and_staff_read_all(
     every = by_key((await client.get(f"{API}/settings", headers=reader)).json())
     assert list(every) == [
         "contact_phone",
+        "delivery_auto_assign",
+        "delivery_code_ttl",
+        "delivery_default_eta",
         "fidelity_rate",
         "order_complete_after",
         "order_payment_timeout",

@@ -41,6 +41,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "payment_method": "mobile_money",
     "reason": "",
     "action": "prepare",
+    "address": "Rue 1, Bastos",
+    "scheduled_at": "2026-12-06 10:00 UTC",
 }
 
 

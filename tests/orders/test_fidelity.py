@@ -2,9 +2,8 @@
 `orders.complete` job `ORDER_COMPLETE_AFTER` after delivery, or by staff) earns `FIDELITY_RATE`
 points per 100 XAF paid for goods, once; refunds take back their share, once each.
 
-Fulfilments go out for delivery and are delivered through `moves.advance_fulfilment` with
-`Actor.DELIVERY`, the function the delivery package will call: its HTTP routes come with the
-delivery issue, and these tests should then drive them instead.
+Orders are delivered over HTTP: staff assign the ready fulfilment to an agent of the zone,
+who sets off and closes it with the customer's code (`/deliveries/{id}/start`, `/complete`).
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import AuthHeaders
+from tests.factories import auth_headers as headers_for
+from tests.factories import create_user
 from tests.orders.conftest import API, World, key, place, reload
 from tests.payments.support import MTN_OK, run_jobs
 
@@ -27,9 +28,8 @@ from loumo.core.settings import Settings
 from loumo.jobs.outbox import defer
 from loumo.jobs.registry import schedules
 from loumo.notifications.models import Notification
-from loumo.orders import fidelity, moves
-from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem
-from loumo.orders.states import Actor, FulfilmentStatus
+from loumo.orders import fidelity
+from loumo.orders.models import Order, OrderEvent, OrderItem
 from loumo.promotions.models import Promotion
 
 
@@ -64,17 +64,31 @@ async def paid_order(
 async def deliver(
     client: httpx.AsyncClient, world: World, db: AsyncSession, order: dict[str, Any]
 ) -> None:
-    """The shop prepares it over HTTP; delivery takes it out and delivers it."""
+    """The shop prepares it; staff assign it to an agent of the zone, who sets off and closes
+    it with the customer's code: all over HTTP."""
     fulfilment_id = order["fulfilments"][0]["id"]
     url = f"{API}/orders/{order['id']}/fulfilments/{fulfilment_id}/transitions"
     for to in ("preparing", "ready"):
         moved = await client.post(url, json={"to": to}, headers=world.manager_a)
         assert moved.status_code == 200, moved.text
-    fulfilment = await db.get(Fulfilment, fulfilment_id, populate_existing=True)
-    assert fulfilment is not None
-    for step in (FulfilmentStatus.OUT_FOR_DELIVERY, FulfilmentStatus.DELIVERED):
-        await moves.advance_fulfilment(db, fulfilment, step, actor=Actor.DELIVERY, actor_id=None)
-    await db.commit()
+    admin = await headers_for(world.app, await create_user(db, "admin"))
+    courier = await create_user(db, None)
+    body = {"user_id": courier.id, "zone_ids": [world.zone_id]}
+    agent = await client.post(f"{API}/agents", json=body, headers=admin)
+    assert agent.status_code == 201, agent.text
+    delivery = await client.post(f"{API}/orders/{order['id']}/deliveries", json={}, headers=admin)
+    assert delivery.status_code == 201, delivery.text
+    path = f"{API}/deliveries/{delivery.json()['id']}"
+    courier_headers = await headers_for(world.app, courier)
+    assert (await client.post(f"{path}/start", headers=courier_headers)).status_code == 200
+    codes = await client.get(
+        f"{API}/orders/{order['id']}/delivery-code", headers=world.buyer.headers
+    )
+    code = codes.json()["items"][0]["code"]
+    closed = await client.post(
+        f"{path}/complete", json={"code": code}, headers={**courier_headers, **key()}
+    )
+    assert closed.status_code == 200, closed.text
     assert (await reload(db, order["id"])).status == "delivered"
 
 

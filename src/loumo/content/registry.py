@@ -125,8 +125,40 @@ CONTACT_PHONE = Knob[str](
     checks=get_args(Phone)[1:],  # the kit's phone rule
 )
 
+DELIVERY_AUTO_ASSIGN = Knob[bool](
+    key="delivery_auto_assign",
+    section="delivery",
+    type=SettingType.BOOL,
+    description="Whether the assignment job gives ready fulfilments to available agents",
+    default=lambda s: s.delivery_auto_assign,
+)
+DELIVERY_CODE_TTL = Knob[timedelta](
+    key="delivery_code_ttl",
+    section="delivery",
+    type=SettingType.DURATION,
+    description="How long a delivery closing code stays valid after it is issued",
+    default=lambda s: s.delivery_code_ttl,
+    checks=(Field(gt=timedelta(0), le=timedelta(days=7)),),
+)
+DELIVERY_DEFAULT_ETA = Knob[timedelta](
+    key="delivery_default_eta",
+    section="delivery",
+    type=SettingType.DURATION,
+    description="The arrival estimate a customer gets when the agent starts without giving one",
+    default=lambda s: s.delivery_default_eta,
+    checks=(Field(gt=timedelta(0), le=timedelta(days=2)),),
+)
+
 KNOBS: dict[str, Knob[Any]] = {
     knob.key: knob
-    for knob in (FIDELITY_RATE, ORDER_PAYMENT_TIMEOUT, ORDER_COMPLETE_AFTER, CONTACT_PHONE)
+    for knob in (
+        FIDELITY_RATE,
+        ORDER_PAYMENT_TIMEOUT,
+        ORDER_COMPLETE_AFTER,
+        CONTACT_PHONE,
+        DELIVERY_AUTO_ASSIGN,
+        DELIVERY_CODE_TTL,
+        DELIVERY_DEFAULT_ETA,
+    )
 }
 """Every known setting by key: what `/settings` lists and the only keys it stores."""

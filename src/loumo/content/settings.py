@@ -27,6 +27,9 @@ from loumo.audit.service import RequestMeta, record
 from loumo.content.models import StoredSetting
 from loumo.content.registry import (
     CONTACT_PHONE,
+    DELIVERY_AUTO_ASSIGN,
+    DELIVERY_CODE_TTL,
+    DELIVERY_DEFAULT_ETA,
     FIDELITY_RATE,
     KNOBS,
     ORDER_COMPLETE_AFTER,
@@ -43,6 +46,9 @@ from loumo.core.settings import Settings
 __all__ = [
     "CACHE_SECONDS",
     "CONTACT_PHONE",
+    "DELIVERY_AUTO_ASSIGN",
+    "DELIVERY_CODE_TTL",
+    "DELIVERY_DEFAULT_ETA",
     "FIDELITY_RATE",
     "ORDER_COMPLETE_AFTER",
     "ORDER_PAYMENT_TIMEOUT",

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # (delivery fees and refunds excluded): 1 = one point per 100 XAF. 0 awards none. The
     # default of the `/settings` value staff will change at run time (DESIGN.md).
     fidelity_rate: Decimal = Field(default=Decimal(1), ge=0)
+    # Delivery (defaults of the `/settings` values staff change at run time): whether the
+    # periodic job assigns ready fulfilments to agents, how long a closing code stays valid,
+    # and the arrival estimate given to a customer when the agent does not give one.
+    delivery_auto_assign: bool = True
+    delivery_code_ttl: timedelta = Field(default=timedelta(hours=6), gt=timedelta(0))
+    delivery_default_eta: timedelta = Field(default=timedelta(minutes=45), gt=timedelta(0))
 
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"

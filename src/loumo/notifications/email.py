@@ -60,6 +60,11 @@ TEMPLATES: dict[str, frozenset[str]] = {
         {"name", "order_reference", "shop_name", "action", "lines", "link"}
     ),
     "fulfilment_cancelled": frozenset({"name", "order_reference", "shop_name", "lines", "link"}),
+    # Delivery (the agent on assignment; staff when a closing code locks).
+    "delivery_assigned": frozenset(
+        {"name", "order_reference", "shop_name", "address", "lines", "scheduled_at", "link"}
+    ),
+    "delivery_code_locked": frozenset({"name", "order_reference", "link"}),
 }
 
 # ISO 4217 minor units of the currencies Loumo handles; others default to 2.

@@ -172,8 +172,12 @@ async def release_holds(session: AsyncSession, order: Order, *, actor_id: str | 
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return False
     order.released_at = now
-    sold = {f.id for f in await fulfilments_of(session, order.id) if f.accepted_at is not None}
+    fulfilments = await fulfilments_of(session, order.id)
+    sold = {f.id for f in fulfilments if f.accepted_at is not None}
+    back_already = {f.id for f in fulfilments if f.returned_at is not None}
     for line in await items_of(session, order.id):
+        if line.fulfilment_id in back_already:
+            continue  # a refused or abandoned delivery put these units back already
         if line.fulfilment_id not in sold:
             await reservations.release(session, line.shop_id, line.variant_id, line.quantity)
             continue
@@ -191,6 +195,44 @@ async def release_holds(session: AsyncSession, order: Order, *, actor_id: str | 
             )
     if order.promotion_id is not None:
         await promotions.release_use(session, promotion_id=order.promotion_id, order_id=order.id)
+    return True
+
+
+async def return_fulfilment_stock(
+    session: AsyncSession, fulfilment: Fulfilment, *, reason: str, actor_id: str | None
+) -> bool:
+    """Put a sold fulfilment's units back on its shop's shelf (a delivery refused or given up),
+    exactly once: the conditional UPDATE on `returned_at` is the guard, and `release_holds`
+    skips such a fulfilment later. False when they were already back, or never sold."""
+    now = utcnow()
+    taken = await session.execute(
+        update(Fulfilment)
+        .where(
+            Fulfilment.id == fulfilment.id,
+            Fulfilment.returned_at.is_(None),
+            Fulfilment.accepted_at.is_not(None),
+        )
+        .values(returned_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    fulfilment.returned_at = now
+    lines = await session.scalars(
+        select(OrderItem).where(OrderItem.fulfilment_id == fulfilment.id).order_by(OrderItem.id)
+    )
+    for line in lines:
+        back = line.quantity - line.short_quantity
+        if back > 0:
+            await ledger.apply_delta(
+                session,
+                line.shop_id,
+                line.variant_id,
+                back,
+                kind="return",
+                reason=reason,
+                actor_user_id=actor_id,
+            )
     return True
 
 

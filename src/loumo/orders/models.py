@@ -90,6 +90,8 @@ class Fulfilment(TimestampMixin, Base):
     delivery_fee: Mapped[int] = mapped_column(default=0)
     # Stock of its lines became a sale (cash: the shop accepted; prepaid: the money is in).
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Its sold units went back on the shelf (a refused or abandoned delivery), once.
+    returned_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class OrderItem(Base):

@@ -166,7 +166,8 @@ async def advance_fulfilment(
     reason: str = "",
 ) -> None:
     """Move one fulfilment (checked against the state machine, once), then let its order
-    follow. Delivery calls this for `out_for_delivery`, `delivered` and `failed`."""
+    follow. Delivery calls this for `out_for_delivery`, `delivered`, `failed`, and `ready`
+    again (a failed attempt rescheduled)."""
     frm = fulfilment.status
     check_fulfilment_move(frm, to, actor)
     if frm == FulfilmentStatus.PENDING and fulfilment.accepted_at is None:

@@ -87,6 +87,8 @@ FULFILMENT_MOVES: dict[tuple[FulfilmentStatus, FulfilmentStatus], frozenset[Acto
     (FulfilmentStatus.READY, FulfilmentStatus.OUT_FOR_DELIVERY): frozenset({Actor.DELIVERY}),
     (FulfilmentStatus.OUT_FOR_DELIVERY, FulfilmentStatus.DELIVERED): frozenset({Actor.DELIVERY}),
     (FulfilmentStatus.OUT_FOR_DELIVERY, FulfilmentStatus.FAILED): frozenset({Actor.DELIVERY}),
+    # A failed attempt rescheduled by staff (through delivery): ready for the next one.
+    (FulfilmentStatus.FAILED, FulfilmentStatus.READY): frozenset({Actor.DELIVERY}),
     (FulfilmentStatus.PENDING, FulfilmentStatus.CANCELLED): frozenset({Actor.SYSTEM}),
     (FulfilmentStatus.PREPARING, FulfilmentStatus.CANCELLED): frozenset({Actor.SYSTEM}),
     (FulfilmentStatus.READY, FulfilmentStatus.CANCELLED): frozenset({Actor.SYSTEM}),

@@ -1,0 +1,32 @@
+"""Delivery: agents, deliveries with closing codes, proofs, cash at closing, the agents' day.
+
+What is where:
+- `models.py`: agent profiles, deliveries (one live per fulfilment), cash hand-ins.
+- `agents.py`: staff manage agents (`/agents`), an agent's own profile (`/agents/me`), the
+  daily summary and the cash an agent hands in.
+- `dispatch.py`: assigning a fulfilment to an agent: capacity taken with one conditional
+  UPDATE (never exceeded, whatever the concurrency), the fairest agent picked, the job's pass.
+- `deliveries.py`: who sees which deliveries (`visible`), and their moves: start, complete
+  with the code, fail, proof; staff reschedule, cancel and reissue the code.
+- `codes.py`: the closing code, derived (HMAC of the delivery id and its issue counter), never
+  stored; wrong tries counted with a conditional UPDATE.
+- `notices.py`: who is told (the agent on assignment, the customer at start, staff on a lock).
+- `tasks.py`: the periodic assignment job (switched by the `delivery_auto_assign` setting).
+- `schemas.py`, `errors.py`, `router.py` (HTTP only).
+"""
+
+from loumo.core.permissions import SUPPORT, Permission
+
+AGENTS_READ = "agents:read"
+AGENTS_WRITE = "agents:write"
+DELIVERIES_READ = "deliveries:read"
+DELIVERIES_WRITE = "deliveries:write"
+
+PERMISSIONS = (
+    Permission(
+        AGENTS_READ, "List delivery agents, read their profile and daily summary", roles=(SUPPORT,)
+    ),
+    Permission(AGENTS_WRITE, "Create, change and remove delivery agents; record cash hand-ins"),
+    Permission(DELIVERIES_READ, "Read every delivery", roles=(SUPPORT,)),
+    Permission(DELIVERIES_WRITE, "Assign, reschedule and cancel deliveries; reissue closing codes"),
+)
