@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import User
+from loumo.accounts.signin import LOGIN_PER_ACCOUNT, LOGIN_PER_ACCOUNT_IP
 from loumo.main import create_app
+from tests.accounts.mailbox import last_mail
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD
 
@@ -128,3 +131,88 @@ async def test_redis_keys_carry_the_configured_prefix(
     finally:
         await client.aclose()
     assert keys
+
+
+# --- sign-in limits that hold under concurrency (issue 10, items 2 and 3) ----------------------
+
+
+def client_from(app: FastAPI, ip: str) -> httpx.AsyncClient:
+    """A client of `app` calling from address `ip` (the limits key on it)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+def assert_at_most_five_guesses(statuses: list[int]) -> None:
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= 5, statuses
+    assert statuses.count(429) >= len(statuses) - 5, statuses
+
+
+async def test_forty_parallel_wrong_logins_get_at_most_five_401s(
+    app: FastAPI, customer: User
+) -> None:
+    async with client_from(app, "198.51.100.7") as c:
+        answers = await asyncio.gather(*(wrong_login(c, customer.email) for _ in range(40)))
+        statuses = [a.status_code for a in answers]
+        assert_at_most_five_guesses(statuses)
+        assert all(int(a.headers["Retry-After"]) > 0 for a in answers if a.status_code == 429)
+        right = {"email": customer.email, "password": DEFAULT_PASSWORD}
+        assert (await c.post(f"{API}/auth/login", json=right)).status_code == 429
+
+
+async def test_forty_parallel_wrong_logins_through_redis_get_at_most_five_401s(
+    redis_apps: list[FastAPI], customer: User, app: FastAPI
+) -> None:
+    clients = [client_from(a, "198.51.100.7") for a in redis_apps]
+    try:
+        answers = await asyncio.gather(
+            *(wrong_login(clients[n % 2], customer.email) for n in range(40))
+        )
+        assert_at_most_five_guesses([a.status_code for a in answers])
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+async def test_wrong_logins_from_elsewhere_do_not_lock_the_owner_out(
+    app: FastAPI, customer: User
+) -> None:
+    right = {"email": customer.email, "password": DEFAULT_PASSWORD}
+    async with client_from(app, "203.0.113.66") as stranger, client_from(app, "192.0.2.10") as me:
+        statuses = [(await wrong_login(stranger, customer.email)).status_code for _ in range(6)]
+        assert statuses == [401] * 5 + [429]
+        assert (await me.post(f"{API}/auth/login", json=right)).status_code == 200
+        # the owner's own mistakes are forgiven by their next success
+        for _ in range(4):
+            assert (await wrong_login(me, customer.email)).status_code == 401
+        assert (await me.post(f"{API}/auth/login", json=right)).status_code == 200
+        for _ in range(5):
+            assert (await wrong_login(me, customer.email)).status_code == 401
+        assert (await me.post(f"{API}/auth/login", json=right)).status_code == 429
+
+
+async def test_the_account_ceiling_holds_and_a_password_reset_lifts_it(
+    app: FastAPI, customer: User
+) -> None:
+    ceiling = LOGIN_PER_ACCOUNT.item.amount
+    per_client = LOGIN_PER_ACCOUNT_IP.item.amount
+    addresses = [f"203.0.113.{n}" for n in range(1, ceiling // per_client + 1)]
+    for address in addresses:  # a distributed guesser: each address stays under its own limit
+        async with client_from(app, address) as c:
+            statuses = [
+                (await wrong_login(c, customer.email)).status_code for _ in range(per_client)
+            ]
+            assert statuses == [401] * per_client
+    right = {"email": customer.email, "password": DEFAULT_PASSWORD}
+    async with client_from(app, "192.0.2.10") as owner:
+        locked = await owner.post(f"{API}/auth/login", json=right)
+        assert locked.status_code == 429  # the ceiling: the owner too, from anywhere
+        forgot = await owner.post(f"{API}/auth/password/forgot", json={"email": customer.email})
+        assert forgot.status_code == 202
+        token = (await last_mail(app, "password_reset")).token
+        body = {"token": token, "new_password": "a-brand-new-phrase-31"}
+        assert (await owner.post(f"{API}/auth/password/reset", json=body)).status_code == 200
+        new = {"email": customer.email, "password": "a-brand-new-phrase-31"}
+        assert (await owner.post(f"{API}/auth/login", json=new)).status_code == 200
+    async with client_from(app, addresses[0]) as guesser:  # the guessers start again from zero
+        assert (await wrong_login(guesser, customer.email)).status_code == 401
