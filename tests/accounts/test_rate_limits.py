@@ -5,19 +5,25 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.models import User
+from loumo.accounts.codes import MAX_CODE_ATTEMPTS, derive_secrets, find_code, new_code
+from loumo.accounts.context import AuthContext
+from loumo.accounts.errors import InvalidCode
+from loumo.accounts.models import OneTimeCode, User
 from loumo.accounts.signin import LOGIN_PER_ACCOUNT, LOGIN_PER_ACCOUNT_IP
+from loumo.audit.service import RequestMeta
 from loumo.main import create_app
 from tests.accounts.mailbox import last_mail
 from tests.conftest import make_settings
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, create_user
 
 API = "/api/v1"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -133,7 +139,7 @@ async def test_redis_keys_carry_the_configured_prefix(
     assert keys
 
 
-# --- sign-in limits that hold under concurrency (issue 10, items 2 and 3) ----------------------
+# --- limits that hold under concurrency (issue 10, items 2 and 3) ------------------------------
 
 
 def client_from(app: FastAPI, ip: str) -> httpx.AsyncClient:
@@ -216,3 +222,69 @@ async def test_the_account_ceiling_holds_and_a_password_reset_lifts_it(
         assert (await owner.post(f"{API}/auth/login", json=new)).status_code == 200
     async with client_from(app, addresses[0]) as guesser:  # the guessers start again from zero
         assert (await wrong_login(guesser, customer.email)).status_code == 401
+
+
+async def test_twenty_parallel_wrong_codes_lock_the_code_after_five(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession
+) -> None:
+    answer = await client.post(
+        f"{API}/auth/register",
+        json={"name": "Ada", "email": "ada@example.com", "password": "a-sound-passphrase-42"},
+    )
+    assert answer.status_code == 202
+    code = (await last_mail(app, "verify_email")).code
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    body = {"email": "ada@example.com", "code": wrong}
+    answers = await asyncio.gather(
+        *(client.post(f"{API}/auth/verify-email", json=body) for _ in range(20))
+    )
+    statuses = [a.status_code for a in answers]
+    assert set(statuses) <= {400, 429}, statuses
+    db.expire_all()
+    stored = await db.scalar(select(OneTimeCode))
+    assert stored is not None and stored.attempts == MAX_CODE_ATTEMPTS  # none lost, none beyond
+    await app.state.rate_limiter.reset()  # not the per-email limit: the code itself is dead
+    right = await client.post(
+        f"{API}/auth/verify-email", json={"email": "ada@example.com", "code": code}
+    )
+    assert right.status_code == 400 and right.json()["code"] == "invalid_code"
+    user = await db.scalar(select(User))
+    assert user is not None and user.email_verified_at is None
+
+
+async def test_parallel_wrong_codes_are_all_counted_without_the_http_limits(
+    app: FastAPI, db: AsyncSession
+) -> None:
+    """The code's own count, straight through the service (no per-email limit in front)."""
+    user = await create_user(db, email="ada@example.com", email_verified_at=None)
+    await db.refresh(user)
+    ctx = AuthContext(
+        secret_key=app.state.secret_key,
+        limiter=app.state.rate_limiter,
+        public_base_url="http://testserver",
+        meta=RequestMeta(ip="192.0.2.1"),
+    )
+    async with app.state.db.sessionmaker() as session:
+        row = await new_code(session, ctx, user, "verify_email", timedelta(hours=1))
+        await session.commit()
+    code, _ = derive_secrets(app.state.secret_key, row.id)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+
+    async def guess(value: str) -> str:
+        async with app.state.db.sessionmaker() as session:
+            try:
+                await find_code(
+                    session, ctx, "verify_email", token=None, email="ada@example.com", code=value
+                )
+            except InvalidCode:
+                await session.commit()  # the unit of work keeps a wrong try
+                return "wrong"
+            await session.commit()
+            return "right"
+
+    results = await asyncio.gather(*(guess(wrong) for _ in range(20)))
+    assert results == ["wrong"] * 20
+    db.expire_all()
+    stored = await db.get(OneTimeCode, row.id)
+    assert stored is not None and stored.attempts == MAX_CODE_ATTEMPTS
+    assert await guess(code) == "wrong"

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.codes import find_code, new_code
+from loumo.accounts.codes import find_code, mail_code, new_code, spend_code
 from loumo.accounts.context import AuthContext
-from loumo.accounts.mail import link, mail_user
+from loumo.accounts.mail import mail_user
 from loumo.accounts.models import User, UserRole
 from loumo.accounts.passwords import check_password_policy
 from loumo.accounts.schemas import UserCreate
@@ -29,8 +29,8 @@ RESEND_PER_IP = Rule("resend-ip", "30/hour")
 
 
 async def _send_verification(session: AsyncSession, ctx: AuthContext, user: User) -> None:
-    code, token = await new_code(session, ctx, user, VERIFY_EMAIL, VERIFY_CODE_TTL)
-    await mail_user(session, user, "verify_email", code=code, link=link(ctx, "verify-email", token))
+    row = await new_code(session, ctx, user, VERIFY_EMAIL, VERIFY_CODE_TTL)
+    await mail_code(session, row, "verify_email")
 
 
 async def register(
@@ -73,7 +73,7 @@ async def verify_email(
     if not token:
         await ctx.limiter.hit(VERIFY_PER_EMAIL, email or "")
     found, user = await find_code(session, ctx, VERIFY_EMAIL, token=token, email=email, code=code)
-    found.used_at = utcnow()
+    await spend_code(session, found)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         await mail_user(session, user, "welcome")
