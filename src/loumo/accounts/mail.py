@@ -20,6 +20,7 @@ from loumo.notifications.email import EmailJobPayload, send_email
 CODE_TEMPLATES: dict[str, str] = {
     "verify_email": "verify-email",
     "password_reset": "reset-password",
+    "account_pending_claim": "reset-password",
 }
 
 

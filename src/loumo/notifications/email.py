@@ -42,6 +42,8 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "verify_email": frozenset({"name", "code", "link"}),
     "password_reset": frozenset({"name", "link", "code"}),
     "password_changed": frozenset({"name"}),
+    # Someone registered an address whose account was never verified: its owner may take it.
+    "account_pending_claim": frozenset({"link", "code"}),
     "order_confirmation": frozenset({"name", "order_reference", "total", "currency", "link"}),
     "payment_received": frozenset({"name", "order_reference", "amount", "currency", "link"}),
     "payment_failed": frozenset({"name", "order_reference", "amount", "currency", "link"}),
