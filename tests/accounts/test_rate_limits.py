@@ -175,6 +175,14 @@ async def test_forty_parallel_wrong_logins_through_redis_get_at_most_five_401s(
             *(wrong_login(clients[n % 2], customer.email) for n in range(40))
         )
         assert_at_most_five_guesses([a.status_code for a in answers])
+        # keyed on account + address in Redis too: the owner, elsewhere, is not locked out,
+        # and their success clears their own failures
+        right = {"email": customer.email, "password": DEFAULT_PASSWORD}
+        async with client_from(redis_apps[1], "192.0.2.10") as owner:
+            for _ in range(4):
+                assert (await wrong_login(owner, customer.email)).status_code == 401
+            assert (await owner.post(f"{API}/auth/login", json=right)).status_code == 200
+            assert (await wrong_login(owner, customer.email)).status_code == 401
     finally:
         for c in clients:
             await c.aclose()
