@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from loumo.jobs.runner import run_pending
 
 _LINK = re.compile(r"https?://\S+\?token=[A-Za-z0-9_\-%]+")
-_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+# the six digits after the word "code" (the name above may hold digits: "User 083597f85e")
+_CODE = re.compile(r"\bcode\b\D{0,12}?\b(\d{6})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Mail:
     def code(self) -> str:
         found = _CODE.search(self.text)
         assert found, f"no code in the {self.template} mail"
-        return found.group(0)
+        return found.group(1)
 
 
 def _read(path: Path) -> Mail:

@@ -123,9 +123,12 @@ def _mailed_code(directory: Path, to: str) -> str:
         for path in directory.glob("*.eml"):
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             if to in str(message["To"]) and message["X-Loumo-Template"] == "verify_email":
-                found = re.search(r"(?<!\d)\d{6}(?!\d)", str(message.get_body(("plain",))))
+                body = message.get_body(("plain",))
+                assert body is not None
+                text = body.get_content()
+                found = re.search(r"\bcode\b\D{0,12}?\b(\d{6})\b", text)
                 assert found is not None
-                return found.group(0)
+                return found.group(1)
         assert time.monotonic() < deadline, "the verification mail was not written"
         time.sleep(0.1)
 
