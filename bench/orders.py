@@ -57,6 +57,7 @@ async def _buyers(url: str) -> Prepared:
     """Buyers, addresses and sessions made with the app's own models; two stocked variants."""
     from sqlalchemy import select, update
 
+    import loumo.models  # noqa: F401  (every table, so that foreign keys resolve)
     from loumo.accounts.models import Address, AuthSession, User, UserRole
     from loumo.core import security
     from loumo.core.db import Database, utcnow

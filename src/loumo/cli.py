@@ -46,7 +46,9 @@ def serve(
         access_log=False,
         log_config=None,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # The app believes X-Forwarded-For only from TRUSTED_PROXIES (loumo.main); uvicorn's own
+        # handling would trust every process on 127.0.0.1 (FORWARDED_ALLOW_IPS' default).
+        proxy_headers=False,
         server_header=False,
     )
 
@@ -212,6 +214,13 @@ def seed(
         typer.echo("loumo: nothing to seed; pass --demo and/or --scale N", err=True)
         raise typer.Exit(code=2)
     settings = _checked_settings()
+    if demo and settings.is_production:
+        typer.echo(
+            "loumo: refusing to seed demo data in production: the demo accounts' passwords "
+            "are published; create staff with `loumo create-admin`",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     users = _in_transaction(settings, seed_demo_users) if demo else []
     for line in asyncio.run(run_seed(settings.database_url, demo=demo, scale=scale)):
         typer.echo(f"loumo: {line}")

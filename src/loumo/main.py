@@ -6,18 +6,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette_compress import CompressMiddleware, add_compress_type
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from loumo import __version__, accounts, wiring
 from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
 from loumo.catalog.router import router as catalog_router
-from loumo.core import health
+from loumo.content.router import router as content_router
+from loumo.core import health, request_guard
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
 from loumo.core.logging import configure_logging
 from loumo.core.metrics import POOL_COLLECTOR
-from loumo.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from loumo.core.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from loumo.core.migrations import head_revisions
 from loumo.core.openapi import install_openapi
 from loumo.core.ratelimit import create_rate_limiter
@@ -36,6 +43,20 @@ API_PREFIX = "/api/v1"
 # Bodies smaller than this gain little from compression (headers and framing dominate).
 COMPRESS_MIN_BYTES = 1024
 
+# What a browser on an allowed origin may send and read (CORS_ALLOWED_ORIGINS); bearer tokens,
+# never cookies, so no credentials.
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept-Language",
+    "Idempotency-Key",
+    "If-None-Match",
+    "X-Request-ID",
+]
+CORS_EXPOSED_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID"]
+CORS_MAX_AGE = 600
+
 # Error bodies are JSON too; images are never in the list, so they pass through untouched.
 add_compress_type("application/problem+json")
 
@@ -53,6 +74,7 @@ def build_api_router() -> APIRouter:
     api.include_router(media.router)
     api.include_router(notifications_router)
     api.include_router(payments_router)
+    api.include_router(content_router)
     return api
 
 
@@ -80,11 +102,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             POOL_COLLECTOR.untrack("primary", db.engine)
             await db.dispose()
 
+    docs = settings.api_docs_enabled
     app = FastAPI(
         title="Loumo API",
         version=__version__,
         summary="Multi-shop grocery and e-commerce delivery marketplace",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     app.state.settings = settings
     app.state.secret_key = secret_key
@@ -99,13 +125,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_openapi(app)
+    app.add_middleware(request_guard.Guard, body_timeout=settings.request_body_timeout)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
     )
     app.add_middleware(CompressMiddleware, minimum_size=COMPRESS_MIN_BYTES)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
     app.add_middleware(RequestContextMiddleware)
+    # Outside the request context, so that its last-resort 500 carries the headers too.
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts_enabled)
+    # Outermost: every layer (access log, audit rows, rate limits by address) sees the client
+    # a trusted proxy names, and only a trusted proxy (`loumo serve` leaves uvicorn's own off).
+    if settings.trusted_proxy_list:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
 
     app.include_router(health.router)
     app.include_router(build_api_router())

@@ -14,6 +14,7 @@ from loumo.accounts.models import (
 )
 from loumo.audit.models import AuditEntry
 from loumo.catalog.models import Category, Product, ProductImage, Variant
+from loumo.content.models import FaqEntry, FaqTopic, StoredSetting
 from loumo.core.db import Base
 from loumo.core.idempotency import IdempotencyRecord
 from loumo.jobs.models import Job, PeriodicRun
@@ -34,6 +35,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Category",
+    "FaqEntry",
+    "FaqTopic",
     "Favorite",
     "FidelityEntry",
     "Fulfilment",
@@ -63,6 +66,7 @@ __all__ = [
     "Shop",
     "Stock",
     "StockMovement",
+    "StoredSetting",
     "User",
     "UserRole",
     "Variant",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from loumo import accounts, audit, catalog, orders, payments, promotions, shops, zones
+from loumo import accounts, audit, catalog, content, orders, payments, promotions, shops, zones
 from loumo.accounts.directory import holders_of, recipients_for
 from loumo.accounts.principal import PrincipalEnricher
 from loumo.catalog.availability import AvailabilitySource, register_availability_source
@@ -85,6 +85,7 @@ def default_ports() -> Ports:
             *promotions.PERMISSIONS,
             *orders.PERMISSIONS,
             *payments.PERMISSIONS,
+            *content.PERMISSIONS,
         ),
         principal_enrichers=(with_managed_shops,),
         availability=SHOP_AVAILABILITY,

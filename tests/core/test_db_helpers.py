@@ -1,4 +1,5 @@
-"""The shared service helpers of `loumo.core`: flush-or-409, staff visibility, id cursors."""
+"""The shared service helpers of `loumo.core`: flush-or-409, taken values, saving a PATCH, staff
+visibility, id cursors."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal, sees_inactive
-from loumo.core.db import flush_or_conflict, locked_value, visible
+from loumo.core.db import flush_or_conflict, is_taken, locked_value, save_changes, visible
 from loumo.core.errors import Conflict
 from loumo.core.pagination import InvalidCursor, encode_cursor, id_after
 from loumo.zones.models import Zone
@@ -34,6 +35,24 @@ async def test_a_flush_without_conflict_passes(db: AsyncSession) -> None:
     db.add(Zone(name="Bonapriso", delivery_fee=100))
     await flush_or_conflict(db, "never said")
     assert (await db.scalar(select(Zone.name))) == "Bonapriso"
+
+
+async def test_is_taken_looks_at_other_rows_only(db: AsyncSession) -> None:
+    zone = await create_zone(db, name="Akwa")
+    assert await is_taken(db, Zone.name, "Akwa")
+    assert not await is_taken(db, Zone.name, "Akwa", exclude_id=zone.id)
+    assert not await is_taken(db, Zone.name, "Deido")
+
+
+async def test_save_changes_sets_flushes_and_turns_a_race_into_a_409(db: AsyncSession) -> None:
+    await create_zone(db, name="Akwa")
+    zone = await create_zone(db, name="Bonanjo", delivery_fee=500)
+    await save_changes(db, zone, {"delivery_fee": 700}, "never said")
+    assert await db.scalar(select(Zone.delivery_fee).where(Zone.id == zone.id)) == 700
+    with pytest.raises(Conflict) as caught:
+        await save_changes(db, zone, {"name": "Akwa"}, "A zone is named 'Akwa'", field="name")
+    assert caught.value.extra == {"field": "name"}
+    await db.rollback()
 
 
 async def test_visible_hides_inactive_rows_unless_asked(db: AsyncSession) -> None:

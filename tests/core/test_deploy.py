@@ -19,6 +19,9 @@ def test_compose_has_api_postgres_redis_with_healthchecks_and_volumes() -> None:
     )
     assert {"pgdata", "redisdata", "media"} <= set(compose["volumes"])
     assert services["api"]["environment"]["ENVIRONMENT"] == "production"
+    # Production-mode settings reach the containers, empty (unset) unless the operator sets them.
+    for name in ("METRICS_TOKEN", "TRUSTED_PROXIES", "CORS_ALLOWED_ORIGINS"):
+        assert services["api"]["environment"][name] == f"${{{name}:-}}"
 
 
 def test_dockerfile_is_multi_stage_and_non_root() -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 
 from loumo.core.db import SessionDep
@@ -66,6 +67,10 @@ def _probe_router() -> APIRouter:
     @router.get("/conflict")
     async def conflict() -> None:
         raise Conflict("That thing already exists")
+
+    @router.get("/data-error")
+    async def data_error() -> None:
+        raise sa_exc.DataError("SELECT $1", (3_000_000_000,), ValueError("out of int32 range"))
 
     return router
 
@@ -213,3 +218,8 @@ async def test_malformed_request_id_is_replaced(client: httpx.AsyncClient) -> No
     resp = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
     assert resp.headers["x-request-id"] != "bad id\twith spaces"
     assert len(resp.headers["x-request-id"]) == 32
+
+
+async def test_a_value_the_database_refuses_is_a_400_not_a_500(probe: httpx.AsyncClient) -> None:
+    body = _assert_problem(await probe.get("/_probe/data-error"), 400, "invalid_value")
+    assert "int32" not in str(body)

@@ -1,4 +1,4 @@
-"""Time-ordered ids and opaque cursors."""
+"""Time-ordered ids, opaque cursors and cutting a page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import uuid
 import pytest
 
 from loumo.core.ids import new_id
-from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from loumo.core.pagination import (
+    InvalidCursor,
+    cut_page,
+    decode_cursor,
+    encode_cursor,
+    id_after,
+    id_cursor,
+)
 
 
 def test_ids_are_uuid7_and_ordered() -> None:
@@ -28,3 +35,16 @@ def test_cursor_round_trip() -> None:
 def test_foreign_cursors_are_rejected(bad: str) -> None:
     with pytest.raises(InvalidCursor):
         decode_cursor(bad)
+
+
+def test_a_page_is_cut_from_one_row_more_than_the_limit() -> None:
+    assert cut_page(["a", "b", "c"], 2, str.upper) == (["a", "b"], "B")
+    assert cut_page(["a", "b"], 2, str.upper) == (["a", "b"], None)
+    assert cut_page([], 2, str.upper) == ([], None)
+
+
+def test_an_id_cursor_pages_its_own_list_only() -> None:
+    cursor = id_cursor("shops", "01ABC")
+    assert id_after(cursor, "shops") == "01ABC"
+    with pytest.raises(InvalidCursor):
+        id_after(cursor, "promotions")

@@ -16,6 +16,7 @@ from loumo.core.schemas import (
     Input,
     Name,
     PatchInput,
+    Read,
     Slug,
     UtcDatetime,
     field_problems,
@@ -129,7 +130,7 @@ async def test_flush_or_conflict_turns_a_unique_race_into_a_409(app: FastAPI) ->
 
 
 def test_the_kit_is_the_only_copy() -> None:
-    """Every package takes its field types from the kit (no second `Currency`)."""
+    """Every package takes its bases and field types from the kit (no second `Currency`)."""
     from loumo.catalog import schemas as catalog
     from loumo.promotions import schemas as promotions
     from loumo.shops import schemas as shops
@@ -145,3 +146,13 @@ def test_the_kit_is_the_only_copy() -> None:
         assert issubclass(model, Input)
     for module in (catalog, promotions, zones):
         assert getattr(module, "Currency") is Currency  # noqa: B009
+    reads: list[type[BaseModel]] = [
+        catalog.CategoryRead,
+        catalog.VariantRead,
+        promotions.PromotionRead,
+        zones.ZoneRead,
+        shops.ShopRead,
+        shops.StockMovementRead,
+    ]
+    for model in reads:
+        assert issubclass(model, Read) and model.model_config.get("from_attributes")

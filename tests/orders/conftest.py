@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import AuthHeaders
 from tests.factories import auth_headers as headers_for
 from tests.factories import create_user, make_category, make_product, make_shop, make_zone
+from tests.payments.conftest import live_url, sandbox  # noqa: F401  (paying through the sandbox)
 
 from loumo.accounts.models import Address, User
 from loumo.jobs.runner import run_pending

@@ -18,8 +18,8 @@ from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.jobs.registry import schedules
 from loumo.notifications.models import Notification
+from loumo.orders import closing, job_names, moves
 from loumo.orders import payments_port as port
-from loumo.orders import service
 from loumo.orders.models import Fulfilment, OrderEvent
 from loumo.orders.states import (
     FULFILMENT_MOVES,
@@ -180,7 +180,7 @@ async def test_a_short_line_drops_a_cash_total(
     assert response.json()["items"][0]["short_quantity"] == 1
     too_many = await client.post(short_url, json={"quantity": 3}, headers=world.manager_a)
     assert too_many.status_code == 409
-    assert await jobs_named(db, service.LINE_SHORT_JOB) == []
+    assert await jobs_named(db, job_names.ORDER_LINE_SHORT_JOB) == []
 
 
 async def test_a_short_line_of_a_paid_order_asks_payments_to_refund_it(
@@ -198,7 +198,7 @@ async def test_a_short_line_of_a_paid_order_asks_payments_to_refund_it(
     )
     assert response.status_code == 200
     assert response.json()["total"] == order["total"]
-    jobs = await jobs_named(db, service.LINE_SHORT_JOB)
+    jobs = await jobs_named(db, job_names.ORDER_LINE_SHORT_JOB)
     assert [j.payload for j in jobs] == [{"order_id": order["id"], "item_id": item, "quantity": 2}]
 
 
@@ -255,7 +255,7 @@ async def test_payment_port_ownership_and_payability(
     with pytest.raises(port.OrderNotPayable):
         await port.get_own_order_for_payment(db, buyer, order["id"])
     # Cancelled while a payment was under way: payments is told, to refund what may arrive.
-    assert len(await jobs_named(db, service.ORDER_CANCELLED_JOB)) == 1
+    assert len(await jobs_named(db, job_names.ORDER_CANCELLED_JOB)) == 1
     assert await pay(db, order) is False
 
 
@@ -269,11 +269,11 @@ async def test_expiry_gives_stock_and_the_promotion_back_once(
     cash = await place(client, world, (world.b1, world.shop_b, 1), payment_method="cash")
     await port.set_payment_in_flight(db, in_flight["id"], True)
     await db.commit()
-    assert await service.expire_due(db) == 0  # nothing is due yet
+    assert await closing.expire_due(db) == 0  # nothing is due yet
     later = utcnow() + timedelta(hours=1)
-    assert await service.expire_due(db, now=later) == 1
+    assert await closing.expire_due(db, now=later) == 1
     await db.commit()
-    assert await service.expire_due(db, now=later) == 0
+    assert await closing.expire_due(db, now=later) == 0
     await db.commit()
     assert (await reload(db, due["id"])).status == "expired"
     assert (await reload(db, in_flight["id"])).status == "pending_payment"
@@ -302,11 +302,11 @@ async def test_delivery_moves_fulfilments_and_the_order_follows(
     fulfilment = await db.get(Fulfilment, order["fulfilments"][0]["id"], populate_existing=True)
     assert fulfilment is not None
     with pytest.raises(IllegalTransition):
-        await service.advance_fulfilment(
+        await moves.advance_fulfilment(
             db, fulfilment, FulfilmentStatus.OUT_FOR_DELIVERY, actor=Actor.MANAGER, actor_id=None
         )
     for to in (FulfilmentStatus.OUT_FOR_DELIVERY, FulfilmentStatus.DELIVERED):
-        await service.advance_fulfilment(db, fulfilment, to, actor=Actor.DELIVERY, actor_id=None)
+        await moves.advance_fulfilment(db, fulfilment, to, actor=Actor.DELIVERY, actor_id=None)
     await db.commit()
     delivered = await reload(db, order["id"])
     assert delivered.status == "delivered" and delivered.delivered_at is not None

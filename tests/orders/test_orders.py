@@ -12,7 +12,7 @@ from tests.orders.conftest import API, World, key, place, reload, stock_of
 
 from loumo.audit.models import AuditEntry
 from loumo.core.db import utcnow
-from loumo.orders import service
+from loumo.orders import job_names
 from loumo.orders.lifecycle import release_holds
 from loumo.promotions.models import Promotion
 
@@ -119,7 +119,7 @@ async def test_cancel_releases_stock_and_the_promotion_use_exactly_once(
     await db.commit()
     assert await stock_of(db, world.shop_a, world.a1) == (10, 0)
     # An unpaid order with no payment under way: payments has nothing to refund.
-    assert await jobs_named(db, service.ORDER_CANCELLED_JOB) == []
+    assert await jobs_named(db, job_names.ORDER_CANCELLED_JOB) == []
 
 
 async def test_the_customer_cannot_cancel_once_preparing_but_staff_can(
@@ -167,7 +167,7 @@ async def test_cancel_of_a_paid_order_tells_payments(
     await db.commit()
     response = await client.post(f"{API}/orders/{order['id']}/cancel", headers=world.buyer.headers)
     assert response.status_code == 200
-    jobs = await jobs_named(db, service.ORDER_CANCELLED_JOB)
+    jobs = await jobs_named(db, job_names.ORDER_CANCELLED_JOB)
     assert [j.payload for j in jobs] == [{"order_id": order["id"]}]
     # Sold when paid; back on the shelf when cancelled.
     assert await stock_of(db, world.shop_a, world.a1) == (10, 0)

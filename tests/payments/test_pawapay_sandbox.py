@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 import httpx
@@ -15,6 +16,7 @@ from loumo.core.settings import Settings
 from loumo.main import create_app
 from loumo.payments.providers.base import (
     CallbackRejected,
+    CallbackRequest,
     DepositRequest,
     Outcome,
     ProviderError,
@@ -157,9 +159,7 @@ async def test_callbacks_are_verified_against_the_sandbox_key(
 ) -> None:
     body = b'{"depositId":"d0c5b1e2-8a5e-4b8f-9d62-0c1f6f1a2b3c","status":"COMPLETED"}'
     url, headers, raw = signed_callback(sandbox, body)
-    event = pawapay.parse_callback(
-        kind="deposit", method="POST", url=url, headers=headers, body=raw
-    )
+    event = pawapay.parse_callback(CallbackRequest("deposit", "POST", url, headers, raw))
     assert (event.reference, event.status) == ("d0c5b1e2-8a5e-4b8f-9d62-0c1f6f1a2b3c", "COMPLETED")
     assert event.event_id == "deposit:d0c5b1e2-8a5e-4b8f-9d62-0c1f6f1a2b3c:COMPLETED"
 
@@ -173,7 +173,7 @@ async def test_callbacks_are_verified_against_the_sandbox_key(
     ):
         with pytest.raises(CallbackRejected):
             pawapay.parse_callback(
-                kind="deposit", method="POST", url=url, headers=attempt_headers, body=attempt_body
+                CallbackRequest("deposit", "POST", url, attempt_headers, attempt_body)
             )
 
 
@@ -182,7 +182,7 @@ def test_the_sandbox_is_not_mounted_in_production(tmp_path: object, database_url
         database_url,
         tmp_path,  # type: ignore[arg-type]
         environment="production",
-        secret_key="p" * 48,
+        secret_key=secrets.token_urlsafe(48),  # production refuses "p" * 48
         pawapay_base_url="https://api.pawapay.io",
     )
     assert not any(path.startswith("/_sandbox") for path in route_paths(create_app(settings)))

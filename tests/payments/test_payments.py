@@ -16,7 +16,7 @@ from loumo.accounts.models import User
 from loumo.core.db import utcnow
 from loumo.notifications.models import Notification
 from loumo.orders.models import OrderEvent
-from loumo.payments import service
+from loumo.payments import reconciliation
 from loumo.payments.models import Payment, WebhookEvent
 from loumo.payments.providers.signatures import generate_private_key, sign_request
 from loumo.payments.sandbox.keys import KEY_ID, sandbox_private_key
@@ -103,7 +103,7 @@ async def test_a_dropped_callback_is_settled_by_reconciliation(
     assert waiting.status == "processing" and waiting.next_check_at is not None
     assert (await reload_order(db, order.id)).payment_status == "unpaid"
 
-    assert await service.reconcile(db, now=utcnow() + timedelta(minutes=5)) == 1
+    assert await reconciliation.reconcile(db, now=utcnow() + timedelta(minutes=5)) == 1
     await db.commit()
     await run_jobs(db, sandbox)
     assert (await reload_payment(db, payment["id"])).status == "succeeded"

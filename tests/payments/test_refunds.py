@@ -13,7 +13,7 @@ from loumo.accounts.models import User
 from loumo.audit.models import AuditEntry
 from loumo.jobs.outbox import defer
 from loumo.orders.models import OrderItem
-from loumo.payments import service
+from loumo.payments import settlement
 from loumo.payments.models import Payment, Refund
 from loumo.payments.providers.base import DepositRequest
 from loumo.payments.providers.pawapay import PawaPayProvider
@@ -60,6 +60,7 @@ async def stock_of(db: AsyncSession, shop: Shop) -> tuple[int, int]:
 async def test_staff_refund_a_line_with_restock_then_the_rest(
     checkout: Checkout,
     refunder: dict[str, str],
+    auth_headers: AuthHeaders,
 ) -> None:
     client, db, sandbox, shop, _, _ = checkout.parts()
     order_id, payment_id = await paid_order(checkout)
@@ -96,6 +97,10 @@ async def test_staff_refund_a_line_with_restock_then_the_rest(
     )
     assert nothing_left.status_code == 409
     assert int(await db.scalar(select(func.count()).select_from(SandboxRefund)) or 0) == 2
+    reader = await auth_headers("reader0000000000000000000000001", permissions=["payments:read"])
+    listed = await client.get(f"{API}/payments/{payment_id}/refunds", headers=reader)
+    assert listed.status_code == 200 and listed.json()["next_cursor"] is None
+    assert [r["amount"] for r in listed.json()["items"]] == [3000, 2000]  # newest first
 
 
 async def test_refunds_are_for_staff_only(
@@ -164,7 +169,7 @@ async def test_money_for_an_order_already_paid_goes_back_automatically(
     await PawaPayProvider.from_settings(sandbox).initiate(
         DepositRequest(late.reference, 5000, "XAF", phone=MTN_OK, operator="MTN_MOMO_CMR")
     )
-    await service.check(db, late.id, sandbox)
+    await settlement.check(db, late.id, sandbox)
     await db.commit()
     await run_jobs(db, sandbox)
     late_now = await reload_payment(db, late.id)
@@ -179,8 +184,8 @@ async def test_cash_is_recorded_at_delivery_once(
     db: AsyncSession, shop: Shop, customer: User, delivery_agent: User
 ) -> None:
     order = await place_order(db, shop, customer, method="cash")
-    first = await service.record_cash_payment(db, order.id, 5000, delivery_agent.id)
-    again = await service.record_cash_payment(db, order.id, 5000, delivery_agent.id)
+    first = await settlement.record_cash_payment(db, order.id, 5000, delivery_agent.id)
+    again = await settlement.record_cash_payment(db, order.id, 5000, delivery_agent.id)
     await db.commit()
     assert first.id == again.id and first.status == "succeeded"
     assert first.collected_by == delivery_agent.id

@@ -9,6 +9,7 @@ import respx
 
 from loumo.payments.providers.base import (
     CallbackRejected,
+    CallbackRequest,
     DepositRequest,
     Outcome,
     RefundRequest,
@@ -72,9 +73,7 @@ async def test_refunds(provider: StripeProvider) -> None:
 
 def test_webhooks_are_verified_with_the_secret(provider: StripeProvider) -> None:
     body, headers = signed_event("payment_intent.succeeded", intent("pi_3", 4500, "succeeded"))
-    event = provider.parse_callback(
-        kind="stripe", method="POST", url="/", headers=headers.items(), body=body
-    )
+    event = provider.parse_callback(CallbackRequest("stripe", "POST", "/", headers.items(), body))
     assert (event.kind, event.reference, event.status) == (
         "deposit",
         "pi_3",
@@ -90,11 +89,7 @@ def test_webhooks_are_verified_with_the_secret(provider: StripeProvider) -> None
     ):
         with pytest.raises(CallbackRejected):
             provider.parse_callback(
-                kind="stripe",
-                method="POST",
-                url="/",
-                headers=attempt_headers.items(),
-                body=attempt_body,
+                CallbackRequest("stripe", "POST", "/", attempt_headers.items(), attempt_body)
             )
 
 

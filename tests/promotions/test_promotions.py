@@ -126,7 +126,7 @@ async def test_fixed_amount_minimum_and_shop_scope(
     assert (await _check(client, buyer, "SHOPB", small))["reason"] == "minimum_not_reached"
 
 
-async def test_time_window_activity_and_unknown_codes(
+async def test_unknown_retired_and_future_codes_look_alike_to_customers_not_to_staff(
     client: httpx.AsyncClient, promo_staff: dict[str, str], buyer: dict[str, str], world: Any
 ) -> None:
     now = utcnow()
@@ -151,10 +151,15 @@ async def test_time_window_activity_and_unknown_codes(
     deleted = await client.delete(f"{API}/promotions/{off['id']}", headers=promo_staff)
     assert deleted.status_code == 204
     basket = world["basket"]
-    assert (await _check(client, buyer, "LATER", basket))["reason"] == "not_started"
-    assert (await _check(client, buyer, "GONE", basket))["reason"] == "expired"
-    assert (await _check(client, buyer, "OFF", basket))["reason"] == "inactive"
-    assert (await _check(client, buyer, "NOPE", basket))["reason"] == "unknown_code"
+    codes = ("LATER", "GONE", "OFF", "NOPE")
+    answers = [await _check(client, buyer, code, basket) for code in codes]
+    assert all(answer.pop("code") == code for answer, code in zip(answers, codes, strict=True))
+    assert all(answer == answers[0] for answer in answers)  # same status, same body
+    assert (answers[0]["valid"], answers[0]["reason"]) == (False, "not_valid")
+    assert answers[0]["message"] == "This code is not valid"
+
+    staff = [(await _check(client, promo_staff, code, basket))["reason"] for code in codes]
+    assert staff == ["not_started", "expired", "inactive", "unknown_code"]
 
 
 @pytest.mark.parametrize(
@@ -349,3 +354,23 @@ async def test_per_customer_limit_and_idempotent_redemption(
     assert read.json()["uses_count"] == 1
     result = await _check(client, buyer, "ONCE", world["basket"])
     assert result["reason"] == "customer_limit_reached"
+
+
+async def test_staff_page_through_promotions_newest_first(
+    client: httpx.AsyncClient, promo_staff: dict[str, str]
+) -> None:
+    for code in ("FIRST", "SECOND", "THIRD"):
+        await _create(client, promo_staff, code=code, kind="fixed", value=100)
+    codes: list[str] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        page = (await client.get(f"{API}/promotions", params=params, headers=promo_staff)).json()
+        codes += [p["code"] for p in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert codes == ["THIRD", "SECOND", "FIRST"]
+    shops_cursor = (await client.get(f"{API}/shops", params={"limit": 1})).json()["next_cursor"]
+    foreign = {"cursor": shops_cursor or "e30"}  # `{}`: a cursor of no list
+    answer = await client.get(f"{API}/promotions", params=foreign, headers=promo_staff)
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_cursor"

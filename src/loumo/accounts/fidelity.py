@@ -1,7 +1,7 @@
 """Fidelity points: a ledger of entries per user; the balance is their sum.
 
 Points are awarded once per (order, reason), so a retried job or a replayed event cannot award
-them twice.
+them twice; they are taken back the same way (a negative entry, once per order and reason).
 """
 
 from __future__ import annotations
@@ -23,6 +23,31 @@ async def award_points(
     already awarded for `reason`."""
     if points <= 0:
         raise ValueError(f"an award is a positive number of points, not {points}")
+    return await _record(session, user_id, points, order_id=order_id, reason=reason)
+
+
+async def take_back_points(
+    session: AsyncSession, user_id: str, points: int, *, order_id: str, reason: str
+) -> bool:
+    """Take `points` back from `user_id` for `order_id` (a negative entry, e.g. for a refund);
+    False (and nothing recorded) when that order already had points taken back for `reason`."""
+    if points <= 0:
+        raise ValueError(f"points taken back are a positive number, not {points}")
+    return await _record(session, user_id, -points, order_id=order_id, reason=reason)
+
+
+async def order_points(session: AsyncSession, order_id: str) -> int:
+    """The net points an order has brought its buyer: awards less what was taken back."""
+    total = await session.scalar(
+        select(func.sum(FidelityEntry.points)).where(FidelityEntry.order_id == order_id)
+    )
+    return int(total or 0)
+
+
+async def _record(
+    session: AsyncSession, user_id: str, points: int, *, order_id: str, reason: str
+) -> bool:
+    """One ledger entry, unless (order, reason) already has one."""
     result = await session.execute(
         insert_ignoring_conflicts(session, FidelityEntry).values(
             id=new_id(),

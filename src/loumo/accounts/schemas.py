@@ -15,7 +15,15 @@ from pydantic import (
     model_validator,
 )
 
-from loumo.core.schemas import Id, Input, Name, PatchInput, clean_multiline, clean_text
+from loumo.core.schemas import (
+    Id,
+    Input,
+    Name,
+    PatchInput,
+    Phone,
+    clean_multiline,
+    clean_text,
+)
 from loumo.media.schemas import ImageRead
 
 Language = Literal["fr", "en"]
@@ -37,7 +45,6 @@ def normalize_email(value: str) -> str:
 
 
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(normalize_email)]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]

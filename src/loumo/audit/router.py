@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from loumo.audit import service
-from loumo.audit.schemas import AuditEntryRead
+from loumo.audit.schemas import AuditEntryRead, AuditQuery
 from loumo.core.auth import Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 
 router = APIRouter(tags=["audit"])
-Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,100}$")]
 
 
 @router.get(
@@ -25,22 +24,6 @@ Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,100}$")]
 async def list_audit_log(
     session: SessionDep,
     _: Annotated[Principal, Depends(require("audit:read"))],
-    actor_id: Filter = None,
-    action: Filter = None,
-    entity_type: Filter = None,
-    entity_id: Filter = None,
-    cursor: CursorParam = None,
-    limit: LimitParam = DEFAULT_LIMIT,
+    query: Annotated[AuditQuery, Query()],
 ) -> Page[AuditEntryRead]:
-    rows, next_cursor = await service.list_entries(
-        session,
-        actor_id=actor_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        cursor=cursor,
-        limit=limit,
-    )
-    return Page[AuditEntryRead](
-        items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return await service.list_entries(session, query)

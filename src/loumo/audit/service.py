@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.audit.models import AuditEntry
-from loumo.core.pagination import after_position, decode_cursor, position_of
+from loumo.audit.schemas import AuditEntryRead, AuditQuery
+from loumo.core.pagination import Page, after_position, cut_page, decode_cursor, position_of
 
 REDACTED = "[redacted]"
 _SECRET_KEY = re.compile(r"pass|secret|token|code|hash|otp|key", re.IGNORECASE)
@@ -71,33 +72,25 @@ async def record(
     return entry
 
 
-async def list_entries(
-    session: AsyncSession,
-    *,
-    actor_id: str | None = None,
-    action: str | None = None,
-    entity_type: str | None = None,
-    entity_id: str | None = None,
-    cursor: str | None = None,
-    limit: int = 20,
-) -> tuple[list[AuditEntry], str | None]:
+async def list_entries(session: AsyncSession, query: AuditQuery) -> Page[AuditEntryRead]:
     """Newest first, filtered; `next_cursor` continues after the last row."""
-    query = (
+    limit = query.limit
+    stmt = (
         select(AuditEntry)
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
         .limit(limit + 1)
     )
-    if actor_id:
-        query = query.where(AuditEntry.actor_id == actor_id)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if entity_type:
-        query = query.where(AuditEntry.entity_type == entity_type)
-    if entity_id:
-        query = query.where(AuditEntry.entity_id == entity_id)
-    position = decode_cursor(cursor)
+    if query.actor_id:
+        stmt = stmt.where(AuditEntry.actor_id == query.actor_id)
+    if query.action:
+        stmt = stmt.where(AuditEntry.action == query.action)
+    if query.entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == query.entity_type)
+    if query.entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == query.entity_id)
+    position = decode_cursor(query.cursor)
     if position is not None:
-        query = query.where(after_position(AuditEntry.created_at, AuditEntry.id, position))
-    rows = list((await session.scalars(query)).all())
-    next_cursor = position_of(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+        stmt = stmt.where(after_position(AuditEntry.created_at, AuditEntry.id, position))
+    rows, next_cursor = cut_page((await session.scalars(stmt)).all(), limit, position_of)
+    items = [AuditEntryRead.model_validate(r) for r in rows]
+    return Page[AuditEntryRead](items=items, next_cursor=next_cursor)

@@ -10,25 +10,19 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.errors import CategoryCycle, TooDeep, UnknownCategory
-from loumo.catalog.images import change_image_key, image_model
+from loumo.catalog.images import change_image_key, read_with_image
 from loumo.catalog.models import Category, Product
 from loumo.catalog.rows import get_category_row
 from loumo.catalog.schemas import CategoryCreate, CategoryNode, CategoryRead, CategoryUpdate
-from loumo.catalog.text import slugify
-from loumo.core.db import flush_or_conflict, visible
-from loumo.core.errors import BadRequest, Conflict
+from loumo.catalog.text import slug_for
+from loumo.core.db import flush_or_conflict, save_changes, visible
+from loumo.core.errors import Conflict
 from loumo.core.ids import new_id
 from loumo.media import service as media
 from loumo.media.storage import Storage
 
 MAX_PATH = 1024  # length of categories.path: about 30 levels
 CONFLICT = "The category conflicts with an existing one"
-
-
-def category_read(category: Category, storage: Storage) -> CategoryRead:
-    read = CategoryRead.model_validate(category)
-    read.image = image_model(storage, category.image_key)
-    return read
 
 
 async def category_tree(
@@ -39,9 +33,7 @@ async def category_tree(
     rows = (
         await session.scalars(visible(stmt, Category.is_active, include_inactive=include_inactive))
     ).all()
-    nodes = {c.id: CategoryNode.model_validate(c) for c in rows}
-    for c in rows:
-        nodes[c.id].image = image_model(storage, c.image_key)
+    nodes = {c.id: read_with_image(CategoryNode, c, storage) for c in rows}
     roots: list[CategoryNode] = []
     for c in rows:
         node = nodes[c.id]
@@ -56,7 +48,7 @@ async def get_category(
     session: AsyncSession, category_id: str, *, include_inactive: bool, storage: Storage
 ) -> CategoryRead:
     category = await get_category_row(session, category_id, include_inactive=include_inactive)
-    return category_read(category, storage)
+    return read_with_image(CategoryRead, category, storage)
 
 
 async def _check_sibling_slug(
@@ -80,9 +72,7 @@ async def create_category(
         parent = await session.get(Category, data.parent_id)
         if parent is None:
             raise UnknownCategory(f"No parent category {data.parent_id}", field="parent_id")
-    slug = data.slug or slugify(data.name)
-    if not slug:
-        raise BadRequest("The name gives an empty slug; pass `slug`", field="slug")
+    slug = slug_for(data.slug, data.name)
     await _check_sibling_slug(session, data.parent_id, slug, None)
     category = Category(**data.model_dump(exclude={"slug"}), slug=slug)
     category.id = new_id()
@@ -92,7 +82,7 @@ async def create_category(
     await media.update_references(session, [], [category.image_key], field="image_key")
     session.add(category)
     await flush_or_conflict(session, CONFLICT)
-    return category_read(category, storage)
+    return read_with_image(CategoryRead, category, storage)
 
 
 async def update_category(
@@ -110,11 +100,8 @@ async def update_category(
         await _move(session, category, parent_id)
     if "image_key" in changes:
         await change_image_key(session, category, changes["image_key"])
-    for key, value in changes.items():
-        setattr(category, key, value)
-    await flush_or_conflict(session, CONFLICT)
-    await session.refresh(category)
-    return category_read(category, storage)
+    await save_changes(session, category, changes, CONFLICT)
+    return read_with_image(CategoryRead, category, storage)
 
 
 async def _move(session: AsyncSession, category: Category, parent_id: str | None) -> None:

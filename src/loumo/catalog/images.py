@@ -7,8 +7,9 @@ counts, reading the current keys under a row lock (`loumo.core.db.locked_value`)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,10 +24,20 @@ from loumo.media import service as media
 from loumo.media.schemas import ImageRead
 from loumo.media.storage import Storage
 
+R = TypeVar("R", bound=BaseModel)
+
 
 def image_model(storage: Storage, key: str | None) -> ImageRead | None:
     """The image field of a read (`ImageRead`), or None; computed from the key, no query."""
     return ImageRead(**media.image_read(storage, key)) if key else None
+
+
+def read_with_image(model: type[R], row: Any, storage: Storage) -> R:
+    """`model` (a read with an `image` field) read from `row`, the image shown from the row's
+    `image_key`."""
+    return model.model_validate(row).model_copy(
+        update={"image": image_model(storage, row.image_key)}
+    )
 
 
 async def change_image_key(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.derived import refresh_derived
@@ -16,21 +15,14 @@ from loumo.catalog.listing import get_product
 from loumo.catalog.models import Product, ProductImage
 from loumo.catalog.rows import check_category, get_product_row
 from loumo.catalog.schemas import ProductCreate, ProductUpdate
-from loumo.catalog.text import slugify
+from loumo.catalog.text import slug_for, slugify
 from loumo.catalog.variants import check_skus, new_variant
-from loumo.core.db import flush_or_conflict
-from loumo.core.errors import BadRequest, Conflict
+from loumo.core.db import flush_or_conflict, is_taken
+from loumo.core.errors import Conflict
 from loumo.media import service as media
 from loumo.media.storage import Storage
 
 CONFLICT = "The product conflicts with an existing one"
-
-
-async def _taken(session: AsyncSession, column: Any, value: str, exclude_id: str | None) -> bool:
-    stmt = select(column).where(column == value)
-    if exclude_id is not None:
-        stmt = stmt.where(Product.id != exclude_id)
-    return (await session.scalar(stmt.limit(1))) is not None
 
 
 async def create_product(
@@ -38,16 +30,14 @@ async def create_product(
 ) -> dict[str, Any]:
     """Create a product; the answer is shaped like `ProductRead`."""
     await check_category(session, data.category_id, field="category_id")
-    if await _taken(session, Product.reference, data.reference, None):
+    if await is_taken(session, Product.reference, data.reference):
         raise Conflict(f"Reference '{data.reference}' is already used", field="reference")
-    slug = data.slug or slugify(data.name_fr, 140)
-    if not slug:
-        raise BadRequest("The name gives an empty slug; pass `slug`", field="slug")
-    if await _taken(session, Product.slug, slug, None):
+    slug = slug_for(data.slug, data.name_fr, 140)
+    if await is_taken(session, Product.slug, slug):
         if data.slug:
             raise Conflict(f"Slug '{slug}' is already used", field="slug")
         slug = f"{slug}-{slugify(data.reference, 19)}"
-        if await _taken(session, Product.slug, slug, None):
+        if await is_taken(session, Product.slug, slug):
             raise Conflict(f"Slug '{slug}' is already used", field="slug")
     if data.variants:
         await check_skus(session, [v.sku for v in data.variants], None)
@@ -87,11 +77,13 @@ async def update_product(
     changes = data.model_dump(exclude_unset=True)
     if "category_id" in changes:
         await check_category(session, changes["category_id"], field="category_id")
-    if "reference" in changes and await _taken(
-        session, Product.reference, changes["reference"], product.id
+    if "reference" in changes and await is_taken(
+        session, Product.reference, changes["reference"], exclude_id=product.id
     ):
         raise Conflict(f"Reference '{changes['reference']}' is already used", field="reference")
-    if "slug" in changes and await _taken(session, Product.slug, changes["slug"], product.id):
+    if "slug" in changes and await is_taken(
+        session, Product.slug, changes["slug"], exclude_id=product.id
+    ):
         raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
     images = changes.pop("images", None)
     for key, value in changes.items():

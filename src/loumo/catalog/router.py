@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from loumo.catalog import categories, images, listing, products, variants
 from loumo.catalog.permissions import CATEGORIES_WRITE, PRODUCTS_WRITE
 from loumo.catalog.schemas import (
-    MAX_PRICE,
     CategoryCreate,
     CategoryRead,
     CategoryTree,
@@ -20,7 +19,6 @@ from loumo.catalog.schemas import (
     ProductListed,
     ProductQuery,
     ProductRead,
-    ProductSort,
     ProductUpdate,
     VariantCreate,
     VariantRead,
@@ -29,8 +27,9 @@ from loumo.catalog.schemas import (
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
-from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.responses import no_content
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.media.schemas import MediaKey
@@ -121,14 +120,13 @@ async def update_category(
 
 @router.delete(
     "/categories/{category_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an empty category (staff)",
     responses={409: {"description": "It still has subcategories or products"}},
+    **no_content(),
     **policy("permission:categories:write"),
 )
-async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> Response:
+async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> None:
     await categories.delete_category(session, category_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -148,27 +146,8 @@ async def list_products(
     principal: OptionalPrincipal,
     storage: StorageDep,
     cached: CachedRead,
-    q: Annotated[str | None, Query(max_length=100, description="Search text")] = None,
-    category_id: Annotated[str | None, Query(max_length=32)] = None,
-    shop_id: Annotated[str | None, Query(max_length=32, description="Stocked by shop")] = None,
-    min_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE, description="Minor units")] = None,
-    max_price: Annotated[int | None, Query(ge=0, le=MAX_PRICE, description="Minor units")] = None,
-    in_stock: Annotated[bool, Query(description="Only products available now")] = False,
-    sort: ProductSort = "relevance",
-    cursor: CursorParam = None,
-    limit: LimitParam = 20,
+    query: Annotated[ProductQuery, Query()],
 ) -> Response:
-    query = ProductQuery(
-        q=q,
-        category_id=category_id,
-        shop_id=shop_id,
-        min_price=min_price,
-        max_price=max_price,
-        in_stock=in_stock,
-        sort=sort,
-        cursor=cursor,
-        limit=limit,
-    )
     items, next_cursor = await listing.list_products(
         session,
         query,
@@ -284,9 +263,9 @@ async def set_product_images(
 
 @router.delete(
     "/products/{product_id}/images/{key}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove an image from a product (staff)",
     responses={404: {"description": "Unknown product, or the product has no such image"}},
+    **no_content(),
     **policy("permission:products:write"),
 )
 async def remove_product_image(
@@ -294,20 +273,18 @@ async def remove_product_image(
     key: Annotated[MediaKey, Path()],
     session: SessionDep,
     _: ProductWriter,
-) -> Response:
+) -> None:
     await images.remove_product_image(session, product_id, key)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
     "/products/{product_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a product (staff); it stays for order history",
+    **no_content(),
     **policy("permission:products:write"),
 )
-async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> Response:
+async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> None:
     await products.deactivate_product(session, product_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -367,10 +344,9 @@ async def update_variant(
 
 @router.delete(
     "/variants/{variant_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a variant (staff); it stays for stock and order history",
+    **no_content(),
     **policy("permission:products:write"),
 )
-async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> Response:
+async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> None:
     await variants.deactivate_variant(session, variant_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

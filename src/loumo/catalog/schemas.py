@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from loumo.core.schemas import Currency, Id, Input, Name, PatchInput, Slug, clean_text
+from loumo.core.pagination import CursorParam, LimitParam
+from loumo.core.schemas import Currency, Id, Input, Name, PatchInput, Read, Slug, clean_text
 from loumo.media.schemas import ImageRead, MediaKey
 
 ProductName = Annotated[str, StringConstraints(max_length=200), AfterValidator(clean_text)]
@@ -45,9 +46,7 @@ class CategoryUpdate(PatchInput):
     image_key: MediaKey | None = None
 
 
-class CategoryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class CategoryRead(Read):
     id: str
     parent_id: str | None
     name: str
@@ -104,9 +103,7 @@ class AvailabilityRead(BaseModel):
     available: int = Field(description="Units that can be ordered now: quantity - reserved")
 
 
-class VariantRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class VariantRead(Read):
     id: str
     product_id: str
     name: str
@@ -192,14 +189,14 @@ class ProductListed(ProductRead):
 
 
 class ProductQuery(BaseModel):
-    """Search, filters and sort of `GET /products`."""
+    """Search, filters and sort of `GET /products` (its query parameters)."""
 
-    q: str | None = None
-    category_id: str | None = None
-    shop_id: str | None = None
-    min_price: int | None = None
-    max_price: int | None = None
-    in_stock: bool = False
+    q: str | None = Field(default=None, max_length=100, description="Search text")
+    category_id: str | None = Field(default=None, max_length=32)
+    shop_id: str | None = Field(default=None, max_length=32, description="Stocked by shop")
+    min_price: int | None = Field(default=None, ge=0, le=MAX_PRICE, description="Minor units")
+    max_price: int | None = Field(default=None, ge=0, le=MAX_PRICE, description="Minor units")
+    in_stock: bool = Field(default=False, description="Only products available now")
     sort: ProductSort = "relevance"
-    cursor: str | None = None
-    limit: int = 20
+    cursor: CursorParam = None
+    limit: LimitParam = 20

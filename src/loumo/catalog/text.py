@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from loumo.core.errors import BadRequest
+
 # Letters that Unicode does not decompose into a base letter plus accents.
 _LIGATURES = str.maketrans(
     {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l"}
@@ -27,6 +29,14 @@ def fold(text: str) -> str:
 def slugify(text: str, max_length: int = 120) -> str:
     """A URL slug of at most `max_length` characters: 'Pâtes & Riz' -> 'pates-riz'."""
     return _NON_SLUG.sub("-", fold(text))[:max_length].strip("-")
+
+
+def slug_for(slug: str | None, name: str, max_length: int = 120) -> str:
+    """`slug` when the client gave one, else one made from `name` (400 when that is empty)."""
+    slug = slug or slugify(name, max_length)
+    if not slug:
+        raise BadRequest("The name gives an empty slug; pass `slug`", field="slug")
+    return slug
 
 
 def like_escape(text: str) -> str:

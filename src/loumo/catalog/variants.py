@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.catalog.availability import Availability, for_variants
 from loumo.catalog.derived import refresh_derived
 from loumo.catalog.errors import CurrencyMismatch
-from loumo.catalog.images import change_image_key, image_model
+from loumo.catalog.images import change_image_key, read_with_image
 from loumo.catalog.models import Product, Variant
 from loumo.catalog.rows import get_product_row, get_variant_row
 from loumo.catalog.schemas import AvailabilityRead, VariantCreate, VariantRead, VariantUpdate
-from loumo.core.db import flush_or_conflict, visible
+from loumo.core.db import flush_or_conflict, save_changes, visible
 from loumo.core.errors import Conflict
 from loumo.media import service as media
 from loumo.media.storage import Storage
@@ -28,8 +28,7 @@ CONFLICT = "The variant conflicts with an existing one"
 def variant_read(
     variant: Variant, availability: dict[str, list[Availability]], storage: Storage
 ) -> VariantRead:
-    read = VariantRead.model_validate(variant)
-    read.image = image_model(storage, variant.image_key)
+    read = read_with_image(VariantRead, variant, storage)
     read.availability = [
         AvailabilityRead(shop_id=a.shop_id, available=a.available)
         for a in availability.get(variant.id, [])
@@ -106,11 +105,8 @@ async def update_variant(
         await check_skus(session, [changes["sku"]], variant.id)
     if "image_key" in changes:
         await change_image_key(session, variant, changes["image_key"])
-    for key, value in changes.items():
-        setattr(variant, key, value)
-    await flush_or_conflict(session, CONFLICT)
+    await save_changes(session, variant, changes, CONFLICT)
     await _refresh_product(session, variant)
-    await session.refresh(variant)
     return await get_variant(session, variant.id, include_inactive=True, storage=storage)
 
 

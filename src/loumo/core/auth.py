@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import SessionDep
+from loumo.core.db import Database
 from loumo.core.errors import PermissionDenied, Unauthorized
 
 
@@ -76,15 +76,22 @@ def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:
 
 async def _signed_in(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """The caller of a valid bearer token, verified or not; None without a token."""
+    """The caller of a valid bearer token, verified or not; None without a token.
+
+    Looked up in a short read-only session of its own: its pooled connection goes back before
+    the route runs, so a route that then waits (on a decoding slot, say) holds none, and the
+    request's unit of work checks one out only when it first needs it."""
     if credentials is None:
         return None
     claims = decode_access_token(credentials.credentials, request.app.state.secret_key)
     loader: PrincipalLoader | None = getattr(request.app.state, "principal_loader", None)
-    principal = await loader(session, claims) if loader else None
+    principal = None
+    if loader is not None:
+        db: Database = request.app.state.db
+        async with db.read_sessionmaker() as session:
+            principal = await loader(session, claims)
     if principal is None:
         raise Unauthorized("The session is no longer valid")
     return principal

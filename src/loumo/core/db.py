@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import ColumnElement, DateTime, MetaData, Select, event, exc, text, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    event,
+    exc,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -84,6 +94,37 @@ async def flush_or_conflict(
         raise (error(message) if field is None else error(message, field=field)) from None
 
 
+async def is_taken(
+    session: AsyncSession,
+    column: InstrumentedAttribute[Any],
+    value: Any,
+    *,
+    exclude_id: str | None = None,
+) -> bool:
+    """Whether a row other than `exclude_id` already holds `value` in the unique `column`: the
+    check that gives a clear 409 first (`flush_or_conflict` still catches a race)."""
+    stmt = select(column).where(column == value)
+    if exclude_id is not None:
+        stmt = stmt.where(column.class_.id != exclude_id)
+    return await session.scalar(stmt.limit(1)) is not None
+
+
+async def save_changes(
+    session: AsyncSession,
+    row: Any,
+    changes: Mapping[str, Any],
+    conflict: str,
+    *,
+    field: str | None = None,
+) -> None:
+    """Set `changes` (the fields a PATCH gave) on `row`, flush (a unique-constraint race is a
+    409 with `conflict`, see `flush_or_conflict`) and reload the row."""
+    for key, value in changes.items():
+        setattr(row, key, value)
+    await flush_or_conflict(session, conflict, field=field)
+    await session.refresh(row)
+
+
 def visible(
     stmt: S,
     *active: ColumnElement[bool] | InstrumentedAttribute[bool],
@@ -148,19 +189,40 @@ def _ping_if_idle(
         raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
-    """Build an async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+# How long a request waits for a pooled connection before it is answered 503 (`core.errors`).
+POOL_TIMEOUT_SECONDS = 30.0
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = POOL_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """Build an async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    Both engines keep a bounded pool (`pool_size` + `max_overflow` connections): a request
+    that finds none free within `pool_timeout` raises `sqlalchemy.exc.TimeoutError`, a 503.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+            pool = {
+                "pool_size": pool_size,
+                "max_overflow": max_overflow,
+                "pool_timeout": pool_timeout,
+            }
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
@@ -196,9 +258,18 @@ def _refuse_writes(
 class Database:
     """An engine and its session factory, owned by the app (or a worker) for its lifetime."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = POOL_TIMEOUT_SECONDS,
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = create_engine(
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+        )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_writes)
         self.read_sessionmaker = async_sessionmaker(

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -201,7 +202,43 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# How long a client is asked to wait when every pooled database connection is taken.
+POOL_RETRY_AFTER_SECONDS = 2
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    """No pooled connection came free in time: the server is busy, not broken (503)."""
+    logger.warning("db_pool_exhausted", path=request.url.path, error=str(exc).split("\n")[0])
+    return problem_response(
+        request,
+        status=503,
+        code="busy",
+        title="Service busy",
+        detail="The server is busy; try again shortly",
+        headers={"Retry-After": str(POOL_RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused a value (SQLSTATE class 22: out of range, too long, bad encoding).
+
+    Input is checked before it gets there (`core.request_guard`, `core.schemas.Input`); this is
+    the net for a value that slipped through, logged so that the gap gets closed.
+    """
+    assert isinstance(exc, sa_exc.DataError)
+    logger.warning("db_data_error", path=request.url.path, error=type(exc.orig).__name__)
+    return problem_response(
+        request,
+        status=400,
+        code="invalid_value",
+        title="Invalid value",
+        detail="A value of the request cannot be stored",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _pool_exhausted)
+    app.add_exception_handler(sa_exc.DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from loumo.core.db import Database
+from loumo.core.errors import NotFound, Unauthorized
 from loumo.core.metrics import REGISTRY
 from loumo.core.migrations import current_revisions
 from loumo.core.policy import policy
+from loumo.core.settings import Settings
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT = 3.0
+logger = structlog.get_logger("loumo.health")
 
 ReadinessCheck = Callable[[Request], Awaitable[None]]
+
+
+class CheckFailed(RuntimeError):
+    """A readiness check's own finding, safe to publish (no driver text, no addresses)."""
 
 
 async def check_database(request: Request) -> None:
@@ -27,22 +36,27 @@ async def check_database(request: Request) -> None:
     heads: set[str] = request.app.state.migration_heads
     current = await current_revisions(db.engine)
     if current != heads:
-        raise RuntimeError(
-            f"migrations not at head (database {sorted(current)}, code {sorted(heads)})"
-        )
+        logger.warning("readiness_migrations_behind", database=sorted(current), code=sorted(heads))
+        raise CheckFailed("migrations not at head")
 
 
 async def check_rate_limiter(request: Request) -> None:
     await request.app.state.rate_limiter.ping()
 
 
-async def _run_check(check: ReadinessCheck, request: Request) -> str:
+async def _run_check(name: str, check: ReadinessCheck, request: Request) -> str:
+    """ "ok" or "error: <what>", where <what> never carries a driver's text (hosts, users,
+    paths): that goes to the log, for operators."""
     try:
         await asyncio.wait_for(check(request), CHECK_TIMEOUT)
     except TimeoutError:
+        logger.warning("readiness_check_timeout", check=name, timeout=CHECK_TIMEOUT)
         return f"error: no answer within {CHECK_TIMEOUT:g}s"
+    except CheckFailed as exc:
+        return f"error: {exc}"
     except Exception as exc:
-        return f"error: {type(exc).__name__}: {exc}"[:300]
+        logger.warning("readiness_check_failed", check=name, error=f"{type(exc).__name__}: {exc}")
+        return "error: unavailable"
     return "ok"
 
 
@@ -60,7 +74,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     names = list(checks)
-    results = await asyncio.gather(*(_run_check(checks[n], request) for n in names))
+    results = await asyncio.gather(*(_run_check(n, checks[n], request) for n in names))
     report: dict[str, Any] = dict(zip(names, results, strict=True))
     failing = [n for n, r in report.items() if r != "ok"]
     if failing:
@@ -70,6 +84,36 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "checks": report})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response, **policy("public"))
-async def metrics() -> Response:
+def _check_metrics_access(request: Request) -> None:
+    """`METRICS_TOKEN` set: the bearer must match it (401). Unset: open outside production, not
+    served in production (404), so a public port never shows the service's internals."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is None:
+        if settings.is_production:
+            raise NotFound("Not found")
+        return
+    expected = settings.metrics_token.get_secret_value().encode()
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        error = Unauthorized("/metrics needs the bearer token METRICS_TOKEN")
+        error.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        raise error
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description=(
+        "With `METRICS_TOKEN` set, send `Authorization: Bearer <METRICS_TOKEN>`. Without it the "
+        "metrics are open outside production and not served in production."
+    ),
+    response_class=Response,
+    responses={
+        401: {"description": "`METRICS_TOKEN` is set and the bearer does not match it"},
+        404: {"description": "Production without `METRICS_TOKEN`: not served"},
+    },
+    **policy("public"),
+)
+async def metrics(request: Request) -> Response:
+    _check_metrics_access(request)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,10 +1,13 @@
 """The shared schema kit: request-body bases and the field types every package uses.
 
-- `Input`: base of every request body; an unknown field is a 422, never silently dropped.
+- `Input`: base of every request body; an unknown field is a 422, never silently dropped, and
+  so is a value no column can hold: a string with a NUL character, an integer beyond the
+  signed 32-bit range of every integer column (`null_character`, `int_out_of_range`).
+- `Read`: base of every answer schema built from a row (`XRead.model_validate(row)`).
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
   in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
-- `Id`, `Currency`, `Slug`, `Name`: one definition each.
+- `Id`, `Currency`, `Slug`, `Name`, `Phone`: one definition each.
 - `validate_document`: checks a stored object merged with a PATCH against the rules of its
   schema, so that a rule about the document lives in one place (the schema) with one status (422).
 """
@@ -67,6 +70,9 @@ Slug = Annotated[
 Name = Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
 """A display name: stripped, NFC-normalised, not blank, no control characters, ≤ 120 chars."""
 
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
+"""A phone number as people type it: an optional `+`, then 6 to 20 digits and spaces."""
+
 
 def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -76,10 +82,56 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 """An instant; a time given without an offset is taken as UTC (so instants always compare)."""
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""The range of every integer column (SQL `INTEGER`, 32-bit on PostgreSQL)."""
+
+
+def _unstorable(value: Any) -> PydanticCustomError | None:
+    """Why `value` (a field's validated value, walked through lists and dicts) cannot reach
+    the database, if it cannot: a NUL in a string, or an integer beyond `INT_MIN..INT_MAX`.
+    Nested models are skipped: an `Input` checks its own fields."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return PydanticCustomError("null_character", "NUL characters are not allowed")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT_MIN <= value <= INT_MAX:
+            return PydanticCustomError(
+                "int_out_of_range",
+                "Integers are at least {min} and at most {max}",
+                {"min": INT_MIN, "max": INT_MAX},
+            )
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            problem = _unstorable(item)
+            if problem is not None:
+                return problem
+    return None
+
+
 class Input(BaseModel):
-    """Base of every request body: unknown fields are an error, not silently dropped."""
+    """Base of every request body: unknown fields are an error, not silently dropped, and so is
+    a value no column can hold (a NUL in a string, an integer beyond `INT_MIN..INT_MAX`)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = _unstorable(value)
+        if problem is not None:
+            raise problem
+        return value
+
+
+class Read(BaseModel):
+    """Base of every answer schema built from a row: `XRead.model_validate(row)` reads the
+    fields from the row's attributes (`from_attributes`)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 def _non_nullable_schema(schema: dict[str, Any], cls: type[Any]) -> None:

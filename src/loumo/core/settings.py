@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
+import math
 import secrets
+from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "loumo"})
 MIN_SECRET_LENGTH = 32
+# What a production key must show besides its length (`secret_key_weakness`). Each bound is met
+# by every one of 2 000 000 keys drawn from `secrets.token_hex(16)` (32 hexadecimal digits, the
+# weakest random key the length allows), and refused by keys a person makes up:
+# - bits by a per-character (Shannon) estimate: 32 random hex digits give 85 to 128, 64
+#   characters of `secrets.token_urlsafe(48)` about 330, "0101…" 1 per character;
+MIN_SECRET_BITS = 80
+# - at most this share of neighbouring pairs are equal or one apart ("aaaa", "abcd", "1212");
+MAX_SECRET_RUN_SHARE = 0.65
+# - at least this share of its three-character groups are different (a repeated word or group,
+#   "passwordpassword…", "kkkkkkkk…" refused).
+MIN_SECRET_DISTINCT_TRIGRAMS = 0.75
 
 
 class ConfigurationError(RuntimeError):
@@ -52,6 +68,13 @@ class Settings(BaseSettings):
     # How long a prepaid order waits for its money before the `orders.expire` job gives its
     # stock and promotion use back (seconds, or an ISO 8601 duration such as PT30M).
     order_payment_timeout: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))
+    # How long after delivery the `orders.complete` job completes an order (and awards its
+    # fidelity points); staff may complete it earlier. Same formats as above.
+    order_complete_after: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
+    # Fidelity points earned per 100 whole units of the order's currency paid for goods
+    # (delivery fees and refunds excluded): 1 = one point per 100 XAF. 0 awards none. The
+    # default of the `/settings` value staff will change at run time (DESIGN.md).
+    fidelity_rate: Decimal = Field(default=Decimal(1), ge=0)
 
     email_backend: Literal["file", "console", "smtp"] = "file"
     smtp_host: str = "localhost"
@@ -98,10 +121,83 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None  # tests and proxies only; the SDK's default otherwise
 
     public_base_url: str = "http://127.0.0.1:8000"
+    # Production mode (docs/production-mode.md). `/docs`, `/redoc` and `/openapi.json`: unset
+    # means on outside production, off in production.
+    api_docs: bool | None = None
+    # `/metrics` takes `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it is open
+    # outside production and not served in production.
+    metrics_token: SecretStr | None = None
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
+    # networks, e.g. "10.0.0.0/8,127.0.0.1"; "*" trusts every peer). Empty: none, the TCP peer
+    # is the client.
+    trusted_proxies: str = ""
+    # Origins allowed to call the API from a browser (comma-separated, e.g.
+    # "https://shop.example.com"); empty: no CORS headers at all.
+    cors_allowed_origins: str = ""
     default_language: Literal["fr", "en"] = "fr"
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024)
+    # Input limits (docs/security-input.md): the whole request body must arrive within this
+    # many seconds (408 past it; read before any route runs, see core.request_guard); images
+    # above this many pixels are refused from their header (413); at most this many uploads
+    # wait for one of the decoding threads (503 with Retry-After beyond); and bytes a user's
+    # uploads not yet attached to anything may take (409 past it).
+    request_body_timeout: float = Field(default=60.0, gt=0)
+    media_max_pixels: int = Field(default=40_000_000, ge=1)
+    media_decode_queue: int = Field(default=8, ge=0)
+    media_unattached_quota_bytes: int = Field(default=50 * 1_048_576, ge=0)
+
+    @field_validator("api_docs", "metrics_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`METRICS_TOKEN=` (empty) is no token, never the empty token."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for item in _split(value):
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or network: {item!r}") from None
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in _split(value):
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"an origin is scheme://host[:port], not {origin!r}")
+            if origin.endswith("/"):
+                raise ValueError(f"an origin has no path, not even '/': {origin!r}")
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """`/docs`, `/redoc` and `/openapi.json` are served: API_DOCS, else not in production."""
+        return self.api_docs if self.api_docs is not None else not self.is_production
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_allowed_origins)
+
+    @property
+    def hsts_enabled(self) -> bool:
+        """Browsers are told to use HTTPS only when the public URL is HTTPS."""
+        return self.public_base_url.lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,20 +222,52 @@ class Settings(BaseSettings):
         return self.public_base_url.rstrip("/") + "/_sandbox/pawapay"
 
 
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def estimated_bits(key: str) -> float:
+    """The key's length times the Shannon entropy of its characters (a generous upper bound)."""
+    counts = Counter(key)
+    total = len(key)
+    return -total * sum(n / total * math.log2(n / total) for n in counts.values())
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why `key` is too weak to sign production tokens, or None when it will do."""
+    if key.lower() in WEAK_SECRETS:
+        return "a well-known value"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    trigrams = [key[i : i + 3] for i in range(len(key) - 2)]
+    if len(set(trigrams)) < MIN_SECRET_DISTINCT_TRIGRAMS * len(trigrams):
+        return "a character or group of characters repeated"
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in itertools.pairwise(key))
+    if steps > MAX_SECRET_RUN_SHARE * (len(key) - 1):
+        return "mostly repeated or consecutive characters"
+    bits = estimated_bits(key)
+    if bits < MIN_SECRET_BITS:
+        return f"too little variety: about {bits:.0f} bits, {MIN_SECRET_BITS} needed"
+    return None
+
+
 def resolve_secret_key(settings: Settings) -> str:
     """Return a usable signing key, generating a development one into `var/` when unset.
 
-    In production a missing or weak key is refused, so that tokens are never signed with a
-    guessable secret.
+    In production a missing or weak key is refused (too short, well known, a repeated group,
+    runs of repeated or consecutive characters, or too little variety), so that tokens are
+    never signed with a guessable secret. Outside production any non-empty key is used.
     """
     key = settings.secret_key.get_secret_value() if settings.secret_key else ""
-    if settings.environment == "production":
+    if settings.is_production:
         if not key:
             raise ConfigurationError("SECRET_KEY is not set; production needs a random secret")
-        if key.lower() in WEAK_SECRETS or len(key) < MIN_SECRET_LENGTH:
+        weakness = secret_key_weakness(key)
+        if weakness:
             raise ConfigurationError(
-                "SECRET_KEY is weak; production needs at least "
-                f"{MIN_SECRET_LENGTH} random characters"
+                f"SECRET_KEY is weak ({weakness}); production needs at least "
+                f"{MIN_SECRET_LENGTH} random characters, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return key
     if key:

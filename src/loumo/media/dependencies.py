@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from loumo.media.images import MAX_CONCURRENT_DECODES, DecodeQueue
 from loumo.media.storage import Storage, build_storage
 
 
@@ -22,3 +23,14 @@ def get_storage(request: Request) -> Storage:
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
+
+
+def get_decode_queue(request: Request) -> DecodeQueue:
+    """The app's image decoding queue (`MEDIA_DECODE_QUEUE` uploads may wait), made on first
+    use; tests may set `app.state.decode_queue` beforehand."""
+    queue: DecodeQueue | None = getattr(request.app.state, "decode_queue", None)
+    if queue is None:
+        waiting: int = request.app.state.settings.media_decode_queue
+        queue = DecodeQueue(slots=MAX_CONCURRENT_DECODES, waiting=waiting)
+        request.app.state.decode_queue = queue
+    return queue

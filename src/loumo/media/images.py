@@ -3,8 +3,10 @@
 Only JPEG, PNG and WebP are accepted, recognised by their magic bytes and a Pillow decode, never by
 a file name or a declared type. The output carries no metadata (EXIF, GPS, XMP, ICC, text chunks):
 EXIF orientation is applied to the pixels, colours are converted to sRGB when a profile is
-present, and every file is re-encoded from pixels alone. Decoding is CPU-bound and runs in a
-worker thread (`process_image_async`).
+present, and every file is re-encoded from pixels alone. Decoding is CPU-bound: it runs on the
+few threads of a `DecodeQueue`, where at most a set number of uploads may wait (503 with
+`Retry-After` beyond), so that a burst of uploads neither piles up nor takes the threads the
+rest of the server uses.
 """
 
 from __future__ import annotations
@@ -13,20 +15,25 @@ import asyncio
 import hashlib
 import io
 import threading
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin
 
-from loumo.core.errors import PayloadTooLarge, UnsupportedMediaType
+from loumo.core.errors import PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from loumo.media.keys import ORIGINAL, RENDITION_SIZES, original_key, rendition_key
 
 DEFAULT_MAX_PIXELS = 40_000_000
 READ_CHUNK = 64 * 1024
 # A 40 MP image takes 160 MB decoded; bound how many are decoded at once per process.
 MAX_CONCURRENT_DECODES = 2
+DEFAULT_DECODE_QUEUE = 8
+DECODE_RETRY_AFTER_SECONDS = 2
 _decode_slots = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
+
+T = TypeVar("T")
 
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 ACCEPTED_CONTENT_TYPES = frozenset(_FORMATS.values())
@@ -42,6 +49,14 @@ class ImageTooLarge(PayloadTooLarge):
 
 class UnsupportedImage(UnsupportedMediaType):
     code, title = "unsupported_image", "Unsupported image"
+
+
+class DecodersBusy(ServiceUnavailable):
+    code, title = "image_decoders_busy", "Image decoders busy"
+
+    def __init__(self, retry_after: int = DECODE_RETRY_AFTER_SECONDS) -> None:
+        super().__init__("Too many images are being processed; try again shortly")
+        self.headers["Retry-After"] = str(retry_after)
 
 
 @runtime_checkable
@@ -201,10 +216,81 @@ def process_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Proce
         return _process(data, fmt, max_pixels)
 
 
+# What a kept upload may hold besides pixels: nothing that carries text, a location or colour
+# data that the renditions would not show (see `_keepable`).
+_PNG_PLAIN_CHUNKS = frozenset({b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"pHYs", b"sRGB"})
+_PLAIN_MODES = frozenset({"RGB", "RGBA", "L", "LA", "P"})
+
+
+def _png_is_plain(data: bytes) -> bool:
+    """Every chunk is pixels or their layout: no text, EXIF, ICC, animation or private chunk,
+    and nothing after IEND."""
+    position = 8
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        position += 12 + length
+        if kind not in _PNG_PLAIN_CHUNKS:
+            return False
+        if kind == b"IEND":
+            return position == len(data)
+    return False
+
+
+def _keepable(data: bytes, fmt: str, decoded: Image.Image) -> bool:
+    """Whether the validated upload itself may be stored as the original: 8-bit pixels that
+    need no rotation or colour conversion, and no metadata nor trailing bytes at all."""
+    if decoded.mode not in _PLAIN_MODES:
+        return False
+    if fmt == "PNG":
+        return _png_is_plain(data)
+    if fmt == "JPEG":
+        applist = getattr(decoded, "applist", [])
+        plain = all(
+            (marker == "APP0" and body.startswith(b"JFIF"))
+            or (marker == "APP14" and body.startswith(b"Adobe"))
+            for marker, body in applist
+        )
+        return plain and decoded.mode in {"RGB", "L"} and data.endswith(b"\xff\xd9")
+    # WebP: only the simple lossy or lossless layout (no VP8X: no EXIF, XMP, ICC, animation).
+    riff_size = int.from_bytes(data[4:8], "little")
+    return data[12:16] in {b"VP8 ", b"VP8L"} and riff_size + 8 == len(data)
+
+
+def _original_bytes(data: bytes, fmt: str, decoded: Image.Image, image: Image.Image) -> bytes:
+    """The stored original, never larger than needed: the cleaned pixels re-encoded, unless the
+    upload is smaller and carries nothing to clean (then it is kept as it came); a JPEG that
+    must be cleaned is tried again with the upload's own quantization tables, a WebP at lower
+    qualities, and the smallest clean encoding wins."""
+    encoded = _encode(image, fmt, quality=88)
+    if len(encoded) <= len(data):
+        return encoded
+    if _keepable(data, fmt, decoded):
+        return data
+    candidates = [encoded]
+    if fmt == "JPEG" and getattr(decoded, "quantization", None):
+        out = io.BytesIO()
+        image.save(
+            out,
+            format="JPEG",
+            qtables=decoded.quantization,  # type: ignore[attr-defined]
+            subsampling=max(JpegImagePlugin.get_sampling(decoded), 0),
+            optimize=True,
+            progressive=True,
+        )
+        candidates.append(out.getvalue())
+    elif fmt == "WEBP":
+        for quality in (75, 60):
+            candidates.append(_encode(image, fmt, quality=quality))
+            if len(candidates[-1]) <= len(data):
+                break
+    return min(candidates, key=len)
+
+
 def _process(data: bytes, fmt: str, max_pixels: int) -> ProcessedImage:
     with _open_checked(data, fmt, max_pixels) as decoded:
         image = _normalise(decoded)
-    original_bytes = _encode(image, fmt, quality=88)
+        original_bytes = _original_bytes(data, fmt, decoded, image)
     media_key = hashlib.sha256(original_bytes).hexdigest()
     content_type = _FORMATS[fmt]
     original = Rendition(
@@ -236,8 +322,58 @@ def _process(data: bytes, fmt: str, max_pixels: int) -> ProcessedImage:
     return ProcessedImage(media_key=media_key, original=original, renditions=tuple(renditions))
 
 
+class DecodeQueue:
+    """Runs decodes on `slots` threads of its own; at most `waiting` more uploads wait for one.
+
+    An upload that finds the queue full is refused at once (`DecodersBusy`: 503 with
+    `Retry-After`) rather than waiting without bound; waiting happens on the event loop, never
+    on a thread of the default pool (which file and storage calls use). One per process.
+    """
+
+    def __init__(self, slots: int = MAX_CONCURRENT_DECODES, waiting: int = DEFAULT_DECODE_QUEUE):
+        self.capacity = slots + waiting
+        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="image-decode")
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    @property
+    def admitted(self) -> int:
+        """Uploads decoding or waiting to."""
+        return self._admitted
+
+    async def process(self, data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ProcessedImage:
+        """`process_image` on a decoding thread, once admitted; `DecodersBusy` when full."""
+        return await self.run(lambda: process_image(data, max_pixels=max_pixels))
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """`work()` on a decoding thread, once admitted; `DecodersBusy` when the queue is full."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise DecodersBusy()
+            self._admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        finally:
+            with self._lock:
+                self._admitted -= 1
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+_default_queue: DecodeQueue | None = None
+
+
+def default_decode_queue() -> DecodeQueue:
+    """The process's queue with the default sizes (for callers without settings)."""
+    global _default_queue
+    if _default_queue is None:
+        _default_queue = DecodeQueue()
+    return _default_queue
+
+
 async def process_image_async(
-    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, queue: DecodeQueue | None = None
 ) -> ProcessedImage:
-    """`process_image` in a worker thread, so that the event loop keeps serving."""
-    return await asyncio.to_thread(process_image, data, max_pixels=max_pixels)
+    """`process_image` through `queue` (the default one if None), off the event loop."""
+    return await (queue or default_decode_queue()).process(data, max_pixels=max_pixels)

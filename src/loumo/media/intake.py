@@ -3,7 +3,12 @@
 Routes that set an owner's image (`POST /products/{id}/images`, `PUT /shops/{id}/image`...)
 accept either a multipart upload (`file`), stored through `service.store_image`, or a JSON body
 `{"key": ...}` naming an image uploaded before. Uploads are limited per user per minute
-(`MEDIA_UPLOADS_PER_MINUTE`) with the app's shared rate limiter, before the body is read.
+(`MEDIA_UPLOADS_PER_MINUTE`) with the app's shared rate limiter. The body has arrived whole
+before the route runs (`core.request_guard`), and the caller was looked up in a session of its
+own, so no pooled connection is held while an upload arrives or waits for a decoding thread
+(`MEDIA_DECODE_QUEUE`, 503 beyond); images past `MEDIA_MAX_PIXELS` are refused from their
+header, and a user's files not yet attached anywhere are bounded by
+`MEDIA_UNATTACHED_QUOTA_BYTES` (409).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from loumo.core.auth import Principal
 from loumo.core.errors import UnsupportedMediaType
 from loumo.core.ratelimit import RateLimiter, Rule
 from loumo.media import service
+from loumo.media.dependencies import get_decode_queue
 from loumo.media.models import MediaFile
 from loumo.media.schemas import ImageRef, Purpose, UploadForm
 from loumo.media.storage import Storage
@@ -74,13 +80,17 @@ async def store_upload(
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise missing_file()
+        settings = request.app.state.settings
         return await service.store_image(
             session,
             upload,
             storage=storage,
             uploaded_by=principal.user_id,
             purpose=purpose,
-            max_bytes=request.app.state.settings.max_upload_bytes,
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.media_max_pixels,
+            decode_queue=get_decode_queue(request),
+            quota_bytes=settings.media_unattached_quota_bytes,
         )
 
 

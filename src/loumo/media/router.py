@@ -26,9 +26,9 @@ files_router = APIRouter(tags=["media"])
     "/images",
     summary="Upload a JPEG, PNG or WebP image",
     description=(
-        "Answers its key and the URLs of its renditions. The body is read only once the caller "
-        "is authenticated and within the per-minute upload limit, so that nobody can make the "
-        "server take in uploads without bound."
+        "Answers its key and the URLs of its renditions. Uploads are limited per user per "
+        "minute (429), in size (413), in pixels (413), in the bytes of a user's images not yet "
+        "used anywhere (409), and by the decoding queue (503 with `Retry-After`)."
     ),
     status_code=201,
     openapi_extra={
@@ -36,9 +36,11 @@ files_router = APIRouter(tags=["media"])
         **policy("authenticated")["openapi_extra"],
     },
     responses={
+        409: {"description": "This user's unused uploads would pass their quota"},
         413: {"description": "File or image too large"},
         415: {"description": "Not an image"},
         429: {"description": "Too many uploads by this user in the last minute"},
+        503: {"description": "Too many images being processed; retry after `Retry-After`"},
     },
 )
 async def upload_image(

@@ -15,19 +15,20 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import insert_ignoring_conflicts, utcnow
-from loumo.core.errors import BadRequest, NotFound
+from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.media.images import (
     DEFAULT_MAX_PIXELS,
+    DecodeQueue,
     ImageSource,
     ProcessedImage,
     process_image_async,
     read_limited,
 )
-from loumo.media.keys import RENDITION_SIZES, is_media_key, rendition_key
+from loumo.media.keys import ORIGINAL, RENDITION_SIZES, is_media_key, rendition_key
 from loumo.media.models import MediaFile
 from loumo.media.schemas import Purpose
 from loumo.media.storage import Storage
@@ -41,6 +42,12 @@ logger = structlog.get_logger("loumo.media")
 
 class MediaNotFound(NotFound):
     code, title = "media_not_found", "Media not found"
+
+
+class UploadQuotaExceeded(Conflict):
+    """The uploader's files not yet attached to anything would take more than their quota."""
+
+    code, title = "upload_quota_exceeded", "Upload quota exceeded"
 
 
 class UnknownImage(BadRequest):
@@ -69,17 +76,24 @@ async def store_image(
     purpose: Purpose,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    decode_queue: DecodeQueue | None = None,
+    quota_bytes: int | None = None,
 ) -> MediaFile:
     """Validate, clean and store an image, or return the stored one with the same content.
 
     Nothing is written (no file, no row) unless the image is accepted. Raises `FileTooLarge` or
-    `ImageTooLarge` (413) and `UnsupportedImage` (415). The new file starts with no references:
-    attach it to an owner within the grace period or it is collected.
+    `ImageTooLarge` (413), `UnsupportedImage` (415), `DecodersBusy` (503) and, when a new file
+    would take `uploaded_by`'s unattached files past `quota_bytes`, `UploadQuotaExceeded`
+    (409). The database is first used once the image is decoded and cleaned. The new file
+    starts with no references: attach it to an owner within the grace period or it is
+    collected.
     """
     data = await read_limited(source, max_bytes)
-    processed = await process_image_async(data, max_pixels=max_pixels)
+    processed = await process_image_async(data, max_pixels=max_pixels, queue=decode_queue)
     del data
     known = await _touch(session, processed.media_key)
+    if not known and quota_bytes is not None and uploaded_by is not None:
+        await _check_quota(session, uploaded_by, processed, quota_bytes)
     # Objects are (re)written before the row is inserted, so that a row always has its files,
     # even after a collection whose transaction failed once its files were gone. Identical keys
     # hold identical bytes, so racing identical uploads are harmless.
@@ -99,6 +113,43 @@ async def store_image(
         content_type=media.content_type,
     )
     return media
+
+
+def _stored_bytes() -> Any:
+    """SQL for the bytes of every file of a stored image (original and renditions)."""
+    names = [ORIGINAL, *(str(size) for size in RENDITION_SIZES)]
+    total: Any = 0
+    for name in names:
+        total = total + func.coalesce(MediaFile.renditions[(name, "bytes")].as_integer(), 0)
+    return total
+
+
+async def unattached_bytes(session: AsyncSession, user_id: str) -> int:
+    """Bytes taken by the files `user_id` uploaded that nothing uses (yet)."""
+    used = await session.scalar(
+        select(func.coalesce(func.sum(_stored_bytes()), 0)).where(
+            MediaFile.uploaded_by == user_id, MediaFile.reference_count == 0
+        )
+    )
+    return int(used or 0)
+
+
+async def _check_quota(
+    session: AsyncSession, user_id: str, processed: ProcessedImage, quota_bytes: int
+) -> None:
+    """Refuse a new file that would take the uploader's unattached files past the quota.
+
+    Two uploads racing may both pass: the quota is then exceeded by at most one file each.
+    """
+    used = await unattached_bytes(session, user_id)
+    needed = sum(len(item.data) for item in processed.files)
+    if used + needed > quota_bytes:
+        raise UploadQuotaExceeded(
+            f"Your uploads not yet used anywhere take {used} bytes; this one needs {needed} "
+            f"more and the limit is {quota_bytes}. Use or wait for them to be collected.",
+            quota_bytes=quota_bytes,
+            used_bytes=used,
+        )
 
 
 async def _touch(session: AsyncSession, key: str) -> bool:

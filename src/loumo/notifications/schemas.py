@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from loumo.core.pagination import Page
+from loumo.core.schemas import Read
 
 
 class NotificationKind(StrEnum):
@@ -32,9 +33,7 @@ class Link(BaseModel):
     id: str = Field(max_length=64)
 
 
-class NotificationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class NotificationRead(Read):
     id: str
     kind: NotificationKind
     severity: Severity

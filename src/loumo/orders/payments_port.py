@@ -1,14 +1,12 @@
 """What `payments` may read and do to orders (orders never import payments).
 
 The contract is `/work/wt/ORDERS_PAYMENTS_CONTRACT.md`: payable orders, settling a payment,
-noting a failure, and the refund arithmetic of DESIGN.md (a line gives back its total less its
-pro-rata share of the discount; the delivery fee comes back only with a full refund; never
-more than paid minus already refunded).
+noting a failure, and refunds (planned and applied by `refunds.py`, with DESIGN.md's
+arithmetic, and offered here with their errors so that payments imports one module).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,40 +15,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import User
 from loumo.core.auth import Principal
-from loumo.core.db import insert_ignoring_conflicts, utcnow
-from loumo.core.errors import BadRequest, Conflict, NotFound
+from loumo.core.db import utcnow
 from loumo.orders import READ
-from loumo.orders.lifecycle import (
-    add_event,
-    fulfilments_of,
-    items_of,
-    sell_fulfilment,
-    tell_customer,
-    tell_managers,
+from loumo.orders.errors import (
+    OrderNotFound,
+    OrderNotPayable,
+    RefundExceedsPaid,
+    RefundQuantityExceeded,
+    UnknownOrderItem,
 )
-from loumo.orders.models import Order, OrderItem, OrderRefund
+from loumo.orders.lifecycle import add_event, note_money, sell_fulfilment
+from loumo.orders.models import Order
+from loumo.orders.notices import tell_customer, tell_managers
+from loumo.orders.queries import fulfilments_of, load_order
+from loumo.orders.refunds import (
+    RefundLineRequest,
+    RefundPlan,
+    apply_refund,
+    line_refund_amount,
+    plan_refund,
+)
 from loumo.orders.states import Actor, OrderStatus, PaymentStatus, is_prepaid
-from loumo.shops import ledger
-
-
-class OrderNotFound(NotFound):
-    code, title = "not_found", "Order not found"
-
-
-class OrderNotPayable(Conflict):
-    code, title = "order_not_payable", "Order not payable"
-
-
-class RefundExceedsPaid(Conflict):
-    code, title = "refund_exceeds_paid", "Refund exceeds what was paid"
-
-
-class RefundQuantityExceeded(Conflict):
-    code, title = "refund_quantity_exceeded", "Refund quantity exceeds what is left"
-
-
-class UnknownOrderItem(BadRequest):
-    code, title = "unknown_order_item", "Unknown order item"
 
 
 @dataclass(frozen=True)
@@ -67,22 +52,6 @@ class PayableOrder:
     contact_phone: str | None
     customer_email: str
     customer_language: str
-
-
-@dataclass(frozen=True)
-class RefundLineRequest:
-    item_id: str
-    quantity: int
-    restock: bool
-
-
-@dataclass(frozen=True)
-class RefundPlan:
-    order_id: str
-    amount: int
-    currency: str
-    full: bool
-    lines: tuple[RefundLineRequest, ...]
 
 
 async def _payable(session: AsyncSession, order_id: str, *, user_id: str | None) -> PayableOrder:
@@ -147,15 +116,6 @@ async def set_payment_in_flight(session: AsyncSession, order_id: str, in_flight:
     )
 
 
-async def _load(session: AsyncSession, order_id: str) -> Order:
-    order = await session.scalar(
-        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    )
-    if order is None:
-        raise OrderNotFound(f"No order {order_id}")
-    return order
-
-
 async def settle_payment(
     session: AsyncSession,
     order_id: str,
@@ -173,7 +133,7 @@ async def settle_payment(
     money (paid by another payment, cancelled, expired, other amount or currency). Idempotent
     for the same `payment_id`.
     """
-    order = await _load(session, order_id)
+    order = await load_order(session, order_id)
     if order.paid_payment_id == payment_id:
         return True
     now = utcnow()
@@ -203,7 +163,7 @@ async def settle_payment(
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    order = await _load(session, order_id)
+    order = await load_order(session, order_id)
     if prepaid:
         await add_event(
             session,
@@ -217,15 +177,14 @@ async def settle_payment(
         for fulfilment in await fulfilments_of(session, order.id):
             await sell_fulfilment(session, fulfilment, actor_id=None)
             await tell_managers(session, order, fulfilment, "prepare")
-    await add_event(
+    await note_money(
         session,
-        order.id,
+        order,
         kind="payment",
-        actor=Actor.SYSTEM,
         reason=f"{method} payment {payment_id} succeeded",
         data={"payment_id": payment_id, "amount": amount, "currency": currency},
+        tell="paid",
     )
-    await tell_customer(session, order, "paid")
     return True
 
 
@@ -233,7 +192,7 @@ async def note_payment_failed(
     session: AsyncSession, order_id: str, *, payment_id: str, reason: str
 ) -> None:
     """A payment attempt failed: timeline, customer told; the order stays payable until expiry."""
-    order = await _load(session, order_id)
+    order = await load_order(session, order_id)
     await add_event(
         session,
         order.id,
@@ -247,150 +206,20 @@ async def note_payment_failed(
         await tell_customer(session, order, "payment_failed", expires=expires)
 
 
-# --- refunds ----------------------------------------------------------------------------------
-
-
-def line_refund_amount(item: OrderItem, quantity: int) -> int:
-    """What `quantity` more units of the line give back: the line's net (total less its share of
-    the discount) pro rata, the last unit taking the rounding remainder, so a line refunded in
-    several steps gives back exactly its net."""
-    net = item.line_total - item.discount_share
-    if item.refunded_quantity + quantity >= item.quantity:
-        return net - item.refunded_amount
-    return net * quantity // item.quantity
-
-
-async def plan_refund(
-    session: AsyncSession, order_id: str, lines: Sequence[RefundLineRequest] | None
-) -> RefundPlan:
-    """The refund of the whole remaining order (`lines=None`) or of some lines."""
-    order = await _load(session, order_id)
-    remaining = order.paid_amount - order.refunded
-    if remaining <= 0:
-        raise RefundExceedsPaid(f"Nothing paid on order {order.reference} is left to refund")
-    items = await items_of(session, order.id)
-    if lines is None:
-        whole = tuple(
-            RefundLineRequest(item.id, item.quantity - item.refunded_quantity, restock=False)
-            for item in items
-            if item.quantity > item.refunded_quantity
-        )
-        return RefundPlan(order.id, remaining, order.currency, True, whole)
-    by_id = {item.id: item for item in items}
-    wanted: dict[str, int] = {}
-    for line in lines:
-        if line.item_id not in by_id:
-            raise UnknownOrderItem(f"Order {order.reference} has no item {line.item_id}")
-        if line.quantity <= 0:
-            raise BadRequest("A refunded quantity is positive")
-        wanted[line.item_id] = wanted.get(line.item_id, 0) + line.quantity
-    amount = 0
-    for item_id, quantity in wanted.items():
-        item = by_id[item_id]
-        left = item.quantity - item.refunded_quantity
-        if quantity > left:
-            raise RefundQuantityExceeded(
-                f"Only {left} of item {item_id} can still be refunded", item_id=item_id
-            )
-        amount += line_refund_amount(item, quantity)
-    if amount > remaining:
-        raise RefundExceedsPaid(f"{amount} is more than the {remaining} left to refund")
-    return RefundPlan(order.id, amount, order.currency, False, tuple(lines))
-
-
-async def apply_refund(
-    session: AsyncSession, order_id: str, plan: RefundPlan, *, refund_id: str
-) -> None:
-    """Record a refund the provider accepted: amounts, quantities, restock, timeline, customer
-    told. Idempotent per `refund_id`."""
-    order = await _load(session, order_id)
-    recorded = await session.execute(
-        insert_ignoring_conflicts(session, OrderRefund.__table__, index_elements=["refund_id"])
-        .values(
-            refund_id=refund_id,
-            order_id=order.id,
-            amount=plan.amount,
-            full=plan.full,
-            lines=[
-                {"item_id": x.item_id, "quantity": x.quantity, "restock": x.restock}
-                for x in plan.lines
-            ],
-            created_at=utcnow(),
-        )
-        .returning(OrderRefund.refund_id)
-    )
-    if recorded.first() is None:
-        return
-    counted = await session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.refunded + plan.amount <= Order.paid_amount)
-        .values(refunded=Order.refunded + plan.amount, updated_at=utcnow())
-        .returning(Order.refunded, Order.paid_amount)
-        .execution_options(synchronize_session=False)
-    )
-    row = counted.first()
-    if row is None:
-        raise RefundExceedsPaid(f"Refund {refund_id} is more than what is left on the order")
-    refunded, paid = int(row[0]), int(row[1])
-    status = PaymentStatus.REFUNDED if refunded >= paid else PaymentStatus.PARTIALLY_REFUNDED
-    await session.execute(
-        update(Order)
-        .where(Order.id == order.id)
-        .values(payment_status=status.value)
-        .execution_options(synchronize_session=False)
-    )
-    items = {item.id: item for item in await items_of(session, order.id)}
-    sold = {f.id for f in await fulfilments_of(session, order.id) if f.accepted_at is not None}
-    for line in plan.lines:
-        item = items.get(line.item_id)
-        if item is None:
-            continue
-        quantity = min(line.quantity, item.quantity - item.refunded_quantity)
-        if quantity <= 0:
-            continue
-        item.refunded_amount += line_refund_amount(item, quantity)
-        item.refunded_quantity += quantity
-        if line.restock and item.fulfilment_id in sold:
-            await ledger.apply_delta(
-                session,
-                item.shop_id,
-                item.variant_id,
-                quantity,
-                kind="return",
-                reason=f"refund {refund_id}",
-                actor_user_id=None,
-            )
-    await session.flush()
-    await on_refunded(session, order, plan.amount)
-    await add_event(
-        session,
-        order.id,
-        kind="refund",
-        actor=Actor.SYSTEM,
-        reason=f"refund {refund_id}",
-        data={"refund_id": refund_id, "amount": plan.amount, "full": plan.full},
-    )
-    order = await _load(session, order_id)
-    await tell_customer(session, order, "refunded", amount_minor=plan.amount)
-
-
-async def on_refunded(session: AsyncSession, order: Order, amount: int) -> None:
-    """The place where a refund takes fidelity points back.
-
-    Points are earned at completion (see `lifecycle.on_delivered`); the ledger is built on
-    another branch as `loumo.accounts.fidelity`, which will be called here.
-    """
-
-
 __all__ = [
+    "OrderNotFound",
     "OrderNotPayable",
     "PayableOrder",
+    "RefundExceedsPaid",
     "RefundLineRequest",
     "RefundPlan",
+    "RefundQuantityExceeded",
+    "UnknownOrderItem",
     "apply_refund",
     "get_order_for_staff",
     "get_own_order_for_payment",
     "get_payable_order",
+    "line_refund_amount",
     "note_payment_failed",
     "plan_refund",
     "set_payment_in_flight",

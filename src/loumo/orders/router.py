@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from loumo.audit.deps import RequestMetaDep
+from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
-from loumo.core.pagination import CursorParam, LimitParam, Page
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
-from loumo.orders import WRITE, checkout, service
+from loumo.orders import WRITE, checkout, closing, moves, reading
 from loumo.orders.schemas import (
     CheckoutQuoteRequest,
     FulfilmentTransition,
     LineShort,
     OrderCancel,
     OrderCreate,
+    OrderQuery,
     OrderRead,
     OrderSummary,
     OrderTransition,
     QuoteRead,
 )
-from loumo.orders.states import FulfilmentStatus, OrderStatus
+from loumo.orders.states import FulfilmentStatus
 
 router = APIRouter(tags=["orders"])
 OrderId = Annotated[str, Path(min_length=1, max_length=32, description="An order id")]
@@ -38,10 +39,14 @@ OrderWriter = Annotated[Principal, Depends(require(WRITE))]
 NOT_YOURS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown order, or one the caller may not see"}
 }
-SHOP_ACTION = (
-    "Allowed to the managers of the fulfilment's shop and to staff holding `orders:write`; "
-    "an order or fulfilment the caller cannot see answers 404."
-)
+# What the routes of a shop's actions on its fulfilment declare (besides path and summary).
+SHOP_ACTION: dict[str, Any] = {
+    "response_model": OrderRead,
+    "description": "Allowed to the managers of the fulfilment's shop and to staff holding "
+    "`orders:write`; an order or fulfilment the caller cannot see answers 404.",
+    "responses": NOT_YOURS,
+    **policy("owner"),
+}
 
 
 @router.post(
@@ -81,10 +86,9 @@ async def create_order(
     settings: Settings = request.app.state.settings
 
     async def work() -> tuple[int, Any]:
-        order = await checkout.place_order(
-            session, principal, body, payment_timeout=settings.order_payment_timeout
-        )
-        return 201, (await service.order_read(session, order)).model_dump(mode="json")
+        timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
+        placed = await checkout.place_order(session, principal, body, payment_timeout=timeout)
+        return 201, placed.read.model_dump(mode="json")
 
     return await idempotent(
         request,
@@ -105,26 +109,9 @@ async def create_order(
 async def list_orders(
     session: SessionDep,
     principal: CurrentPrincipal,
-    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    shop_id: Annotated[str | None, Query(max_length=32)] = None,
-    zone_id: Annotated[str | None, Query(max_length=32)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    cursor: CursorParam = None,
-    limit: LimitParam = 20,
+    query: Annotated[OrderQuery, Query()],
 ) -> Page[OrderSummary]:
-    items, next_cursor = await service.list_orders(
-        session,
-        principal,
-        status=status_.value if status_ else None,
-        shop_id=shop_id,
-        zone_id=zone_id,
-        created_from=created_from,
-        created_to=created_to,
-        cursor=cursor,
-        limit=limit,
-    )
-    return Page[OrderSummary](items=items, next_cursor=next_cursor)
+    return await reading.list_orders(session, principal, query)
 
 
 @router.get(
@@ -137,7 +124,7 @@ async def list_orders(
 async def get_order(
     order_id: OrderId, session: SessionDep, principal: CurrentPrincipal
 ) -> OrderRead:
-    return await service.get_order(session, principal, order_id)
+    return await reading.get_order(session, principal, order_id)
 
 
 @router.post(
@@ -155,7 +142,7 @@ async def cancel_order(
     body: OrderCancel | None = None,
 ) -> OrderRead:
     reason = body.reason if body else ""
-    return await service.cancel_order(session, principal, order_id, reason=reason, meta=meta)
+    return await closing.cancel_order(session, principal, order_id, reason=reason, meta=meta)
 
 
 @router.post(
@@ -168,22 +155,27 @@ async def cancel_order(
 async def transition_order(
     order_id: OrderId,
     body: OrderTransition,
+    request: Request,
     session: SessionDep,
     principal: OrderWriter,
     meta: RequestMetaDep,
 ) -> OrderRead:
-    return await service.transition_order(
-        session, principal, order_id, body.to, reason=body.reason, meta=meta
+    settings: Settings = request.app.state.settings
+    return await moves.transition_order(
+        session,
+        principal,
+        order_id,
+        body.to,
+        reason=body.reason,
+        meta=meta,
+        fidelity_rate=await business.value(session, business.FIDELITY_RATE, settings),
     )
 
 
 @router.post(
     "/orders/{order_id}/fulfilments/{fulfilment_id}/accept",
-    response_model=OrderRead,
     summary="A shop accepts its part of a cash order",
-    description=SHOP_ACTION,
-    responses=NOT_YOURS,
-    **policy("owner"),
+    **SHOP_ACTION,
 )
 async def accept_fulfilment(
     order_id: OrderId,
@@ -192,16 +184,13 @@ async def accept_fulfilment(
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
 ) -> OrderRead:
-    return await service.accept_fulfilment(session, principal, order_id, fulfilment_id, meta=meta)
+    return await moves.accept_fulfilment(session, principal, order_id, fulfilment_id, meta=meta)
 
 
 @router.post(
     "/orders/{order_id}/fulfilments/{fulfilment_id}/transitions",
-    response_model=OrderRead,
     summary="A shop starts preparing its part, or marks it ready",
-    description=SHOP_ACTION,
-    responses=NOT_YOURS,
-    **policy("owner"),
+    **SHOP_ACTION,
 )
 async def move_fulfilment(
     order_id: OrderId,
@@ -211,7 +200,7 @@ async def move_fulfilment(
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
 ) -> OrderRead:
-    return await service.move_fulfilment(
+    return await moves.move_fulfilment(
         session,
         principal,
         order_id,
@@ -224,11 +213,8 @@ async def move_fulfilment(
 
 @router.post(
     "/orders/{order_id}/items/{item_id}/short",
-    response_model=OrderRead,
     summary="A shop lacks some units of a line (refunded, or off a cash total)",
-    description=SHOP_ACTION,
-    responses=NOT_YOURS,
-    **policy("owner"),
+    **SHOP_ACTION,
 )
 async def mark_line_short(
     order_id: OrderId,
@@ -238,6 +224,6 @@ async def mark_line_short(
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
 ) -> OrderRead:
-    return await service.mark_line_short(
+    return await moves.mark_line_short(
         session, principal, order_id, item_id, body.quantity, reason=body.reason, meta=meta
     )

@@ -9,29 +9,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
+from loumo.core.pagination import CursorParam, LimitParam
+from loumo.core.schemas import Id, Input, Phone, Read, UtcDatetime
 from loumo.orders.states import FulfilmentStatus, OrderStatus
 
-Id = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ]{6,20}$", max_length=32)
-]
 PaymentMethod = Literal["mobile_money", "card", "cash"]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BasketItem(_Input):
+class BasketItem(Input):
     variant_id: Id
     shop_id: Id
     quantity: int = Field(ge=1, le=1000)
 
 
-class CheckoutQuoteRequest(_Input):
+class CheckoutQuoteRequest(Input):
     """A basket: lines of one or several shops, delivered to one of the caller's addresses."""
 
     items: list[BasketItem] = Field(min_length=1, max_length=100)
@@ -91,9 +85,7 @@ class QuoteRead(BaseModel):
     promotion_reason: str | None = None
 
 
-class OrderItemRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OrderItemRead(Read):
     id: str
     fulfilment_id: str
     shop_id: str
@@ -111,9 +103,7 @@ class OrderItemRead(BaseModel):
     refunded_amount: int
 
 
-class FulfilmentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class FulfilmentRead(Read):
     id: str
     shop_id: str
     status: FulfilmentStatus
@@ -123,9 +113,7 @@ class FulfilmentRead(BaseModel):
     accepted_at: datetime | None
 
 
-class OrderEventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OrderEventRead(Read):
     id: str
     kind: str
     fulfilment_id: str | None
@@ -137,9 +125,7 @@ class OrderEventRead(BaseModel):
     created_at: datetime
 
 
-class OrderSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OrderSummary(Read):
     id: str
     reference: str
     user_id: str
@@ -169,20 +155,32 @@ class OrderRead(OrderSummary):
     timeline: list[OrderEventRead]
 
 
-class OrderCancel(_Input):
+class OrderQuery(BaseModel):
+    """Filters of `GET /orders` (its query parameters)."""
+
+    status: OrderStatus | None = None
+    shop_id: Id | None = None
+    zone_id: Id | None = None
+    created_from: UtcDatetime | None = None
+    created_to: UtcDatetime | None = None
+    cursor: CursorParam = None
+    limit: LimitParam = 20
+
+
+class OrderCancel(Input):
     reason: Reason = ""
 
 
-class OrderTransition(_Input):
+class OrderTransition(Input):
     to: OrderStatus
     reason: Reason = ""
 
 
-class FulfilmentTransition(_Input):
+class FulfilmentTransition(Input):
     to: Literal["preparing", "ready"]
     reason: Reason = ""
 
 
-class LineShort(_Input):
+class LineShort(Input):
     quantity: int = Field(ge=1, le=1000)
     reason: Reason = ""

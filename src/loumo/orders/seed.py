@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Address, User
 from loumo.core.auth import Principal
-from loumo.orders import service
+from loumo.orders import closing, moves
 from loumo.orders.checkout import place_order
-from loumo.orders.lifecycle import fulfilments_of, sell_fulfilment
+from loumo.orders.lifecycle import sell_fulfilment
 from loumo.orders.models import Order
+from loumo.orders.queries import fulfilments_of
 from loumo.orders.schemas import BasketItem, OrderCreate
 from loumo.orders.states import Actor, FulfilmentStatus
 from loumo.shops.models import Shop, Stock
@@ -74,7 +75,8 @@ async def seed_demo_orders(session: AsyncSession) -> int:
         data = OrderCreate(
             items=items, address_id=address.id, payment_method=method, contact_phone=DEMO_PHONE
         )
-        return await place_order(session, buyer, data, payment_timeout=timedelta(hours=24))
+        placed = await place_order(session, buyer, data, payment_timeout=timedelta(hours=24))
+        return placed.order
 
     await order("mobile_money", 0, 1)  # awaiting payment
     await order("cash", 2)  # placed: the shop has to accept it
@@ -84,17 +86,17 @@ async def seed_demo_orders(session: AsyncSession) -> int:
             await _accept(session, cash, fulfilment.id)
         for fulfilment in await fulfilments_of(session, cash.id):
             for step in (FulfilmentStatus.PREPARING, FulfilmentStatus.READY):
-                await service.advance_fulfilment(
+                await moves.advance_fulfilment(
                     session, fulfilment, step, actor=Actor.STAFF, actor_id=None
                 )
                 if step == target:
                     break
     cancelled = await order("mobile_money", 5)
-    await service.cancel(session, cancelled, actor=Actor.CUSTOMER, actor_id=user.id, reason="demo")
+    await closing.cancel(session, cancelled, actor=Actor.CUSTOMER, actor_id=user.id, reason="demo")
     return 5
 
 
 async def _accept(session: AsyncSession, order: Order, fulfilment_id: str) -> None:
     fulfilment = next(f for f in await fulfilments_of(session, order.id) if f.id == fulfilment_id)
     await sell_fulfilment(session, fulfilment, actor_id=None)
-    await service.confirm_cash(session, order, actor=Actor.STAFF, actor_id=None)
+    await moves.confirm_cash(session, order, actor=Actor.STAFF, actor_id=None)

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
-from loumo.payments import REFUND_PERMISSION, service
+from loumo.payments import attempts, reads, refunds, webhooks
+from loumo.payments.permissions import REFUND_PERMISSION
+from loumo.payments.providers.base import CallbackRequest
 from loumo.payments.schemas import (
     PaymentCreate,
-    PaymentList,
     PaymentRead,
     RefundCreate,
     RefundRead,
@@ -26,6 +33,26 @@ RefundStaff = Depends(require(REFUND_PERMISSION))
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def _created_once(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    key: str | None,
+    body: dict[str, Any],
+    create: Callable[[], Awaitable[object]],
+    read: type[BaseModel],
+) -> JSONResponse:
+    """A money-moving POST: `create()` runs once per `Idempotency-Key` and body; the answer is
+    a 201 of `read` (replayed for the same key and body)."""
+
+    async def work() -> tuple[int, object]:
+        return 201, read.model_validate(await create()).model_dump(mode="json")
+
+    return await idempotent(
+        request, session, principal_id=principal.user_id, key=key, body=body, work=work
+    )
 
 
 @router.post(
@@ -44,20 +71,14 @@ async def create_payment(
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-
-    async def work() -> tuple[int, object]:
-        payment = await service.create_payment(
-            session, principal, order_id, data, _settings(request)
-        )
-        return 201, PaymentRead.model_validate(payment).model_dump(mode="json")
-
-    return await idempotent(
+    return await _created_once(
         request,
         session,
-        principal_id=principal.user_id,
-        key=idempotency_key,
-        body={"order_id": order_id, **data.model_dump(mode="json")},
-        work=work,
+        principal,
+        idempotency_key,
+        {"order_id": order_id, **data.model_dump(mode="json")},
+        lambda: attempts.create_payment(session, principal, order_id, data, _settings(request)),
+        PaymentRead,
     )
 
 
@@ -68,20 +89,19 @@ async def create_payment(
     **policy("owner"),
 )
 async def get_payment(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
-    return await service.get_payment(session, principal, payment_id)
+    return await reads.get_payment(session, principal, payment_id)
 
 
 @router.get(
     "/orders/{order_id}/payments",
     summary="The payments of an order of yours, newest first",
-    response_model=PaymentList,
+    response_model=Page[PaymentRead],
     **policy("owner"),
 )
 async def list_order_payments(
     order_id: str, principal: CurrentPrincipal, session: SessionDep
-) -> PaymentList:
-    payments = await service.list_order_payments(session, principal, order_id)
-    return PaymentList(items=[PaymentRead.model_validate(p) for p in payments])
+) -> Page[PaymentRead]:
+    return await reads.list_order_payments(session, principal, order_id)
 
 
 @router.post(
@@ -101,44 +121,40 @@ async def create_refund(
     principal: Principal = RefundStaff,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-
-    async def work() -> tuple[int, object]:
-        refund = await service.create_refund(session, principal, payment_id, data, meta)
-        return 201, RefundRead.model_validate(refund).model_dump(mode="json")
-
-    return await idempotent(
+    return await _created_once(
         request,
         session,
-        principal_id=principal.user_id,
-        key=idempotency_key,
-        body={"payment_id": payment_id, **data.model_dump(mode="json")},
-        work=work,
+        principal,
+        idempotency_key,
+        {"payment_id": payment_id, **data.model_dump(mode="json")},
+        lambda: refunds.create_refund(session, principal, payment_id, data, meta),
+        RefundRead,
     )
 
 
 @router.get(
     "/payments/{payment_id}/refunds",
     summary="The refunds of a payment of yours (staff with `payments:read`: any)",
-    response_model=list[RefundRead],
+    response_model=Page[RefundRead],
     **policy("owner"),
 )
-async def list_refunds(payment_id: str, principal: CurrentPrincipal, session: SessionDep) -> object:
-    return await service.list_refunds(session, principal, payment_id)
+async def list_refunds(
+    payment_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> Page[RefundRead]:
+    return await reads.list_refunds(session, principal, payment_id)
 
 
 async def _webhook(
     request: Request, session: SessionDep, provider: str, kind: str
 ) -> dict[str, bool]:
-    new = await service.receive_callback(
-        session,
-        _settings(request),
-        provider_name=provider,
+    callback = CallbackRequest(
         kind=kind,
         method=request.method,
         url=str(request.url),
         headers=request.headers.items(),
         body=await request.body(),
     )
+    new = await webhooks.receive_callback(session, _settings(request), provider, callback)
     return {"received": True, "duplicate": not new}
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from loumo.core.schemas import Id, Input, Read
 
 Method = Literal["mobile_money", "card", "cash"]
 ProviderName = Literal["pawapay", "stripe", "cash"]
 
 
-class PaymentCreate(BaseModel):
+class PaymentCreate(Input):
     """`{"method", "provider"?, "phone"?}`: pay an order of yours."""
-
-    model_config = ConfigDict(extra="forbid")
 
     method: Method
     provider: ProviderName | None = Field(
@@ -28,9 +28,7 @@ class PaymentCreate(BaseModel):
     )
 
 
-class PaymentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PaymentRead(Read):
     id: str
     order_id: str
     method: str
@@ -50,31 +48,20 @@ class PaymentRead(BaseModel):
     settled_at: datetime | None
 
 
-class PaymentList(BaseModel):
-    items: list[PaymentRead]
-    next_cursor: str | None = None
-
-
-class RefundLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    item_id: str = Field(max_length=32)
+class RefundLineIn(Input):
+    item_id: Id
     quantity: int = Field(gt=0, le=100_000)
     restock: bool = Field(default=False, description="Put the units back into stock")
 
 
-class RefundCreate(BaseModel):
+class RefundCreate(Input):
     """A whole refund (no `lines`) or some lines of the order."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lines: list[RefundLineIn] | None = Field(default=None, min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=500)
 
 
-class RefundRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class RefundRead(Read):
     id: str
     payment_id: str
     order_id: str

@@ -1,9 +1,10 @@
 """The payment and refund state machines, in one place.
 
 A payment moves `pending → processing → succeeded | failed | cancelled`, then
-`partially_refunded | refunded`. Every move is one conditional UPDATE whose WHERE clause is
-the rule (the current status is one the target may follow), so that two racing callers (a
-callback and the reconciliation job) cannot both move it.
+`partially_refunded | refunded`; a refund `pending → succeeded | failed`. Every move is one
+conditional UPDATE whose WHERE clause is the rule (the current status is one the target may
+follow), so that two racing callers (a callback and the reconciliation job) cannot both move
+it: `moves.py`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ class RefundStatus(StrEnum):
 
 
 IN_FLIGHT = frozenset({PaymentStatus.PENDING, PaymentStatus.PROCESSING})
-MONEY_IN = frozenset(
-    {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED}
-)
+# Money in and some of it left to give back (an unclaimed payment is refunded by itself).
+REFUNDABLE = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED})
 
 # target -> the statuses it may follow
 PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -38,12 +38,11 @@ PAYMENT_MOVES: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.SUCCEEDED: IN_FLIGHT,
     PaymentStatus.FAILED: IN_FLIGHT,
     PaymentStatus.CANCELLED: IN_FLIGHT,
-    PaymentStatus.PARTIALLY_REFUNDED: frozenset(
-        {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED}
-    ),
-    PaymentStatus.REFUNDED: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED}),
+    PaymentStatus.PARTIALLY_REFUNDED: REFUNDABLE,
+    PaymentStatus.REFUNDED: REFUNDABLE,
 }
-
-
-def may_move(current: str, target: PaymentStatus) -> bool:
-    return current in PAYMENT_MOVES.get(target, frozenset())
+# A refund moves once: `pending → succeeded | failed`.
+REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.SUCCEEDED: frozenset({RefundStatus.PENDING}),
+    RefundStatus.FAILED: frozenset({RefundStatus.PENDING}),
+}

@@ -9,10 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.jobs.context import current_job
 from loumo.jobs.registry import PermanentJobError, job, periodic
-from loumo.payments import service
-
-ORDER_CANCELLED_JOB = "order.cancelled"
-ORDER_LINE_SHORT_JOB = "order.line_short"
+from loumo.payments import attempts, reconciliation, refunds, settlement, webhooks
+from loumo.payments.job_names import (
+    CHECK_JOB,
+    INITIATE_JOB,
+    ORDER_CANCELLED_JOB,
+    ORDER_LINE_SHORT_JOB,
+    RECONCILE_JOB,
+    REFUND_JOB,
+    WEBHOOK_JOB,
+)
 
 
 def _str(payload: dict[str, Any], key: str) -> str:
@@ -22,40 +28,40 @@ def _str(payload: dict[str, Any], key: str) -> str:
     return value
 
 
-@job(service.INITIATE_JOB)
+@job(INITIATE_JOB)
 async def initiate(session: AsyncSession, payload: dict[str, Any]) -> None:
     """`{"payment_id"}`: ask the provider for the money."""
-    await service.initiate(session, _str(payload, "payment_id"), current_job().settings)
+    await attempts.initiate(session, _str(payload, "payment_id"), current_job().settings)
 
 
-@job(service.CHECK_JOB)
+@job(CHECK_JOB)
 async def check(session: AsyncSession, payload: dict[str, Any]) -> None:
     """`{"payment_id"}`: fetch a payment's status and act on it."""
-    await service.check(session, _str(payload, "payment_id"), current_job().settings)
+    await settlement.check(session, _str(payload, "payment_id"), current_job().settings)
 
 
-@job(service.REFUND_JOB)
+@job(REFUND_JOB)
 async def refund(session: AsyncSession, payload: dict[str, Any]) -> None:
     """`{"refund_id"}`: ask the provider to refund, or check on the refund."""
-    await service.execute_refund(session, _str(payload, "refund_id"), current_job().settings)
+    await refunds.execute_refund(session, _str(payload, "refund_id"), current_job().settings)
 
 
-@job(service.WEBHOOK_JOB)
+@job(WEBHOOK_JOB)
 async def webhook(session: AsyncSession, payload: dict[str, Any]) -> None:
     """`{"event_id"}`: process a stored provider notification."""
-    await service.process_event(session, _str(payload, "event_id"), current_job().settings)
+    await webhooks.process_event(session, _str(payload, "event_id"), current_job().settings)
 
 
-@periodic(service.RECONCILE_JOB, every=30)
+@periodic(RECONCILE_JOB, every=30)
 async def reconcile(session: AsyncSession, payload: dict[str, Any]) -> None:
     """Queue a status check of every payment and refund still under way whose time has come."""
-    await service.reconcile(session)
+    await reconciliation.reconcile(session)
 
 
 @job(ORDER_CANCELLED_JOB)
 async def order_cancelled(session: AsyncSession, payload: dict[str, Any]) -> None:
     """`{"order_id"}`: refund what a cancelled order had taken."""
-    await service.refund_cancelled_order(session, _str(payload, "order_id"))
+    await refunds.refund_cancelled_order(session, _str(payload, "order_id"))
 
 
 @job(ORDER_LINE_SHORT_JOB)
@@ -64,7 +70,7 @@ async def order_line_short(session: AsyncSession, payload: dict[str, Any]) -> No
     quantity = payload.get("quantity")
     if not isinstance(quantity, int) or quantity <= 0:
         raise PermanentJobError(f"order.line_short needs a positive quantity, got {payload!r}")
-    await service.refund_short_line(
+    await refunds.refund_short_line(
         session,
         _str(payload, "order_id"),
         _str(payload, "item_id"),

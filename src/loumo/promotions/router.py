@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.ratelimit import limit_per_user
+from loumo.core.responses import no_content
 from loumo.core.schemas import Id
 from loumo.promotions import service
 from loumo.promotions.schemas import (
@@ -36,10 +37,7 @@ async def list_promotions(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[PromotionRead]:
-    items, next_cursor = await service.list_promotions(
-        session, active=active, cursor=cursor, limit=limit
-    )
-    return Page(items=items, next_cursor=next_cursor)
+    return await service.list_promotions(session, active=active, cursor=cursor, limit=limit)
 
 
 @router.post(
@@ -60,8 +58,9 @@ async def create_promotion(
     summary="Does this code apply to my basket, and how much does it take off?",
     description=(
         "Prices come from the catalog, never from the client. An inapplicable code answers 200 "
-        "with `valid: false` and a `reason`; an unknown or unavailable basket item is a 400. "
-        "Checks are rate-limited per customer."
+        "with `valid: false` and a `reason`; an unknown, retired or future code answers the "
+        "same `not_valid` (staff holding `promotions:read` see which). An unknown or "
+        "unavailable basket item is a 400. Checks are rate-limited per customer."
     ),
     responses={400: {"description": "Unknown basket item"}},
     dependencies=[Depends(limit_per_user(service.VALIDATE_PER_USER))],
@@ -71,7 +70,11 @@ async def validate_code(
     data: PromotionCheck, session: SessionDep, principal: CurrentPrincipal
 ) -> PromotionCheckResult:
     return await service.check_code(
-        session, user_id=principal.user_id, code=data.code, items=data.items
+        session,
+        user_id=principal.user_id,
+        code=data.code,
+        items=data.items,
+        detailed=principal.has("promotions:read"),
     )
 
 
@@ -105,13 +108,12 @@ async def update_promotion(
 
 @router.delete(
     "/{promotion_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a promotion (staff); its uses stay on record",
     responses=NOT_FOUND,
+    **no_content(),
     **policy("permission:promotions:write"),
 )
 async def delete_promotion(
     promotion_id: PromotionId, session: SessionDep, _: PromotionWriter
-) -> Response:
+) -> None:
     await service.deactivate_promotion(session, promotion_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from loumo.core.schemas import Currency, Id, Input, PatchInput, UtcDatetime, field_problems
+from loumo.core.schemas import Currency, Id, Input, PatchInput, Read, UtcDatetime, field_problems
 
 Code = Annotated[
     str,
@@ -15,7 +15,9 @@ Code = Annotated[
 ]
 Kind = Literal["percentage", "fixed"]
 Scope = Literal["all", "categories", "products", "shops"]
-Amount = Annotated[int, Field(ge=0, le=10**12)]
+MAX_AMOUNT = 10**9  # minor units; fits the 32-bit columns, like catalog prices
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+Uses = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
 
 
 class PromotionTerms(Input):
@@ -25,7 +27,7 @@ class PromotionTerms(Input):
 
     kind: Kind
     value: int = Field(
-        gt=0, le=10**12, description="Percent (1-100) or an amount in minor units of `currency`"
+        gt=0, le=MAX_AMOUNT, description="Percent (1-100) or an amount in minor units of `currency`"
     )
     scope: Scope = "all"
     target_ids: list[Id] = Field(
@@ -55,8 +57,8 @@ class PromotionCreate(PromotionTerms):
     description: str = Field(default="", max_length=300)
     currency: Currency = "XAF"
     min_order_amount: Amount | None = None
-    max_uses: int | None = Field(default=None, ge=1)
-    max_uses_per_customer: int | None = Field(default=None, ge=1)
+    max_uses: Uses | None = None
+    max_uses_per_customer: Uses | None = None
     is_active: bool = True
 
 
@@ -69,19 +71,17 @@ class PromotionUpdate(PatchInput):
     )
 
     description: str | None = Field(default=None, max_length=300)
-    value: int | None = Field(default=None, gt=0, le=10**12)
+    value: int | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     min_order_amount: Amount | None = None
     target_ids: list[Id] | None = Field(default=None, max_length=500)
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
-    max_uses: int | None = Field(default=None, ge=1)
-    max_uses_per_customer: int | None = Field(default=None, ge=1)
+    max_uses: Uses | None = None
+    max_uses_per_customer: Uses | None = None
     is_active: bool | None = None
 
 
-class PromotionRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class PromotionRead(Read):
     id: str
     code: str
     description: str
@@ -113,6 +113,7 @@ class PromotionCheck(Input):
 
 
 Reason = Literal[
+    "not_valid",
     "unknown_code",
     "inactive",
     "not_started",

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.catalog.models import Category, Product, Variant
 from loumo.core.db import flush_or_conflict, utcnow
 from loumo.core.errors import BadRequest, Conflict, NotFound
-from loumo.core.pagination import decode_cursor, encode_cursor
+from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.core.ratelimit import Rule
 from loumo.core.schemas import validate_document
 from loumo.promotions.models import Promotion, PromotionRedemption, PromotionTarget
@@ -86,6 +86,7 @@ class Evaluation:
 
 MESSAGES: dict[Reason | None, str] = {
     None: "The code applies to this basket",
+    "not_valid": "This code is not valid",
     "unknown_code": "No promotion has this code",
     "inactive": "This promotion is not active",
     "not_started": "This promotion has not started yet",
@@ -96,6 +97,17 @@ MESSAGES: dict[Reason | None, str] = {
     "not_applicable": "Nothing in the basket is covered by this promotion",
     "currency_mismatch": "This promotion is in another currency",
 }
+
+
+# What a customer is never told apart: a code that does not exist, one retired (deactivated or
+# ended) and one not started yet all answer "not_valid", so that nobody can probe which codes
+# exist or are coming. Staff holding `promotions:read` see the detail.
+UNDISCLOSED: frozenset[Reason] = frozenset({"unknown_code", "inactive", "not_started", "expired"})
+
+
+def disclosed(reason: Reason | None, *, detailed: bool) -> Reason | None:
+    """The reason a caller is told: the detail for staff, `not_valid` for the undisclosed."""
+    return "not_valid" if not detailed and reason in UNDISCLOSED else reason
 
 
 def normalize_code(code: str) -> str:
@@ -191,18 +203,18 @@ async def get_promotion(session: AsyncSession, promotion_id: str) -> PromotionRe
 
 async def list_promotions(
     session: AsyncSession, *, active: bool | None, cursor: str | None, limit: int
-) -> tuple[list[PromotionRead], str | None]:
+) -> Page[PromotionRead]:
     """Newest first, by id (ids are time-ordered)."""
     query = select(Promotion).order_by(Promotion.id.desc()).limit(limit + 1)
-    after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(Promotion.id < str(after.get("id", "")))
+    if cursor:
+        query = query.where(Promotion.id < id_after(cursor, "promotions"))
     if active is not None:
         query = query.where(Promotion.is_active.is_(active))
-    rows = list(await session.scalars(query))
-    page = rows[:limit]
-    next_cursor = encode_cursor({"id": page[-1].id}) if len(rows) > limit else None
-    return [await _read(session, p) for p in page], next_cursor
+    rows = (await session.scalars(query)).all()
+    page, next_cursor = cut_page(rows, limit, lambda p: id_cursor("promotions", p.id))
+    return Page[PromotionRead](
+        items=[await _read(session, p) for p in page], next_cursor=next_cursor
+    )
 
 
 async def price_lines(session: AsyncSession, items: Sequence[BasketLine]) -> list[PricedLine]:
@@ -330,9 +342,17 @@ async def find_by_code(session: AsyncSession, code: str) -> Promotion | None:
 
 
 async def check_code(
-    session: AsyncSession, *, user_id: str, code: str, items: Sequence[BasketLine]
+    session: AsyncSession,
+    *,
+    user_id: str,
+    code: str,
+    items: Sequence[BasketLine],
+    detailed: bool = False,
 ) -> PromotionCheckResult:
-    """`POST /promotions/validate`: whether `code` applies to the basket, and by how much."""
+    """`POST /promotions/validate`: whether `code` applies to the basket, and by how much.
+
+    Unknown, retired and future codes answer alike unless `detailed` (staff; see `disclosed`).
+    """
     lines = await price_lines(session, items)
     promotion = await find_by_code(session, code)
     if promotion is None:
@@ -340,11 +360,12 @@ async def check_code(
         result = Evaluation(False, "unknown_code", subtotal, 0, 0, lines[0].currency)
     else:
         result = await evaluate(session, promotion, lines, user_id=user_id)
+    reason = disclosed(result.reason, detailed=detailed)
     return PromotionCheckResult(
         code=normalize_code(code),
         valid=result.valid,
-        reason=result.reason,
-        message=MESSAGES[result.reason],
+        reason=reason,
+        message=MESSAGES[reason],
         subtotal=result.subtotal,
         eligible_subtotal=result.eligible_subtotal,
         discount=result.discount,

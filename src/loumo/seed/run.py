@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import loumo.accounts.tasks  # noqa: F401 (registers who order notifications reach)
 from loumo.accounts.models import User
 from loumo.accounts.seed import DEMO_MANAGER_EMAIL
+from loumo.content.seed import seed_content
 from loumo.core.db import Database
 from loumo.orders.seed import seed_demo_orders
 from loumo.promotions.seed import seed_promotions
@@ -42,6 +43,8 @@ async def run_seed(database_url: str, *, demo: bool, scale: int | None) -> list[
                     lines.append(f"demo shop manager manages {shop}")
                 orders = await seed_demo_orders(session)
                 lines.append(f"demo orders: {orders} created")
+                topics = await seed_content(session)
+                lines.append(f"demo FAQ: {topics} topics created")
             if scale:
                 made = await seed_scale(session, scale)
                 lines.append(f"scale: {made} products created (3 variants each, 5 shops)")

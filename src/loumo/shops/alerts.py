@@ -45,8 +45,7 @@ async def alert_low_stock(
             update(Stock)
             .where(
                 stock_key(shop_id, variant_id),
-                Stock.threshold > 0,
-                Stock.quantity <= Stock.threshold,
+                Stock.is_low,
                 Stock.low_stock_alerted.is_(True),
                 Stock.low_stock_notified.is_(False),
             )

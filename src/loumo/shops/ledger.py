@@ -76,8 +76,7 @@ async def _low_stock_check(session: AsyncSession, shop_id: str, variant_id: str)
         update(Stock)
         .where(
             stock_key(shop_id, variant_id),
-            Stock.threshold > 0,
-            Stock.quantity <= Stock.threshold,
+            Stock.is_low,
             Stock.low_stock_alerted.is_(False),
         )
         .values(low_stock_alerted=True)

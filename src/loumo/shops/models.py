@@ -9,13 +9,16 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     String,
     Table,
     Text,
+    and_,
     false,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.db import Base, TimestampMixin, utcnow
@@ -90,6 +93,16 @@ class Stock(Base):
     low_stock_alerted: Mapped[bool] = mapped_column(default=False)
     low_stock_notified: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @hybrid_property
+    def is_low(self) -> bool:
+        """At or below its threshold (a threshold of 0 means none): in Python and in SQL."""
+        return self.threshold > 0 and self.quantity <= self.threshold
+
+    @is_low.inplace.expression
+    @classmethod
+    def _is_low(cls) -> ColumnElement[bool]:
+        return and_(cls.threshold > 0, cls.quantity <= cls.threshold)
 
 
 class StockMovement(Base):

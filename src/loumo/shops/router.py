@@ -11,6 +11,7 @@ from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
+from loumo.core.responses import no_content
 from loumo.core.schemas import Id
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
@@ -61,7 +62,7 @@ async def list_shops(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Response:
-    items, next_cursor = await shops.list_shops(
+    page = await shops.list_shops(
         session,
         include_inactive=sees_inactive(principal, SHOPS_WRITE),
         zone_id=zone_id,
@@ -69,7 +70,7 @@ async def list_shops(
         limit=limit,
         storage=storage,
     )
-    return cached(Page[ShopRead](items=items, next_cursor=next_cursor))
+    return cached(page)
 
 
 @router.get(
@@ -160,13 +161,12 @@ async def remove_shop_image(
 
 @router.delete(
     "/{shop_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Deactivate a shop (staff); it stays for stock and order history",
+    **no_content(),
     **policy("permission:shops:write"),
 )
-async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> Response:
+async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> None:
     await shops.deactivate_shop(session, shop_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -181,28 +181,22 @@ async def list_managers(shop_id: str, session: SessionDep, _: ShopWriter) -> Pag
 
 @router.put(
     "/{shop_id}/managers/{user_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Make a user a manager of the shop (staff; idempotent)",
+    **no_content(),
     **policy("permission:shops:write"),
 )
-async def add_manager(
-    shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter
-) -> Response:
+async def add_manager(shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter) -> None:
     await managers.add_manager(session, shop_id, user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
     "/{shop_id}/managers/{user_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Stop a user managing the shop (staff; idempotent)",
+    **no_content(),
     **policy("permission:shops:write"),
 )
-async def remove_manager(
-    shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter
-) -> Response:
+async def remove_manager(shop_id: str, user_id: UserId, session: SessionDep, _: ShopWriter) -> None:
     await managers.remove_manager(session, shop_id, user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
@@ -219,10 +213,7 @@ async def list_stock(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[StockRead]:
-    items, next_cursor = await stock.list_stock(
-        session, principal, shop_id, cursor=cursor, limit=limit
-    )
-    return Page[StockRead](items=items, next_cursor=next_cursor)
+    return await stock.list_stock(session, principal, shop_id, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -289,7 +280,6 @@ async def list_movements(
     cursor: CursorParam = None,
     limit: LimitParam = 20,
 ) -> Page[StockMovementRead]:
-    items, next_cursor = await stock.list_movements(
+    return await stock.list_movements(
         session, principal, shop_id, variant_id, cursor=cursor, limit=limit
     )
-    return Page[StockMovementRead](items=items, next_cursor=next_cursor)

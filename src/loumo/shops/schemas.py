@@ -6,12 +6,11 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from loumo.core.schemas import Id, Input, Name, PatchInput, Slug
+from loumo.core.schemas import Id, Input, Name, PatchInput, Phone, Read, Slug
 from loumo.media.schemas import ImageRead, MediaKey
 
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ]{6,20}$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -60,9 +59,7 @@ class ShopUpdate(PatchInput):
     is_active: bool | None = None
 
 
-class ShopRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ShopRead(Read):
     id: str
     name: str
     slug: str
@@ -113,9 +110,7 @@ class StockRead(BaseModel):
     updated_at: datetime
 
 
-class StockMovementRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class StockMovementRead(Read):
     id: str
     shop_id: str
     variant_id: str

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.catalog.images import change_image_key, image_model
-from loumo.catalog.text import slugify
+from loumo.catalog.images import change_image_key, read_with_image
+from loumo.catalog.text import slug_for
 from loumo.core.auth import Principal
-from loumo.core.db import flush_or_conflict, visible
-from loumo.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
-from loumo.core.pagination import encode_cursor, id_after
+from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
+from loumo.core.errors import Conflict, NotFound, PermissionDenied
+from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.media import service as media
 from loumo.media.storage import Storage
 from loumo.shops.errors import UnknownZone
@@ -22,12 +22,6 @@ from loumo.zones.models import Zone
 CONFLICT = "The shop conflicts with an existing one"
 
 
-def shop_read(shop: Shop, storage: Storage) -> ShopRead:
-    read = ShopRead.model_validate(shop)
-    read.image = image_model(storage, shop.image_key)
-    return read
-
-
 async def list_shops(
     session: AsyncSession,
     *,
@@ -36,18 +30,17 @@ async def list_shops(
     cursor: str | None,
     limit: int,
     storage: Storage,
-) -> tuple[list[ShopRead], str | None]:
+) -> Page[ShopRead]:
     stmt = visible(
         select(Shop).order_by(Shop.id), Shop.is_active, include_inactive=include_inactive
     )
     if zone_id is not None:
         stmt = stmt.where(Shop.zone_id == zone_id)
     stmt = stmt.where(Shop.id > id_after(cursor, "shops")) if cursor else stmt
-    rows = list((await session.scalars(stmt.limit(limit + 1))).all())
-    next_cursor = (
-        encode_cursor({"s": "shops", "id": rows[limit - 1].id}) if len(rows) > limit else None
-    )
-    return [shop_read(s, storage) for s in rows[:limit]], next_cursor
+    rows = (await session.scalars(stmt.limit(limit + 1))).all()
+    page, next_cursor = cut_page(rows, limit, lambda shop: id_cursor("shops", shop.id))
+    items = [read_with_image(ShopRead, shop, storage) for shop in page]
+    return Page[ShopRead](items=items, next_cursor=next_cursor)
 
 
 async def find_shop(session: AsyncSession, id_or_slug: str) -> Shop | None:
@@ -68,7 +61,7 @@ async def get_shop(
     session: AsyncSession, id_or_slug: str, *, include_inactive: bool, storage: Storage
 ) -> ShopRead:
     shop = await get_shop_row(session, id_or_slug, include_inactive=include_inactive)
-    return shop_read(shop, storage)
+    return read_with_image(ShopRead, shop, storage)
 
 
 async def _check_zone(session: AsyncSession, zone_id: str) -> None:
@@ -76,26 +69,17 @@ async def _check_zone(session: AsyncSession, zone_id: str) -> None:
         raise UnknownZone(f"No zone {zone_id}", field="zone_id")
 
 
-async def _slug_taken(session: AsyncSession, slug: str, exclude_id: str | None) -> bool:
-    stmt = select(Shop.id).where(Shop.slug == slug)
-    if exclude_id:
-        stmt = stmt.where(Shop.id != exclude_id)
-    return (await session.scalar(stmt)) is not None
-
-
 async def create_shop(session: AsyncSession, data: ShopCreate, *, storage: Storage) -> ShopRead:
     await _check_zone(session, data.zone_id)
-    slug = data.slug or slugify(data.name)
-    if not slug:
-        raise BadRequest("The name gives an empty slug; pass `slug`", field="slug")
-    if await _slug_taken(session, slug, None):
+    slug = slug_for(data.slug, data.name)
+    if await is_taken(session, Shop.slug, slug):
         raise Conflict(f"Slug '{slug}' is already used", field="slug")
     shop = Shop(**data.model_dump(exclude={"slug", "opening_hours"}), slug=slug)
     shop.opening_hours = data.model_dump(mode="json")["opening_hours"]
     await media.update_references(session, [], [shop.image_key], field="image_key")
     session.add(shop)
     await flush_or_conflict(session, CONFLICT)
-    return shop_read(shop, storage)
+    return read_with_image(ShopRead, shop, storage)
 
 
 async def update_shop(
@@ -105,15 +89,14 @@ async def update_shop(
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "zone_id" in changes:
         await _check_zone(session, changes["zone_id"])
-    if "slug" in changes and await _slug_taken(session, changes["slug"], shop.id):
+    if "slug" in changes and await is_taken(
+        session, Shop.slug, changes["slug"], exclude_id=shop.id
+    ):
         raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
     if "image_key" in changes:
         await change_image_key(session, shop, changes["image_key"])
-    for key, value in changes.items():
-        setattr(shop, key, value)
-    await flush_or_conflict(session, CONFLICT)
-    await session.refresh(shop)
-    return shop_read(shop, storage)
+    await save_changes(session, shop, changes, CONFLICT)
+    return read_with_image(ShopRead, shop, storage)
 
 
 async def deactivate_shop(session: AsyncSession, shop_id: str) -> None:
@@ -144,4 +127,4 @@ async def set_shop_image(
     await change_image_key(session, shop, key, field="key")
     await flush_or_conflict(session, CONFLICT)
     await session.refresh(shop)
-    return shop_read(shop, storage)
+    return read_with_image(ShopRead, shop, storage)

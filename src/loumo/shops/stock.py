@@ -13,7 +13,7 @@ from loumo.catalog.models import Variant
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.core.errors import NotFound, PermissionDenied
-from loumo.core.pagination import encode_cursor, id_after
+from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.shops.errors import InsufficientStock
 from loumo.shops.ledger import apply_delta, ensure_row, record, stock_key
 from loumo.shops.models import Shop, Stock, StockMovement
@@ -60,15 +60,16 @@ def _stock_read(stock: Stock, variant: Variant) -> StockRead:
         available=stock.quantity - stock.reserved,
         threshold=stock.threshold,
         restock_date=stock.restock_date,
-        low_stock=stock.threshold > 0 and stock.quantity <= stock.threshold,
+        low_stock=stock.is_low,
         updated_at=stock.updated_at,
     )
 
 
 async def list_stock(
     session: AsyncSession, principal: Principal, shop_id: str, *, cursor: str | None, limit: int
-) -> tuple[list[StockRead], str | None]:
+) -> Page[StockRead]:
     shop = await stock_shop(session, principal, shop_id)
+    scope = f"stock:{shop.id}"
     stmt = (
         select(Stock, Variant)
         .join(Variant, Variant.id == Stock.variant_id)
@@ -76,12 +77,10 @@ async def list_stock(
         .order_by(Stock.variant_id)
     )
     if cursor:
-        stmt = stmt.where(Stock.variant_id > id_after(cursor, f"stock:{shop.id}"))
+        stmt = stmt.where(Stock.variant_id > id_after(cursor, scope))
     rows = (await session.execute(stmt.limit(limit + 1))).all()
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor({"s": f"stock:{shop.id}", "id": rows[limit - 1][0].variant_id})
-    return [_stock_read(s, v) for s, v in rows[:limit]], next_cursor
+    page, next_cursor = cut_page(rows, limit, lambda row: id_cursor(scope, row[0].variant_id))
+    return Page[StockRead](items=[_stock_read(s, v) for s, v in page], next_cursor=next_cursor)
 
 
 async def get_stock(
@@ -113,7 +112,7 @@ async def list_movements(
     *,
     cursor: str | None,
     limit: int,
-) -> tuple[list[StockMovementRead], str | None]:
+) -> Page[StockMovementRead]:
     """The ledger of one stock, newest first."""
     shop = await stock_shop(session, principal, shop_id)
     scope = f"moves:{shop.id}:{variant_id}"
@@ -124,11 +123,10 @@ async def list_movements(
     )
     if cursor:
         stmt = stmt.where(StockMovement.id < id_after(cursor, scope))
-    rows = list((await session.scalars(stmt.limit(limit + 1))).all())
-    next_cursor = (
-        encode_cursor({"s": scope, "id": rows[limit - 1].id}) if len(rows) > limit else None
-    )
-    return [StockMovementRead.model_validate(r) for r in rows[:limit]], next_cursor
+    rows = (await session.scalars(stmt.limit(limit + 1))).all()
+    page, next_cursor = cut_page(rows, limit, lambda movement: id_cursor(scope, movement.id))
+    items = [StockMovementRead.model_validate(m) for m in page]
+    return Page[StockMovementRead](items=items, next_cursor=next_cursor)
 
 
 async def set_stock(

@@ -11,6 +11,7 @@ from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.responses import no_content
 from loumo.core.schemas import Id
 from loumo.zones import service
 from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
@@ -68,11 +69,10 @@ async def update_zone(
 
 @router.delete(
     "/{zone_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a zone (staff)",
     description="A zone that shops, addresses or orders still refer to is deactivated instead.",
+    **no_content(),
     **policy("permission:zones:write"),
 )
-async def delete_zone(zone_id: ZoneId, session: SessionDep, _: ZoneWriter) -> Response:
+async def delete_zone(zone_id: ZoneId, session: SessionDep, _: ZoneWriter) -> None:
     await service.delete_zone(session, zone_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

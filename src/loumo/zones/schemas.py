@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from loumo.core.schemas import Currency, Input, Name, PatchInput
+from loumo.core.schemas import Currency, Input, Name, PatchInput, Read
 
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
@@ -28,9 +28,7 @@ class ZoneUpdate(PatchInput):
     is_active: bool | None = None
 
 
-class ZoneRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ZoneRead(Read):
     id: str
     name: str
     description: str

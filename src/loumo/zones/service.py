@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import flush_or_conflict
+from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
 from loumo.core.errors import Conflict, NotFound
 from loumo.core.pagination import Page
 from loumo.zones.models import Zone
@@ -15,9 +15,9 @@ from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
 
 async def list_zones(session: AsyncSession, *, include_inactive: bool) -> Page[ZoneRead]:
     """Every zone by name, in one page: a marketplace serves a handful of zones."""
-    stmt = select(Zone).order_by(Zone.name, Zone.id)
-    if not include_inactive:
-        stmt = stmt.where(Zone.is_active)
+    stmt = visible(
+        select(Zone).order_by(Zone.name, Zone.id), Zone.is_active, include_inactive=include_inactive
+    )
     zones = (await session.scalars(stmt)).all()
     return Page[ZoneRead](items=[ZoneRead.model_validate(z) for z in zones])
 
@@ -41,16 +41,9 @@ async def is_active_zone(session: AsyncSession, zone_id: str) -> bool:
     return found is not None
 
 
-async def _name_taken(session: AsyncSession, name: str, exclude_id: str | None) -> bool:
-    stmt = select(Zone.id).where(Zone.name == name)
-    if exclude_id:
-        stmt = stmt.where(Zone.id != exclude_id)
-    return (await session.scalar(stmt)) is not None
-
-
 async def create_zone(session: AsyncSession, data: ZoneCreate) -> ZoneRead:
     taken = f"A zone is already named '{data.name}'"
-    if await _name_taken(session, data.name, None):
+    if await is_taken(session, Zone.name, data.name):
         raise Conflict(taken, field="name")
     zone = Zone(**data.model_dump())
     session.add(zone)
@@ -62,12 +55,11 @@ async def update_zone(session: AsyncSession, zone_id: str, data: ZoneUpdate) -> 
     zone = await _get_zone(session, zone_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True)
     taken = f"A zone is already named '{changes.get('name', zone.name)}'"
-    if "name" in changes and await _name_taken(session, changes["name"], zone.id):
+    if "name" in changes and await is_taken(
+        session, Zone.name, changes["name"], exclude_id=zone.id
+    ):
         raise Conflict(taken, field="name")
-    for key, value in changes.items():
-        setattr(zone, key, value)
-    await flush_or_conflict(session, taken, field="name")
-    await session.refresh(zone)
+    await save_changes(session, zone, changes, taken, field="name")
     return ZoneRead.model_validate(zone)
 
 

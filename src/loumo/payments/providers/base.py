@@ -62,6 +62,17 @@ class RefundRequest:
 
 
 @dataclass(frozen=True)
+class CallbackRequest:
+    """A provider's callback as it reached us over HTTP, for the provider to authenticate."""
+
+    kind: str  # what the route takes: "deposit" | "refund" (pawaPay), "stripe"
+    method: str
+    url: str
+    headers: Iterable[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
 class CallbackEvent:
     """An authenticated (or, without a configured key, merely parsed) provider notification.
 
@@ -110,13 +121,5 @@ class PaymentProvider(abc.ABC):
         """The provider's current word on a refund."""
 
     @abc.abstractmethod
-    def parse_callback(
-        self,
-        *,
-        kind: str,
-        method: str,
-        url: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes,
-    ) -> CallbackEvent:
+    def parse_callback(self, callback: CallbackRequest) -> CallbackEvent:
         """Authenticate and parse a callback; raise `CallbackRejected` when it is not genuine."""

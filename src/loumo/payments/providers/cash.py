@@ -1,14 +1,13 @@
 """Cash on delivery: no money moves online. The order waits; the delivery agent collects the
-cash at closing (`loumo.payments.service.record_cash_payment`) and refunds are handed back in
+cash at closing (`loumo.payments.settlement.record_cash_payment`) and refunds are handed back in
 cash and recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from loumo.payments.providers.base import (
     CallbackEvent,
     CallbackRejected,
+    CallbackRequest,
     DepositRequest,
     Outcome,
     PaymentProvider,
@@ -32,13 +31,5 @@ class CashProvider(PaymentProvider):
     async def fetch_refund(self, reference: str) -> ProviderResult:
         return ProviderResult(Outcome.SUCCEEDED, reference)
 
-    def parse_callback(
-        self,
-        *,
-        kind: str,
-        method: str,
-        url: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes,
-    ) -> CallbackEvent:
+    def parse_callback(self, callback: CallbackRequest) -> CallbackEvent:
         raise CallbackRejected("cash has no callbacks")

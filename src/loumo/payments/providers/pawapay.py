@@ -23,6 +23,7 @@ from loumo.payments.money import from_decimal_string, to_decimal_string
 from loumo.payments.providers.base import (
     CallbackEvent,
     CallbackRejected,
+    CallbackRequest,
     DepositRequest,
     Outcome,
     PaymentProvider,
@@ -284,30 +285,23 @@ class PawaPayProvider(PaymentProvider):
 
     # -- Callbacks ------------------------------------------------------------------------
 
-    def parse_callback(
-        self,
-        *,
-        kind: str,
-        method: str,
-        url: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes,
-    ) -> CallbackEvent:
+    def parse_callback(self, callback: CallbackRequest) -> CallbackEvent:
         if self.callback_public_key is not None:
             try:
                 verify_request(
-                    method=method,
-                    url=url,
-                    headers=headers,
-                    body=body,
+                    method=callback.method,
+                    url=callback.url,
+                    headers=callback.headers,
+                    body=callback.body,
                     public_key=self.callback_public_key,
                 )
             except SignatureError as exc:
                 raise CallbackRejected(f"bad signature: {exc}") from exc
         try:
-            payload = orjson.loads(body)
+            payload = orjson.loads(callback.body)
         except orjson.JSONDecodeError as exc:
             raise CallbackRejected("the callback is not JSON") from exc
+        kind = callback.kind
         id_field = "depositId" if kind == "deposit" else "refundId"
         reference, status = (
             payload.get(id_field) if isinstance(payload, dict) else None,

@@ -8,7 +8,7 @@ lost answer never creates a second PaymentIntent or refund.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import stripe
@@ -18,6 +18,7 @@ from loumo.core.settings import Settings
 from loumo.payments.providers.base import (
     CallbackEvent,
     CallbackRejected,
+    CallbackRequest,
     DepositRequest,
     Outcome,
     PaymentProvider,
@@ -161,18 +162,10 @@ class StripeProvider(PaymentProvider):
             reference, "re_", self.client.v1.refunds.retrieve_async, self._refund
         )
 
-    def parse_callback(
-        self,
-        *,
-        kind: str,
-        method: str,
-        url: str,
-        headers: Iterable[tuple[str, str]],
-        body: bytes,
-    ) -> CallbackEvent:
-        signature = next((v for k, v in headers if k.lower() == "stripe-signature"), None)
+    def parse_callback(self, callback: CallbackRequest) -> CallbackEvent:
+        signature = next((v for k, v in callback.headers if k.lower() == "stripe-signature"), None)
         try:
-            event = stripe.Webhook.construct_event(body, signature, self.webhook_secret)
+            event = stripe.Webhook.construct_event(callback.body, signature, self.webhook_secret)
         except (stripe.SignatureVerificationError, ValueError) as exc:
             raise CallbackRejected(f"bad Stripe webhook: {exc}") from exc
         obj = event.data.object.to_dict()

@@ -1,0 +1,257 @@
+"""HTTP routes of the FAQ (`/faq/topics`, `/faq`) and of business settings (`/settings`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from loumo.audit.deps import RequestMetaDep
+from loumo.content import CONTENT_READ, CONTENT_WRITE, SETTINGS_READ, SETTINGS_WRITE, faq
+from loumo.content import settings as business
+from loumo.content.schemas import (
+    FaqEntryCreate,
+    FaqEntryRead,
+    FaqEntryUpdate,
+    FaqTopicCreate,
+    FaqTopicRead,
+    FaqTopicUpdate,
+    SettingRead,
+    SettingWrite,
+)
+from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.db import SessionDep
+from loumo.core.http_cache import CachedRead, cacheable
+from loumo.core.pagination import Page
+from loumo.core.policy import policy
+from loumo.core.responses import no_content
+from loumo.core.schemas import Id
+from loumo.core.settings import Settings
+
+ContentWriter = Annotated[Principal, Depends(require(CONTENT_WRITE))]
+SettingsWriter = Annotated[Principal, Depends(require(SETTINGS_WRITE))]
+TopicId = Annotated[Id, Path(description="A FAQ topic id")]
+EntryId = Annotated[Id, Path(description="A FAQ entry id")]
+SettingKey = Annotated[
+    str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A setting key, e.g. fidelity_rate")
+]
+TopicFilter = Annotated[
+    str | None, Query(max_length=120, description="Only the entries of this topic (id or slug)")
+]
+SectionFilter = Annotated[
+    str | None, Query(max_length=64, description="Only the settings of this section")
+]
+SLUG_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The slug is taken"}}
+
+faq_router = APIRouter(prefix="/faq", tags=["faq"])
+settings_router = APIRouter(prefix="/settings", tags=["settings"])
+
+
+def _sees_unpublished(principal: Principal | None) -> bool:
+    return sees_inactive(principal, CONTENT_READ) or sees_inactive(principal, CONTENT_WRITE)
+
+
+def _sees_private(principal: Principal | None) -> bool:
+    return sees_inactive(principal, SETTINGS_READ) or sees_inactive(principal, SETTINGS_WRITE)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# Topic routes come first: `/faq/topics` must not be taken for the entry id "topics".
+@faq_router.get(
+    "/topics",
+    summary="FAQ topics by position (published ones; content staff see all)",
+    description="Every topic in one page (`next_cursor` is null).",
+    **cacheable(Page[FaqTopicRead]),
+    **policy("public"),
+)
+async def list_topics(
+    session: SessionDep, principal: OptionalPrincipal, cached: CachedRead
+) -> Response:
+    return cached(await faq.list_topics(session, include_unpublished=_sees_unpublished(principal)))
+
+
+@faq_router.post(
+    "/topics",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a FAQ topic (staff)",
+    responses=SLUG_TAKEN,
+    **policy("permission:content:write"),
+)
+async def create_topic(data: FaqTopicCreate, session: SessionDep, _: ContentWriter) -> FaqTopicRead:
+    return await faq.create_topic(session, data)
+
+
+@faq_router.get("/topics/{topic_id}", summary="One FAQ topic", **policy("public"))
+async def get_topic(
+    topic_id: TopicId, session: SessionDep, principal: OptionalPrincipal
+) -> FaqTopicRead:
+    return await faq.get_topic(session, topic_id, include_unpublished=_sees_unpublished(principal))
+
+
+@faq_router.patch(
+    "/topics/{topic_id}",
+    summary="Change, publish or reorder a FAQ topic (staff)",
+    responses=SLUG_TAKEN,
+    **policy("permission:content:write"),
+)
+async def update_topic(
+    topic_id: TopicId, data: FaqTopicUpdate, session: SessionDep, _: ContentWriter
+) -> FaqTopicRead:
+    return await faq.update_topic(session, topic_id, data)
+
+
+@faq_router.delete(
+    "/topics/{topic_id}",
+    summary="Delete an empty FAQ topic (staff)",
+    responses={409: {"description": "topic_not_empty: delete or move its entries first"}},
+    **no_content(),
+    **policy("permission:content:write"),
+)
+async def delete_topic(topic_id: TopicId, session: SessionDep, _: ContentWriter) -> None:
+    await faq.delete_topic(session, topic_id)
+
+
+@faq_router.get(
+    "",
+    summary="FAQ entries by topic and position (published ones; content staff see all)",
+    description="Every entry, or one topic's (`topic`: id or slug), in one page.",
+    **cacheable(Page[FaqEntryRead]),
+    **policy("public"),
+)
+async def list_entries(
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    cached: CachedRead,
+    topic: TopicFilter = None,
+) -> Response:
+    return cached(
+        await faq.list_entries(
+            session, include_unpublished=_sees_unpublished(principal), topic=topic
+        )
+    )
+
+
+@faq_router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a FAQ entry in a topic (staff)",
+    responses={400: {"description": "unknown_topic"}},
+    **policy("permission:content:write"),
+)
+async def create_entry(data: FaqEntryCreate, session: SessionDep, _: ContentWriter) -> FaqEntryRead:
+    return await faq.create_entry(session, data)
+
+
+@faq_router.get("/{entry_id}", summary="One FAQ entry", **policy("public"))
+async def get_entry(
+    entry_id: EntryId, session: SessionDep, principal: OptionalPrincipal
+) -> FaqEntryRead:
+    return await faq.get_entry(session, entry_id, include_unpublished=_sees_unpublished(principal))
+
+
+@faq_router.patch(
+    "/{entry_id}",
+    summary="Change, publish, reorder or move a FAQ entry (staff)",
+    responses={400: {"description": "unknown_topic"}},
+    **policy("permission:content:write"),
+)
+async def update_entry(
+    entry_id: EntryId, data: FaqEntryUpdate, session: SessionDep, _: ContentWriter
+) -> FaqEntryRead:
+    return await faq.update_entry(session, entry_id, data)
+
+
+@faq_router.delete(
+    "/{entry_id}",
+    summary="Delete a FAQ entry (staff)",
+    **no_content(),
+    **policy("permission:content:write"),
+)
+async def delete_entry(entry_id: EntryId, session: SessionDep, _: ContentWriter) -> None:
+    await faq.delete_entry(session, entry_id)
+
+
+@settings_router.get(
+    "",
+    summary="Business settings by section (public ones; all with settings:read)",
+    description="Every known setting the caller may read, in one page, with the value in "
+    "effect: the stored one, else the environment default.",
+    **cacheable(Page[SettingRead]),
+    **policy("public"),
+)
+async def list_settings(
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    cached: CachedRead,
+    section: SectionFilter = None,
+) -> Response:
+    return cached(
+        await business.list_settings(
+            session,
+            _settings(request),
+            include_private=_sees_private(principal),
+            section=section,
+        )
+    )
+
+
+@settings_router.get(
+    "/{key}",
+    summary="One business setting (a private one needs settings:read)",
+    **policy("public"),
+)
+async def get_setting(
+    key: SettingKey, request: Request, session: SessionDep, principal: OptionalPrincipal
+) -> SettingRead:
+    return await business.get_setting(
+        session,
+        _settings(request),
+        key,
+        include_private=_sees_private(principal),
+    )
+
+
+@settings_router.put(
+    "/{key}",
+    summary="Set a business setting (staff; audited)",
+    description="Only known keys (404 otherwise); the value must fit the setting's type and "
+    "checks (422 on `value`).",
+    **policy("permission:settings:write"),
+)
+async def set_setting(
+    key: SettingKey,
+    data: SettingWrite,
+    request: Request,
+    session: SessionDep,
+    principal: SettingsWriter,
+    meta: RequestMetaDep,
+) -> SettingRead:
+    return await business.set_setting(
+        session, _settings(request), principal, key, data.value, meta=meta
+    )
+
+
+@settings_router.delete(
+    "/{key}",
+    summary="Reset a business setting to its environment default (staff; audited)",
+    **no_content(),
+    **policy("permission:settings:write"),
+)
+async def reset_setting(
+    key: SettingKey,
+    request: Request,
+    session: SessionDep,
+    principal: SettingsWriter,
+    meta: RequestMetaDep,
+) -> None:
+    await business.reset_setting(session, _settings(request), principal, key, meta=meta)
+
+
+router = APIRouter()
+router.include_router(faq_router)
+router.include_router(settings_router)

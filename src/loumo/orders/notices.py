@@ -1,0 +1,277 @@
+"""Who is told about an order, and what: the buyer at each step, the shop's managers when a
+fulfilment of theirs must be accepted, prepared or is cancelled. In-app and by email, in each
+recipient's language (FR/EN): the in-app texts are the tables below, the emails the
+`notifications` templates they name."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loumo.core.settings import get_settings
+from loumo.notifications.email import LANGUAGES, format_money
+from loumo.notifications.recipients import resolve_recipients
+from loumo.notifications.schemas import Link, NotificationKind, Severity
+from loumo.notifications.service import Recipient, notify
+from loumo.orders.models import Fulfilment, Order
+from loumo.orders.queries import items_of
+from loumo.orders.states import OrderStatus
+from loumo.shops.models import Shop, shop_managers
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one step tells: the email template (None: in-app only), the severity, and the
+    in-app (title, body) in each language, whose `{placeholders}` the step's words fill."""
+
+    template: str | None
+    severity: Severity
+    fr: tuple[str, str]
+    en: tuple[str, str]
+
+    def texts(self, language: str) -> tuple[str, str]:
+        return self.fr if language == "fr" else self.en
+
+
+# The buyer's notices, by step (an order status or another event).
+CUSTOMER_NOTICES: dict[str, Notice] = {
+    "received": Notice(
+        "order_received",
+        Severity.INFO,
+        fr=("Commande {ref} reçue", "Total : {total}. {next_fr}"),
+        en=("Order {ref} received", "Total: {total}. {next_en}"),
+    ),
+    "paid": Notice(
+        "payment_received",
+        Severity.SUCCESS,
+        fr=("Paiement reçu pour {ref}", "Nous avons reçu {total}. Merci !"),
+        en=("Payment received for {ref}", "We received {total}. Thank you!"),
+    ),
+    OrderStatus.CONFIRMED: Notice(
+        "order_confirmation",
+        Severity.SUCCESS,
+        fr=("Commande {ref} confirmée", "Les boutiques ont accepté votre commande."),
+        en=("Order {ref} confirmed", "The shops accepted your order."),
+    ),
+    OrderStatus.PREPARING: Notice(
+        "order_preparing",
+        Severity.INFO,
+        fr=("Commande {ref} en préparation", "Votre commande est en préparation."),
+        en=("Order {ref} is being prepared", "Your order is being prepared."),
+    ),
+    OrderStatus.READY: Notice(
+        None,
+        Severity.INFO,
+        fr=("Commande {ref} prête", "Votre commande attend son livreur."),
+        en=("Order {ref} is ready", "Your order is waiting for its courier."),
+    ),
+    OrderStatus.OUT_FOR_DELIVERY: Notice(
+        "order_out_for_delivery",
+        Severity.INFO,
+        fr=("Commande {ref} en route", "Votre commande est en cours de livraison."),
+        en=("Order {ref} is on its way", "Your order is out for delivery."),
+    ),
+    OrderStatus.DELIVERED: Notice(
+        "delivered",
+        Severity.SUCCESS,
+        fr=("Commande {ref} livrée", "Votre commande a été livrée. Bon appétit !"),
+        en=("Order {ref} delivered", "Your order was delivered. Enjoy!"),
+    ),
+    OrderStatus.COMPLETED: Notice(
+        None,
+        Severity.SUCCESS,
+        fr=("Commande {ref} terminée", "Merci d'avoir commandé sur Loumo ! {points_fr}"),
+        en=("Order {ref} completed", "Thank you for ordering with Loumo! {points_en}"),
+    ),
+    OrderStatus.CANCELLED: Notice(
+        "order_cancelled",
+        Severity.WARNING,
+        fr=("Commande {ref} annulée", "Votre commande a été annulée. {reason}"),
+        en=("Order {ref} cancelled", "Your order was cancelled. {reason}"),
+    ),
+    OrderStatus.EXPIRED: Notice(
+        "order_expired",
+        Severity.WARNING,
+        fr=("Commande {ref} expirée", "Sans paiement à temps, la commande a expiré."),
+        en=("Order {ref} expired", "It was not paid in time, so the order expired."),
+    ),
+    "refunded": Notice(
+        "refund_issued",
+        Severity.INFO,
+        fr=("Remboursement pour {ref}", "{amount} vous sont remboursés."),
+        en=("Refund for {ref}", "{amount} is refunded to you."),
+    ),
+    "payment_failed": Notice(
+        "payment_failed",
+        Severity.WARNING,
+        fr=("Paiement échoué pour {ref}", "Vous pouvez réessayer avant {expires}."),
+        en=("Payment failed for {ref}", "You can try again before {expires}."),
+    ),
+    "line_short": Notice(
+        None,
+        Severity.WARNING,
+        fr=("Article manquant dans {ref}", "{item_fr} : {quantity} manquant(s). {money_fr}"),
+        en=("Item missing from {ref}", "{item_en}: {quantity} missing. {money_en}"),
+    ),
+}
+
+# The shop managers' notices, by what their fulfilment needs.
+MANAGER_NOTICES: dict[str, Notice] = {
+    "prepare": Notice(
+        "fulfilment_to_prepare",
+        Severity.INFO,
+        fr=("À préparer : commande {ref}", "{count} article(s) à préparer chez {shop}."),
+        en=("To prepare: order {ref}", "{count} item(s) to prepare at {shop}."),
+    ),
+    "accept": Notice(
+        "fulfilment_to_prepare",
+        Severity.INFO,
+        fr=("À accepter : commande {ref}", "Commande payable à la livraison chez {shop}."),
+        en=("To accept: order {ref}", "A cash-on-delivery order at {shop}."),
+    ),
+    "cancelled": Notice(
+        "fulfilment_cancelled",
+        Severity.WARNING,
+        fr=("Commande {ref} annulée", "Ne préparez pas ses articles chez {shop}."),
+        en=("Order {ref} cancelled", "Do not prepare its items at {shop}."),
+    ),
+}
+
+
+def order_link(order_id: str) -> str:
+    return f"{get_settings().public_base_url.rstrip('/')}/orders/{order_id}"
+
+
+def _by_language(recipients: Sequence[Recipient]) -> dict[str, list[Recipient]]:
+    groups: dict[str, list[Recipient]] = {}
+    for recipient in recipients:
+        language = recipient.language if recipient.language in LANGUAGES else "fr"
+        groups.setdefault(language, []).append(recipient)
+    return groups
+
+
+async def _tell(
+    session: AsyncSession,
+    order: Order,
+    user_ids: Sequence[str],
+    notice: Notice,
+    words: Callable[[str], dict[str, Any]],
+    email_context: Callable[[str], Awaitable[dict[str, Any]]],
+) -> None:
+    """Send `notice` about `order` to `user_ids`, one notification per language group: the
+    texts filled with `words(language)`, the email rendered with `email_context(language)`."""
+    for language, group in _by_language(await resolve_recipients(session, user_ids)).items():
+        title, body = notice.texts(language)
+        values = words(language)
+        await notify(
+            session,
+            recipients=group,
+            kind=NotificationKind.ORDER,
+            severity=notice.severity,
+            title=title.format(**values),
+            body=body.format(**values).strip(),
+            link=Link(type="order", id=order.id),
+            email_template=notice.template,
+            email_context=await email_context(language),
+        )
+
+
+async def receipt_lines(session: AsyncSession, order: Order, language: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": line.name_fr if language == "fr" else line.name_en,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "line_total": line.line_total,
+        }
+        for line in await items_of(session, order.id)
+    ]
+
+
+async def tell_customer(session: AsyncSession, order: Order, event: str, **words: Any) -> None:
+    """Tell the buyer, in-app and (for most steps) by email in their language."""
+    next_fr, next_en = (
+        ("Elle attend votre paiement.", "It awaits your payment.")
+        if order.status == OrderStatus.PENDING_PAYMENT
+        else ("Les boutiques vont la confirmer.", "The shops will confirm it.")
+    )
+
+    def values(language: str) -> dict[str, Any]:
+        return {
+            "ref": order.reference,
+            "total": format_money(order.total, order.currency, language),
+            "amount": format_money(
+                words.get("amount_minor", order.total), order.currency, language
+            ),
+            "reason": "",
+            "points_fr": "",
+            "points_en": "",
+            "next_fr": next_fr,
+            "next_en": next_en,
+            **words,
+        }
+
+    async def context(language: str) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "order_reference": order.reference,
+            "total": order.total,
+            "amount": words.get("amount_minor", order.total),
+            "currency": order.currency,
+            "link": order_link(order.id),
+        }
+        if event == "received":
+            found.update(
+                lines=await receipt_lines(session, order, language),
+                subtotal=order.subtotal,
+                discount=order.discount,
+                delivery_fee=order.delivery_fee,
+                payment_method=order.payment_method,
+            )
+        if event == OrderStatus.CANCELLED:
+            found["reason"] = str(words.get("reason", ""))
+        return found
+
+    await _tell(session, order, [order.user_id], CUSTOMER_NOTICES[event], values, context)
+
+
+async def tell_managers(
+    session: AsyncSession, order: Order, fulfilment: Fulfilment, event: str
+) -> None:
+    """Tell the managers of the fulfilment's shop (in-app and email) what to do about it."""
+    manager_ids = list(
+        await session.scalars(
+            select(shop_managers.c.user_id)
+            .where(shop_managers.c.shop_id == fulfilment.shop_id)
+            .order_by(shop_managers.c.user_id)
+        )
+    )
+    if not manager_ids:
+        return
+    shop_name = await session.scalar(select(Shop.name).where(Shop.id == fulfilment.shop_id)) or ""
+    lines = [
+        line for line in await items_of(session, order.id) if line.fulfilment_id == fulfilment.id
+    ]
+
+    def values(language: str) -> dict[str, Any]:
+        return {"ref": order.reference, "shop": shop_name, "count": len(lines)}
+
+    async def context(language: str) -> dict[str, Any]:
+        return {
+            "order_reference": order.reference,
+            "shop_name": shop_name,
+            "action": event,
+            "lines": [
+                {
+                    "name": line.name_fr if language == "fr" else line.name_en,
+                    "quantity": line.quantity,
+                }
+                for line in lines
+            ],
+            "link": order_link(order.id),
+        }
+
+    await _tell(session, order, manager_ids, MANAGER_NOTICES[event], values, context)
