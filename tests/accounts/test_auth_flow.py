@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import OneTimeCode, User, UserRole
 from loumo.audit.models import AuditEntry
+from tests.accounts.mailbox import last_mail
 from tests.factories import DEFAULT_PASSWORD, auth_headers, count, create_user, jobs_named
 
 API = "/api/v1"
@@ -39,18 +39,18 @@ async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.R
 
 
 async def test_register_verify_login_refresh_me_end_to_end(
-    client: httpx.AsyncClient, db: AsyncSession
+    client: httpx.AsyncClient, db: AsyncSession, app: FastAPI
 ) -> None:
     response = await register(client)
     assert response.status_code == 202, response.text
 
-    mail = await last_email(db, "verify_email")
-    assert mail["to"] == "ada@example.com"
-    assert mail["to_name"] == "Ada Lovelace" and mail["language"] == "en"
-    code = mail["context"]["code"]
+    mail = await last_mail(app, "verify_email")
+    assert mail.to == "ada@example.com" and "Hello Ada Lovelace" in mail.text
+    code = mail.code
     assert len(code) == 6 and code.isdigit()
     stored = await db.scalar(select(OneTimeCode))
     assert stored is not None and code not in (stored.code_hash, stored.token_hash)
+    assert mail.token not in (stored.code_hash, stored.token_hash)
 
     verified = await client.post(
         f"{API}/auth/verify-email", json={"email": "ada@example.com", "code": code}
@@ -76,11 +76,10 @@ async def test_register_verify_login_refresh_me_end_to_end(
 
 
 async def test_verification_by_link_token_is_single_use(
-    client: httpx.AsyncClient, db: AsyncSession
+    client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     await register(client)
-    link = (await last_email(db, "verify_email"))["context"]["link"]
-    token = parse_qs(urlparse(link).query)["token"][0]
+    token = (await last_mail(app, "verify_email")).token
     first = await client.post(f"{API}/auth/verify-email", json={"token": token})
     assert first.status_code == 200
     again = await client.post(f"{API}/auth/verify-email", json={"token": token})
@@ -88,10 +87,10 @@ async def test_verification_by_link_token_is_single_use(
 
 
 async def test_a_code_dies_after_five_wrong_attempts(
-    client: httpx.AsyncClient, db: AsyncSession
+    client: httpx.AsyncClient, db: AsyncSession, app: FastAPI
 ) -> None:
     await register(client)
-    code = (await last_email(db, "verify_email"))["context"]["code"]
+    code = (await last_mail(app, "verify_email")).code
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     for tries in range(1, 6):
         answer = await client.post(
@@ -111,12 +110,12 @@ async def test_a_code_dies_after_five_wrong_attempts(
     assert user is not None and user.email_verified_at is None
 
 
-async def test_resend_replaces_the_code(client: httpx.AsyncClient, db: AsyncSession) -> None:
+async def test_resend_replaces_the_code(client: httpx.AsyncClient, app: FastAPI) -> None:
     await register(client)
-    old = (await last_email(db, "verify_email"))["context"]["code"]
+    old = (await last_mail(app, "verify_email")).code
     resent = await client.post(f"{API}/auth/resend-verification", json={"email": "ada@example.com"})
     assert resent.status_code == 202
-    new = (await last_email(db, "verify_email"))["context"]["code"]
+    new = (await last_mail(app, "verify_email")).code
     if old != new:
         stale = await client.post(
             f"{API}/auth/verify-email", json={"email": "ada@example.com", "code": old}
@@ -186,16 +185,16 @@ async def test_logout_revokes_at_once(client: httpx.AsyncClient, customer: User)
 
 @pytest.mark.parametrize("way", ["token", "code"])
 async def test_password_reset_revokes_every_session(
-    client: httpx.AsyncClient, db: AsyncSession, customer: User, way: str
+    client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, customer: User, way: str
 ) -> None:
     tokens = (await login(client, customer.email, DEFAULT_PASSWORD)).json()
     forgot = await client.post(f"{API}/auth/password/forgot", json={"email": customer.email})
     assert forgot.status_code == 202
-    mail = await last_email(db, "password_reset")
+    mail = await last_mail(app, "password_reset")
     if way == "token":
-        secret = {"token": parse_qs(urlparse(mail["context"]["link"]).query)["token"][0]}
+        secret = {"token": mail.token}
     else:
-        secret = {"email": customer.email, "code": mail["context"]["code"]}
+        secret = {"email": customer.email, "code": mail.code}
     weak = await client.post(
         f"{API}/auth/password/reset", json={**secret, "new_password": "password123"}
     )

@@ -82,3 +82,25 @@ async def test_seed_demo_creates_one_user_per_role_once(
         login = await client.post(f"{API}/auth/login", json={"email": email, "password": password})
         assert login.status_code == 200, email
     assert (await invoke(runner, ["seed"])).exit_code == 2
+
+
+async def test_create_admin_on_a_squatted_address_replaces_the_squatters_password(
+    runner: CliRunner, db: AsyncSession, client: httpx.AsyncClient
+) -> None:
+    """Issue 10, item 6: someone registered the future admin's address first; promoting that
+    account must not make their password an admin's."""
+    squatter = {"name": "Mallory", "email": "boss@example.com", "password": "squatters-phrase-1"}
+    assert (await client.post(f"{API}/auth/register", json=squatter)).status_code == 202
+    login = {"email": "boss@example.com", "password": "squatters-phrase-1"}
+    session = (await client.post(f"{API}/auth/login", json=login)).json()
+    args = ["create-admin", "--email", "boss@example.com", "--password", "long-enough-pw-1"]
+    assert (await invoke(runner, args)).exit_code == 0
+    bearer = {"Authorization": f"Bearer {session['access_token']}"}
+    assert (await client.get(f"{API}/me", headers=bearer)).status_code == 401
+    assert (await client.post(f"{API}/auth/login", json=login)).status_code == 401
+    owner = {"email": "boss@example.com", "password": "long-enough-pw-1"}
+    tokens = (await client.post(f"{API}/auth/login", json=owner)).json()
+    users = await client.get(
+        f"{API}/users", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert users.status_code == 200

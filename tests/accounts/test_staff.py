@@ -163,3 +163,48 @@ async def test_user_list_is_filtered_and_cursor_paginated(
     too_many = await client.get(f"{API}/users", headers=headers, params={"limit": 1000})
     assert too_many.status_code == 422
     assert (await client.get(f"{API}/users/nope", headers=headers)).status_code == 404
+
+
+async def test_nobody_changes_a_user_who_holds_more_than_they_do(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, admin: User, support: User
+) -> None:
+    """Issue 10, item 5: `users:write` alone does not reach an admin (or any user holding a
+    permission the actor lacks): no rename, no deactivation, no demotion."""
+    boss = await auth_headers(app, admin)
+    made = await client.post(
+        f"{API}/roles",
+        headers=boss,
+        json={"name": "desk", "permissions": ["users:read", "users:write", "roles:assign"]},
+    )
+    assert made.status_code == 201, made.text
+    desk = await create_user(db, roles=["desk"])
+    headers = await auth_headers(app, desk)
+    admin_session = await auth_headers(app, admin)
+    for change in ({"name": "Pwned"}, {"is_active": False}, {"roles": ["customer"]}):
+        refused = await client.patch(f"{API}/users/{admin.id}", headers=headers, json=change)
+        assert refused.status_code == 403, (change, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "outranked"
+    # support holds users:read and roles:read, which the desk lacks: out of reach too
+    refused = await client.patch(
+        f"{API}/users/{support.id}", headers=headers, json={"is_active": False}
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "outranked"
+    untouched = await db.get(User, admin.id, populate_existing=True)
+    assert untouched is not None and untouched.is_active and untouched.name != "Pwned"
+    assert (await client.get(f"{API}/me", headers=admin_session)).status_code == 200
+    # an equal or lesser account is still the desk's to change, and so is the desk's own
+    peer = await create_user(db, roles=["desk"])
+    customer = await create_user(db, "customer")
+    for target in (peer, customer, desk):
+        renamed = await client.patch(
+            f"{API}/users/{target.id}", headers=headers, json={"name": "Renamed"}
+        )
+        assert renamed.status_code == 200, renamed.text
+    off = await client.patch(
+        f"{API}/users/{customer.id}", headers=headers, json={"is_active": False}
+    )
+    assert off.status_code == 200
+    # and an admin still reaches everyone
+    back = await client.patch(f"{API}/users/{customer.id}", headers=boss, json={"is_active": True})
+    assert back.status_code == 200

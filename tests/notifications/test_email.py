@@ -193,7 +193,8 @@ async def test_the_file_backend_writes_one_eml_per_message_and_a_retry_rewrites_
 def test_every_template_renders_in_both_languages(template: str, language: str) -> None:
     rendered = render(template, language, dict(SAMPLE_CONTEXT))
     assert rendered.subject and "\n" not in rendered.subject
-    assert "Awa" in rendered.text and "Awa" in rendered.html
+    if "name" in TEMPLATES[template]:  # a mail to a pending address shows no name: a stranger
+        assert "Awa" in rendered.text and "Awa" in rendered.html  # may have chosen it
     if "link" in TEMPLATES[template]:
         assert SAMPLE_CONTEXT["link"] in rendered.text
         assert "token=abc&amp;lang=fr" in rendered.html  # escaped in HTML

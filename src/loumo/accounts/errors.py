@@ -6,7 +6,7 @@ what was flushed before answering (a failed login's audit row, a wrong code's at
 
 from __future__ import annotations
 
-from loumo.core.errors import AppError, BadRequest, Conflict, Unauthorized
+from loumo.core.errors import AppError, BadRequest, Conflict, PermissionDenied, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -34,3 +34,7 @@ class UnknownReference(AppError):
 
 class BuiltinRole(Conflict):
     code, title = "builtin_role", "Built-in roles cannot be changed"
+
+
+class Outranked(PermissionDenied):
+    code, title = "outranked", "The user holds permissions you do not"

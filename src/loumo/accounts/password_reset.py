@@ -1,4 +1,9 @@
-"""Forgotten passwords: email a reset link and code, then set a new password with either."""
+"""Forgotten passwords: email a reset link and code, then set a new password with either.
+
+A reset is also how an owner takes back an account: it verifies the address, revokes every
+session, and (the sign-in limits being keyed on the password hash, see `signin.py`) starts the
+account's sign-in counters afresh.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.codes import find_code, new_code
+from loumo.accounts.codes import find_code, mail_code, new_code, spend_code
 from loumo.accounts.context import AuthContext
-from loumo.accounts.mail import link, mail_user
+from loumo.accounts.mail import mail_user
 from loumo.accounts.passwords import check_password_policy
 from loumo.accounts.sessions import revoke_sessions
 from loumo.accounts.users import user_by_email
@@ -31,10 +36,8 @@ async def forgot_password(session: AsyncSession, ctx: AuthContext, email: str) -
     user = await user_by_email(session, email)
     if user is None or not user.is_active:
         return
-    code, token = await new_code(session, ctx, user, PASSWORD_RESET, RESET_CODE_TTL)
-    await mail_user(
-        session, user, "password_reset", code=code, link=link(ctx, "reset-password", token)
-    )
+    row = await new_code(session, ctx, user, PASSWORD_RESET, RESET_CODE_TTL)
+    await mail_code(session, row, "password_reset")
     await ctx.audit(session, "auth.password_reset_requested", user=user)
 
 
@@ -52,8 +55,8 @@ async def reset_password(
         await ctx.limiter.hit(RESET_PER_EMAIL, email or "")
     found, user = await find_code(session, ctx, PASSWORD_RESET, token=token, email=email, code=code)
     check_password_policy(new_password, user.email, field="new_password")
+    await spend_code(session, found)
     user.password_hash = await security.hash_password(new_password)
-    found.used_at = utcnow()
     if user.email_verified_at is None:  # the reset proved the mailbox is theirs
         user.email_verified_at = utcnow()
     revoked = await revoke_sessions(session, "password_reset", user_id=user.id)

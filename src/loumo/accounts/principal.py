@@ -32,7 +32,7 @@ async def load_principal(
         return None
     row = (
         await session.execute(
-            select(User.is_active, AuthSession.revoked_at)
+            select(User.is_active, User.email_verified_at, AuthSession.revoked_at)
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(User.id == user_id, AuthSession.id == session_id)
         )
@@ -45,6 +45,7 @@ async def load_principal(
         roles=frozenset(roles),
         permissions=await permissions_for(session, roles),
         session_id=session_id,
+        email_verified=row.email_verified_at is not None,
     )
     for enrich in enrichers:
         principal = await enrich(session, principal)

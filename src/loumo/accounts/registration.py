@@ -1,4 +1,13 @@
-"""Registration and email verification (by code or link), and resending the code."""
+"""Registration and email verification (by code or link), and resending the code.
+
+An unverified account can sign in, read `/me`, verify, resend and sign out, nothing else
+(`loumo.core.auth.CurrentPrincipal` answers 403 `email_not_verified`). Verifying revokes every
+earlier session of the account, so whoever registered someone else's address loses the sessions
+they opened with it; a caller signed in to that account when verifying gets a fresh session in
+the answer. Registering an address whose account exists but was never verified answers as a
+fresh registration does, and mails the address a code to take the account over (a password
+reset, which verifies the address and signs everyone else out).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +16,47 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.codes import find_code, new_code
+from loumo.accounts.codes import find_code, mail_code, new_code, spend_code
 from loumo.accounts.context import AuthContext
-from loumo.accounts.mail import link, mail_user
+from loumo.accounts.mail import mail_user
 from loumo.accounts.models import User, UserRole
+from loumo.accounts.password_reset import PASSWORD_RESET, RESET_CODE_TTL
 from loumo.accounts.passwords import check_password_policy
-from loumo.accounts.schemas import UserCreate
+from loumo.accounts.schemas import TokenPair, UserCreate
+from loumo.accounts.sessions import open_session, revoke_sessions
 from loumo.accounts.users import user_by_email
 from loumo.core import permissions as perms
 from loumo.core import security
+from loumo.core.auth import Principal
 from loumo.core.db import utcnow
+from loumo.core.errors import RateLimited
 from loumo.core.ratelimit import Rule
 
 VERIFY_EMAIL = "verify_email"
 VERIFY_CODE_TTL = timedelta(hours=24)
 
 REGISTER_PER_IP = Rule("register-ip", "20/hour")
+# Mails to the owner of a pending (unverified) address when someone registers it again: past
+# this the mail is skipped silently (a 429 would tell that the address is taken).
+CLAIM_PER_EMAIL = Rule("claim-email", "3/hour")
 VERIFY_PER_EMAIL = Rule("verify-email", "10/15 minutes")
 RESEND_PER_EMAIL = Rule("resend-email", "3/15 minutes")
 RESEND_PER_IP = Rule("resend-ip", "30/hour")
 
 
 async def _send_verification(session: AsyncSession, ctx: AuthContext, user: User) -> None:
-    code, token = await new_code(session, ctx, user, VERIFY_EMAIL, VERIFY_CODE_TTL)
-    await mail_user(session, user, "verify_email", code=code, link=link(ctx, "verify-email", token))
+    row = await new_code(session, ctx, user, VERIFY_EMAIL, VERIFY_CODE_TTL)
+    await mail_code(session, row, "verify_email")
+
+
+async def _offer_claim(session: AsyncSession, ctx: AuthContext, user: User) -> None:
+    """Mail the owner of a pending address a code to take the account (a password reset)."""
+    try:
+        await ctx.limiter.hit(CLAIM_PER_EMAIL, user.email)
+    except RateLimited:
+        return
+    row = await new_code(session, ctx, user, PASSWORD_RESET, RESET_CODE_TTL)
+    await mail_code(session, row, "account_pending_claim")
 
 
 async def register(
@@ -40,8 +66,17 @@ async def register(
     await ctx.limiter.hit(REGISTER_PER_IP, ctx.meta.ip or "unknown")
     check_password_policy(data.password, data.email)
     password_hash = await security.hash_password(data.password)
-    if await user_by_email(session, data.email) is not None:
-        await ctx.audit(session, "auth.register_existing_email", diff={"email": data.email})
+    existing = await user_by_email(session, data.email)
+    if existing is not None:
+        pending = existing.is_active and existing.email_verified_at is None
+        if pending:
+            await _offer_claim(session, ctx, existing)
+        await ctx.audit(
+            session,
+            "auth.register_existing_email",
+            user=existing,
+            diff={"email": data.email, "pending": pending},
+        )
         return
     user = User(
         email=data.email,
@@ -68,16 +103,34 @@ async def verify_email(
     token: str | None = None,
     email: str | None = None,
     code: str | None = None,
-) -> None:
-    """Mark the email verified with the link token or the 6-digit code (single use)."""
+    caller: Principal | None = None,
+) -> TokenPair | None:
+    """Mark the email verified with the link token or the 6-digit code (single use).
+
+    The first verification revokes every earlier session of the account; when `caller` is
+    signed in to that account, the answer is a fresh session for it (None otherwise).
+    """
     if not token:
         await ctx.limiter.hit(VERIFY_PER_EMAIL, email or "")
     found, user = await find_code(session, ctx, VERIFY_EMAIL, token=token, email=email, code=code)
-    found.used_at = utcnow()
-    if user.email_verified_at is None:
-        user.email_verified_at = utcnow()
-        await mail_user(session, user, "welcome")
-    await ctx.audit(session, "auth.email_verified", actor_id=user.id, user=user)
+    await spend_code(session, found)
+    if user.email_verified_at is not None:
+        await ctx.audit(session, "auth.email_verified", actor_id=user.id, user=user)
+        return None
+    user.email_verified_at = utcnow()
+    revoked = await revoke_sessions(session, "email_verified", user_id=user.id)
+    pair = None
+    if caller is not None and caller.user_id == user.id:
+        pair = await open_session(session, ctx, user)
+    await mail_user(session, user, "welcome")
+    await ctx.audit(
+        session,
+        "auth.email_verified",
+        actor_id=user.id,
+        user=user,
+        diff={"sessions_revoked": revoked, "new_session": pair is not None},
+    )
+    return pair
 
 
 async def resend_verification(session: AsyncSession, ctx: AuthContext, email: str) -> None:

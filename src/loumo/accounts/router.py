@@ -23,6 +23,7 @@ from loumo.accounts.schemas import (
     AddressRead,
     AddressUpdate,
     EmailOnly,
+    EmailVerified,
     EmailVerify,
     FavoriteRead,
     LoginRequest,
@@ -42,7 +43,13 @@ from loumo.accounts.schemas import (
     UserUpdate,
 )
 from loumo.audit.deps import RequestMetaDep
-from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.auth import (
+    CurrentPrincipal,
+    OptionalSignedInPrincipal,
+    Principal,
+    SignedInPrincipal,
+    require,
+)
 from loumo.core.db import SessionDep
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
@@ -91,15 +98,24 @@ async def register(
 @auth.post(
     "/verify-email",
     summary="Verify the email with `{email, code}` or with the link's `{token}`",
+    description=(
+        "Verifying signs every earlier session of the account out; a caller who sends the "
+        "bearer token of one of them gets a fresh session in `tokens`."
+    ),
     responses=RATE_LIMITED,
-    response_model=Message,
+    response_model=EmailVerified,
     **policy("public"),
 )
-async def verify_email(data: EmailVerify, session: SessionDep, ctx: AuthContextDep) -> Message:
-    await registration.verify_email(
-        session, ctx, token=data.token, email=data.email, code=data.code
+async def verify_email(
+    data: EmailVerify,
+    session: SessionDep,
+    ctx: AuthContextDep,
+    caller: OptionalSignedInPrincipal,
+) -> EmailVerified:
+    tokens = await registration.verify_email(
+        session, ctx, token=data.token, email=data.email, code=data.code, caller=caller
     )
-    return Message(detail="Email verified")
+    return EmailVerified(detail="Email verified", tokens=tokens)
 
 
 @auth.post(
@@ -184,9 +200,10 @@ me = APIRouter(prefix="/me", tags=["me"])
 @me.get(
     "",
     summary="The caller's account (fidelity points are read-only)",
+    description="An account whose email is not verified yet may read it (`email_verified`).",
     **policy("authenticated"),
 )
-async def get_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+async def get_me(session: SessionDep, principal: SignedInPrincipal) -> UserRead:
     return await profile.get_me(session, principal)
 
 

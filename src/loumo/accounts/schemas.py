@@ -111,6 +111,13 @@ class TokenPair(BaseModel):
     expires_in: int
 
 
+class EmailVerified(Message):
+    """Verifying revokes every earlier session of the account; a caller who sent the bearer
+    token of one gets a fresh session here (`null` otherwise)."""
+
+    tokens: TokenPair | None = None
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

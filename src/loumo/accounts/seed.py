@@ -10,6 +10,7 @@ from loumo.accounts.models import User, UserRole
 from loumo.accounts.passwords import check_password_policy
 from loumo.accounts.roles import roles_of
 from loumo.accounts.schemas import normalize_email
+from loumo.accounts.sessions import revoke_sessions
 from loumo.accounts.users import user_by_email
 from loumo.audit import service as audit
 from loumo.core import permissions as perms
@@ -36,11 +37,15 @@ async def provision_user(
 ) -> tuple[User, bool]:
     """Create a verified, active user with `roles`, or add the roles to an existing one.
 
-    Returns the user and whether it was created. The password is only set on creation.
+    Returns the user and whether it was created. The password is set on creation, and on an
+    existing account whose address was never verified: anyone may have registered it (to be
+    promoted with their own password), so the operator's password replaces theirs, the address
+    counts as verified, and the account's sessions are revoked.
     """
     check_password_policy(password, email)
     user = await user_by_email(session, email)
     created = user is None
+    squatted = user is not None and user.email_verified_at is None
     if user is None:
         user = User(
             email=email,
@@ -50,6 +55,10 @@ async def provision_user(
         )
         session.add(user)
         await session.flush()
+    elif squatted:
+        user.password_hash = await security.hash_password(password)
+        user.email_verified_at = utcnow()
+        await revoke_sessions(session, "provisioned", user_id=user.id)
     user.is_active = True
     held = set(await roles_of(session, user.id))
     session.add_all(UserRole(user_id=user.id, role=r) for r in sorted(set(roles) - held))
@@ -60,7 +69,7 @@ async def provision_user(
         "user.provisioned",
         entity_type="user",
         entity_id=user.id,
-        diff={"roles": sorted(set(roles)), "created": created},
+        diff={"roles": sorted(set(roles)), "created": created, "reclaimed": squatted},
     )
     return user, created
 

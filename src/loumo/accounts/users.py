@@ -11,11 +11,11 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.context import AuthContext
-from loumo.accounts.errors import UnknownReference
+from loumo.accounts.errors import Outranked, UnknownReference
 from loumo.accounts.fidelity import balance, balances
 from loumo.accounts.models import User, UserRole
 from loumo.accounts.profile import user_fields
-from loumo.accounts.roles import check_can_grant, role_permissions, roles_of
+from loumo.accounts.roles import check_can_grant, permissions_for, role_permissions, roles_of
 from loumo.accounts.schemas import UserAdminRead, UserAdminUpdate
 from loumo.accounts.sessions import revoke_sessions
 from loumo.audit import service as audit
@@ -84,6 +84,18 @@ async def _user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
+async def check_outranks(session: AsyncSession, principal: Principal, user: User) -> None:
+    """403 `outranked` unless the caller holds every permission `user` holds."""
+    if user.id == principal.user_id:
+        return
+    held = await permissions_for(session, await roles_of(session, user.id))
+    missing = sorted(p for p in held if not principal.has(p))
+    if missing:
+        raise Outranked(
+            f"You cannot change this user: they hold permissions you do not ({', '.join(missing)})"
+        )
+
+
 async def get_user(session: AsyncSession, user_id: str) -> UserAdminRead:
     return await _admin_read(session, await _user(session, user_id))
 
@@ -95,8 +107,13 @@ async def update_user(
     user_id: str,
     data: UserAdminUpdate,
 ) -> UserAdminRead:
-    """Change a user's name, active flag or roles; deactivation revokes their sessions."""
+    """Change a user's name, active flag or roles; deactivation revokes their sessions.
+
+    Nobody changes a user who holds a permission they do not hold themselves (an admin's
+    account is out of reach of support staff with `users:write`).
+    """
     user = await _user(session, user_id)
+    await check_outranks(session, principal, user)
     values = data.model_dump(exclude_unset=True)
     diff: dict[str, Any] = {}
     if "roles" in values:

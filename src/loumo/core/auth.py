@@ -20,6 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.core.db import Database
 from loumo.core.errors import PermissionDenied, Unauthorized
 
+
+class EmailNotVerified(PermissionDenied):
+    code, title = "email_not_verified", "Email not verified"
+
+
 ALGORITHM = "HS256"
 AUDIENCE = "loumo"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 (a token kind, not a secret)
@@ -36,6 +41,9 @@ class Principal:
     permissions: frozenset[str] = frozenset()
     managed_shop_ids: frozenset[str] = frozenset()
     session_id: str | None = None
+    # False until the account's address is verified: such a caller passes only the routes that
+    # take `SignedInPrincipal` (reading `/me`); `CurrentPrincipal` answers 403.
+    email_verified: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def has(self, permission: str) -> bool:
@@ -66,13 +74,15 @@ def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:
     return claims
 
 
-async def _optional_principal(
+async def _signed_in(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """The caller, looked up in a short read-only session of its own: its pooled connection
-    goes back before the route runs, so a route that then waits (on a decoding slot, say)
-    holds none, and the request's unit of work checks one out only when it first needs it."""
+    """The caller of a valid bearer token, verified or not; None without a token.
+
+    Looked up in a short read-only session of its own: its pooled connection goes back before
+    the route runs, so a route that then waits (on a decoding slot, say) holds none, and the
+    request's unit of work checks one out only when it first needs it."""
     if credentials is None:
         return None
     claims = decode_access_token(credentials.credentials, request.app.state.secret_key)
@@ -87,9 +97,17 @@ async def _optional_principal(
     return principal
 
 
+async def _optional_principal(
+    principal: Annotated[Principal | None, Depends(_signed_in)],
+) -> Principal | None:
+    """A public route's caller; an account whose address is not verified counts as anonymous."""
+    return principal if principal is not None and principal.email_verified else None
+
+
 async def _principal(
-    principal: Annotated[Principal | None, Depends(_optional_principal)],
+    principal: Annotated[Principal | None, Depends(_signed_in)],
 ) -> Principal:
+    """Any signed-in caller, verified or not (see `SignedInPrincipal`)."""
     if principal is None:
         error = Unauthorized("Sign in to use this endpoint")
         error.headers["WWW-Authenticate"] = "Bearer"
@@ -97,8 +115,21 @@ async def _principal(
     return principal
 
 
+async def _verified_principal(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    if not principal.email_verified:
+        raise EmailNotVerified(
+            "Verify your email address first (POST /api/v1/auth/verify-email); "
+            "a new code comes with POST /api/v1/auth/resend-verification"
+        )
+    return principal
+
+
 OptionalPrincipal = Annotated[Principal | None, Depends(_optional_principal)]
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(_verified_principal)]
+# Admits an account whose address is not verified yet: only for what such an account may do
+# (read `/me`, verify); every other route takes `CurrentPrincipal`.
+SignedInPrincipal = Annotated[Principal, Depends(_principal)]
+OptionalSignedInPrincipal = Annotated[Principal | None, Depends(_signed_in)]
 
 
 def sees_inactive(principal: Principal | None, permission: str) -> bool:

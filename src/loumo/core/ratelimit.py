@@ -2,6 +2,10 @@
 
 With Redis every API process shares the same counters, so a limit holds across processes and
 machines. Limits use a moving window: the (n+1)th hit within the window is refused.
+
+`hit` is the only gate: it counts and decides in one atomic step (a lock in memory, a Lua script
+in Redis), so parallel requests cannot all pass a check made before any of them was counted.
+Count an attempt before doing the work it guards (checking a password, a code), never after.
 """
 
 from __future__ import annotations
@@ -62,18 +66,10 @@ class RateLimiter:
         except StorageError as exc:
             raise self._unavailable(exc) from None
 
-    async def check(self, rule: Rule, key: str) -> None:
-        """Refuse with 429 when the limit is reached, without counting a hit."""
+    async def clear(self, rule: Rule, key: str) -> None:
+        """Forget the hits of one (rule, key), e.g. an account's failures after a success."""
         try:
-            if not await self._strategy.test(rule.item, *self._ids(rule, key)):
-                raise RateLimited(await self._retry_after(rule, key))
-        except StorageError as exc:
-            raise self._unavailable(exc) from None
-
-    async def record(self, rule: Rule, key: str) -> None:
-        """Count one hit without refusing (e.g. a failed attempt after it was answered)."""
-        try:
-            await self._strategy.hit(rule.item, *self._ids(rule, key))
+            await self._strategy.clear(rule.item, *self._ids(rule, key))
         except StorageError as exc:
             raise self._unavailable(exc) from None
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.core.settings import Settings
 from loumo.jobs.models import Job
 from loumo.jobs.outbox import defer
+from loumo.jobs.registry import PermanentJobError
 
 logger = structlog.get_logger("loumo.email")
 
@@ -41,6 +42,8 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "verify_email": frozenset({"name", "code", "link"}),
     "password_reset": frozenset({"name", "link", "code"}),
     "password_changed": frozenset({"name"}),
+    # Someone registered an address whose account was never verified: its owner may take it.
+    "account_pending_claim": frozenset({"link", "code"}),
     "order_confirmation": frozenset({"name", "order_reference", "total", "currency", "link"}),
     "payment_received": frozenset({"name", "order_reference", "amount", "currency", "link"}),
     "payment_failed": frozenset({"name", "order_reference", "amount", "currency", "link"}),
@@ -258,11 +261,12 @@ class FileBackend:
         name = hashlib.sha256(message_id.encode()).hexdigest()[:32]
         path = self.directory / f"{name}.eml"
         path.write_bytes(message.as_bytes())  # same id, same file: a retry overwrites
+        # Never the subject or the body: they may carry a one-time code.
         logger.info(
             "email_written",
             path=str(path),
             to=str(message["To"]),
-            subject=str(message["Subject"]),
+            template=str(message["X-Loumo-Template"]),
             message_id=message_id,
         )
 
@@ -296,6 +300,27 @@ class SMTPBackend:
             cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
         )
         logger.info("email_sent", to=str(message["To"]), message_id=str(message["Message-ID"]))
+
+
+async def deliver(payload: EmailJobPayload, settings: Settings, *, message_key: str) -> None:
+    """Build and send one message now, from inside a job (the `email.send` job, or a domain's
+    job that derives a secret at send time and must not put it in a job payload).
+
+    A message that cannot be built, or that the SMTP server refuses for good, raises
+    `PermanentJobError`; a transient failure raises, and the job is retried.
+    """
+    try:
+        message = build_message(payload, settings, message_key=message_key)
+    except EmailError as exc:
+        raise PermanentJobError(f"cannot build the message: {exc}") from exc
+    try:
+        await get_backend(settings).send(message)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        raise PermanentJobError(f"the SMTP server refused the recipient: {exc}") from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        if exc.code >= 500:
+            raise PermanentJobError(f"the SMTP server refused the message: {exc}") from exc
+        raise
 
 
 def get_backend(settings: Settings) -> EmailBackend:
