@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None  # tests and proxies only; the SDK's default otherwise
 
     public_base_url: str = "http://127.0.0.1:8000"
-    # Production mode (docs/production-mode.md). `/docs`, `/redoc` and `/openapi.json`: unset
+    # Production mode (docs/security.md). `/docs`, `/redoc` and `/openapi.json`: unset
     # means on outside production, off in production.
     api_docs: bool | None = None
     # `/metrics` takes `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it is open
@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024)
-    # Input limits (docs/security-input.md): the whole request body must arrive within this
+    # Input limits (docs/security.md): the whole request body must arrive within this
     # many seconds (408 past it; read before any route runs, see core.request_guard); images
     # above this many pixels are refused from their header (413); at most this many uploads
     # wait for one of the decoding threads (503 with Retry-After beyond); and bytes a user's
