@@ -125,3 +125,15 @@ def test_operation_texts_follow_one_convention(app: FastAPI) -> None:
         if route.endpoint.__doc__:
             problems.append(f"{where}: docstring on the route function")
     assert problems == []
+
+
+def test_operation_ids_are_unique(app: FastAPI) -> None:
+    """FastAPI only warns (on the server's log) when two operations share an id; clients
+    generated from the document would merge them."""
+    ids = [
+        operation["operationId"]
+        for item in app.openapi()["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
+    assert len(ids) == len(set(ids))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
@@ -50,14 +51,15 @@ async def upload_image(
     return MediaRead.build(media, storage)
 
 
-@files_router.api_route(
-    "/media/{key:path}",
-    summary="Serve a stored file",
-    description="Keys are content hashes, so each answer is cacheable forever.",
-    methods=["GET", "HEAD"],
-    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+FILE_ROUTE: dict[str, Any] = {
+    "description": "Keys are content hashes, so each answer is cacheable forever.",
+    "responses": {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
     **policy("public"),
-)
+}
+
+
+@files_router.head("/media/{key:path}", summary="Headers of a stored file", **FILE_ROUTE)
+@files_router.get("/media/{key:path}", summary="Serve a stored file", **FILE_ROUTE)
 async def serve_media(key: str, request: Request, storage: StorageDep) -> Response:
     if not is_valid_key(key) or not isinstance(storage, LocalStorage):
         raise NotFound("No such file")
