@@ -76,29 +76,26 @@ async def _collect_cash(
         await record_cash_payment(session, order.id, order.total, collector)
 
 
-async def check_code(
+async def _check_code(
     session: AsyncSession,
     principal: Principal,
-    delivery_id: str,
+    delivery: Delivery,
     code: str,
     *,
     secret_key: str,
     code_ttl: timedelta,
     meta: RequestMeta,
-) -> Delivery:
-    """The agent's code for a delivery out for delivery: a wrong one is counted (one
-    conditional UPDATE, at most `MAX_TRIES`; the fifth locks the code and alerts staff) and
-    refused. Kept apart from closing so that the route counts tries outside the idempotent
-    unit of work (whose failure rolls back): the count and the alert commit with the refusal."""
-    delivery, _ = await as_agent(session, principal, delivery_id)
-    if delivery.status != DeliveryStatus.OUT_FOR_DELIVERY:
-        return delivery  # closing answers (a replay, or 409 for the state)
+) -> None:
+    """Refuse a locked, expired or wrong code. A wrong one is counted (one conditional UPDATE,
+    at most `MAX_TRIES`; the fifth locks the code and alerts staff): `WrongCode` and
+    `CodeLocked` keep their changes, so the count and the alert commit with the refusal, even
+    inside the route's idempotent unit of work (which then frees the key)."""
     if delivery.code_tries >= codes.MAX_TRIES:
         raise CodeLocked("Too many wrong codes: staff must reissue the code")
     if codes.expired(delivery, code_ttl):
         raise CodeExpired("The closing code expired: staff must reissue it")
     if codes.matches(secret_key, delivery, code):
-        return delivery
+        return
     tries = await codes.count_wrong_try(session, delivery)
     if tries is None:
         raise CodeLocked("Too many wrong codes: staff must reissue the code")
@@ -121,22 +118,23 @@ async def complete(
     code_ttl: timedelta,
     meta: RequestMeta,
 ) -> Delivery:
-    """The agent closes with the customer's code (`check_code` first): the fulfilment is
+    """The agent closes with the customer's code (a wrong one counted): the fulfilment is
     delivered (the order once all are), a cash order's money recorded, capacity freed."""
-    delivery = await check_code(
-        session,
-        principal,
-        delivery_id,
-        code,
-        secret_key=secret_key,
-        code_ttl=code_ttl,
-        meta=meta,
-    )
+    delivery, _ = await as_agent(session, principal, delivery_id)
     if delivery.status != DeliveryStatus.OUT_FOR_DELIVERY:
         raise DeliveryStateConflict(
             f"The delivery is {delivery.status}; only one out for delivery is closed",
             status=delivery.status,
         )
+    await _check_code(
+        session,
+        principal,
+        delivery,
+        code,
+        secret_key=secret_key,
+        code_ttl=code_ttl,
+        meta=meta,
+    )
     await end_trip(session, principal, delivery, DeliveryStatus.DELIVERED, delivered_at=utcnow())
     order = await order_of(session, delivery)
     if order.payment_method == "cash":

@@ -182,16 +182,6 @@ async def complete_delivery(
 ) -> JSONResponse:
     secret_key: str = request.app.state.secret_key
     code_ttl = await business.value(session, business.DELIVERY_CODE_TTL, _settings(request))
-    # A wrong code is counted and refused before the key is claimed: the count must commit.
-    await closing.check_code(
-        session,
-        principal,
-        delivery_id,
-        body.code,
-        secret_key=secret_key,
-        code_ttl=code_ttl,
-        meta=meta,
-    )
 
     async def work() -> tuple[int, Any]:
         delivery = await closing.complete(
