@@ -17,6 +17,7 @@ What is where:
   stored; wrong tries counted with a conditional UPDATE.
 - `notices.py`: who is told (the agent on assignment, the customer at start, staff on a lock).
 - `tasks.py`: the periodic assignment job (switched by the `delivery_auto_assign` setting).
+- `seed.py`: the demo agent's profile (`loumo seed --demo`).
 - `schemas.py`, `errors.py`; HTTP only: `agents_router.py` (`/agents`), `deliveries_router.py`
   (`/deliveries`, `/orders/{id}/deliveries`, `/orders/{id}/delivery-code`), both mounted by
   `router.py`.
