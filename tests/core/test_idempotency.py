@@ -58,8 +58,8 @@ def probe_router(probe: Probe) -> APIRouter:
                 await probe.gate.wait()
             session.add(AuditEntry(action="probe", entity_id=label, diff={"amount": body.amount}))
             await session.flush()
-            if body.amount < 0:
-                raise Conflict("A negative amount is refused")
+            if body.amount < 0:  # -2: refused, but the write is a trace to keep
+                raise Conflict("A negative amount is refused", keep_changes=body.amount == -2)
             effects = await session.scalar(
                 select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "probe")
             )
@@ -200,6 +200,22 @@ async def test_a_failed_request_frees_its_key(
     retried = await probe_client.post("/probe/x/a", json={"amount": -1}, headers=headers)
     assert retried.status_code == 409
     assert retried.json()["code"] == "conflict"
+
+
+async def test_an_error_that_keeps_changes_commits_the_work_and_frees_the_key(
+    probe_client: httpx.AsyncClient, auth_headers: AuthHeaders, db: AsyncSession
+) -> None:
+    headers = {**await auth_headers("idem0000000000000000000000000010"), "Idempotency-Key": "k10"}
+    refused = await probe_client.post("/probe/x/a", json={"amount": -2}, headers=headers)
+    assert refused.status_code == 409
+    assert "Idempotent-Replayed" not in refused.headers
+    assert await effects(db) == 1  # the work's write was kept
+    assert await db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    retried = await probe_client.post("/probe/x/a", json={"amount": -2}, headers=headers)
+    assert retried.status_code == 409  # the key was free: the work ran again, not a replay
+    assert "Idempotent-Replayed" not in retried.headers
+    assert await effects(db) == 2
+    assert await db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
 
 
 async def test_expired_keys_start_over_and_are_purged(

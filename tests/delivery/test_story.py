@@ -225,6 +225,29 @@ async def test_five_wrong_codes_lock_the_closing_until_staff_reissue(
     assert (await reload(db, str(order["id"]))).status == "delivered"
 
 
+async def test_a_wrong_code_frees_its_key_and_its_try_stays_counted(
+    client: httpx.AsyncClient,
+    world: World,
+    db: AsyncSession,
+    agent: Agent,
+    dispatcher: dict[str, str],
+) -> None:
+    order, delivery_id, wrong = await _out(client, world, agent, dispatcher)
+    url, headers = f"{API}/deliveries/{delivery_id}/complete", {**agent.headers, **key()}
+    first = await client.post(url, json={"code": wrong}, headers=headers)
+    again = await client.post(url, json={"code": wrong}, headers=headers)
+    # The same key runs again (not a replay): each wrong try is counted and committed.
+    assert [first.json().get("tries_left"), again.json().get("tries_left")] == [4, 3]
+    assert "Idempotent-Replayed" not in again.headers
+    row = await db.get(Delivery, delivery_id, populate_existing=True)
+    assert row is not None and row.code_tries == 2
+    right = (await codes_of(client, world.buyer.headers, str(order["id"])))[delivery_id]
+    closed = await client.post(url, json={"code": right}, headers=headers)
+    assert closed.status_code == 200, closed.text  # the key was free for another body
+    replayed = await client.post(url, json={"code": right}, headers=headers)
+    assert (replayed.status_code, replayed.headers["Idempotent-Replayed"]) == (200, "true")
+
+
 async def test_parallel_wrong_codes_count_at_most_five(
     client: httpx.AsyncClient,
     world: World,

@@ -6,7 +6,8 @@ inserts a `running` row and commits it at once (the request's session has writte
 using it rather than a second connection keeps one pooled connection per request), so that a
 concurrent retry sees it (409); the work then runs in the request's unit of work, and the answer
 is stored in that same unit of work, so the answer exists if and only if the work committed. A
-request that fails frees its key for a retry.
+request that fails frees its key for a retry; its work is rolled back, unless the error keeps its
+changes (`AppError.keep_changes`: a wrong code counted), which then commit with the key freed.
 Rules (DESIGN.md, after the IETF idempotency-key draft): no header → 400; same key and body →
 the stored answer; same key, other body → 422; still running → 409.
 """
@@ -180,6 +181,17 @@ async def _forget(session: AsyncSession, row_id: str) -> None:
     await session.commit()
 
 
+async def _keep(session: AsyncSession, row_id: str) -> None:
+    """The work failed with an error that keeps its changes (`AppError.keep_changes`): commit
+    them and free the key in one commit, so that the trace stays and a retry runs again."""
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.id == row_id, IdempotencyRecord.status == RUNNING
+        )
+    )
+    await session.commit()
+
+
 Work = Callable[[], Awaitable[tuple[int, Any]]]
 
 
@@ -197,7 +209,8 @@ async def idempotent(
 
     `session` is the request's unit of work, with nothing written yet: the claim is committed
     in it first, then the answer is stored in it, so it commits with the work. On an error the
-    work is rolled back and the key freed (a retry may succeed); the error propagates.
+    work is rolled back and the key freed (a retry may succeed); the error propagates. An
+    `AppError` with `keep_changes` commits the work's changes instead, with the key freed.
     """
     if key is None or not key.strip():
         raise IdempotencyKeyRequired(f"This endpoint needs an {HEADER} header (e.g. a UUID)")
@@ -223,6 +236,16 @@ async def idempotent(
             .execution_options(synchronize_session=False)
         )
         await session.flush()
+    except AppError as error:
+        if not error.keep_changes:
+            await _forget(session, claimed)
+            raise
+        try:
+            await _keep(session, claimed)
+        except Exception:
+            await _forget(session, claimed)
+            raise
+        raise
     except Exception:
         await _forget(session, claimed)
         raise

@@ -106,15 +106,33 @@ def _when(value: datetime | None) -> str:
     return as_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-async def tell_customer_started(session: AsyncSession, delivery: Delivery, order: Order) -> None:
-    """The customer learns who is coming and when (in-app)."""
-    agent = await agent_first_name(session, delivery.agent_id)
-    eta = _when(delivery.eta)
+async def _tell_customer(
+    session: AsyncSession,
+    order: Order,
+    severity: Severity,
+    title: dict[str, str],
+    body: dict[str, str],
+) -> None:
+    """An in-app notice to the order's customer, linked to the order."""
     await notify(
         session,
         recipients=await resolve_recipients(session, [order.user_id]),
         kind=NotificationKind.DELIVERY,
-        severity=Severity.INFO,
+        severity=severity,
+        title=title,
+        body=body,
+        link=Link(type="order", id=order.id),
+    )
+
+
+async def tell_customer_started(session: AsyncSession, delivery: Delivery, order: Order) -> None:
+    """The customer learns who is coming and when (in-app)."""
+    agent = await agent_first_name(session, delivery.agent_id)
+    eta = _when(delivery.eta)
+    await _tell_customer(
+        session,
+        order,
+        Severity.INFO,
         title={
             "fr": f"{agent or 'Votre livreur'} arrive : {order.reference}",
             "en": f"{agent or 'Your courier'} is on the way: {order.reference}",
@@ -123,7 +141,6 @@ async def tell_customer_started(session: AsyncSession, delivery: Delivery, order
             "fr": f"Arrivée estimée : {eta}. Donnez votre code de livraison à l'arrivée.",
             "en": f"Estimated arrival: {eta}. Give your delivery code on arrival.",
         },
-        link=Link(type="order", id=order.id),
     )
 
 
@@ -131,11 +148,10 @@ async def tell_customer_failed(
     session: AsyncSession, delivery: Delivery, order: Order, reason: str
 ) -> None:
     """The customer learns the attempt failed (in-app)."""
-    await notify(
+    await _tell_customer(
         session,
-        recipients=await resolve_recipients(session, [order.user_id]),
-        kind=NotificationKind.DELIVERY,
-        severity=Severity.WARNING,
+        order,
+        Severity.WARNING,
         title={
             "fr": f"Livraison manquée : {order.reference}",
             "en": f"Delivery attempt failed: {order.reference}",
@@ -144,7 +160,6 @@ async def tell_customer_failed(
             "fr": f"Motif : {reason}. Notre équipe vous recontacte.",
             "en": f"Reason: {reason}. Our team will get back to you.",
         },
-        link=Link(type="order", id=order.id),
     )
 
 

@@ -10,6 +10,7 @@ from loumo.accounts.models import User
 from loumo.accounts.seed import DEMO_MANAGER_EMAIL
 from loumo.content.seed import seed_content
 from loumo.core.db import Database
+from loumo.delivery.seed import seed_demo_agent
 from loumo.orders.seed import seed_demo_orders
 from loumo.promotions.seed import seed_promotions
 from loumo.seed.catalog import seed_catalog, seed_scale
@@ -41,6 +42,8 @@ async def run_seed(database_url: str, *, demo: bool, scale: int | None) -> list[
                 shop = await link_demo_manager(session, DEMO_MANAGER_EMAIL)
                 if shop:
                     lines.append(f"demo shop manager manages {shop}")
+                if await seed_demo_agent(session):
+                    lines.append("demo delivery agent: profile created (every active zone)")
                 orders = await seed_demo_orders(session)
                 lines.append(f"demo orders: {orders} created")
                 topics = await seed_content(session)

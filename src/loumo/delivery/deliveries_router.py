@@ -1,0 +1,309 @@
+"""HTTP routes of deliveries: assigning, reading, the agent's moves (start, complete with the
+code, proof, fail), staff's (reschedule, cancel, reissue the code), the customer's code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from loumo.audit.deps import RequestMetaDep
+from loumo.content import settings as business
+from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.db import SessionDep
+from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.pagination import Page
+from loumo.core.policy import policy
+from loumo.core.settings import Settings
+from loumo.delivery import (
+    DELIVERIES_WRITE,
+    closing,
+    dispatch,
+    moves,
+    proofs,
+    visibility,
+)
+from loumo.delivery.schemas import (
+    DeliveryCancel,
+    DeliveryCode,
+    DeliveryComplete,
+    DeliveryCreate,
+    DeliveryFail,
+    DeliveryQuery,
+    DeliveryRead,
+    DeliveryReschedule,
+    DeliveryStart,
+    ProofKind,
+)
+from loumo.media import intake
+from loumo.media.dependencies import StorageDep
+
+deliveries_router = APIRouter(tags=["delivery"])
+DeliveryId = Annotated[str, Path(min_length=1, max_length=32, description="A delivery id")]
+OrderId = Annotated[str, Path(min_length=1, max_length=32, description="An order id")]
+DeliveryWriter = Annotated[Principal, Depends(require(DELIVERIES_WRITE))]
+
+AGENT_ONLY = (
+    "Only the agent the delivery is assigned to; a delivery the caller cannot see is a 404, "
+    "one they see but do not carry a 403."
+)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@deliveries_router.post(
+    "/orders/{order_id}/deliveries",
+    response_model=DeliveryRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Assign a ready fulfilment of the order to an agent (named, or the fairest)",
+    responses={
+        400: {"description": "Unknown agent or fulfilment, or an agent outside the zone"},
+        409: {"description": "Not ready, already assigned, agent at capacity, none available"},
+    },
+    **policy(f"permission:{DELIVERIES_WRITE}"),
+)
+async def assign_delivery(
+    order_id: OrderId,
+    body: DeliveryCreate,
+    session: SessionDep,
+    principal: DeliveryWriter,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+) -> DeliveryRead:
+    delivery = await dispatch.assign(session, principal, order_id, body, meta=meta)
+    return await visibility.read(session, delivery, visibility.STAFF, storage)
+
+
+@deliveries_router.get(
+    "/orders/{order_id}/delivery-code",
+    response_model=Page[DeliveryCode],
+    summary="The closing code of your own order while it is out for delivery",
+    description="One code per shop's delivery under way. Any other order, or an order with "
+    "nothing out, is a 404.",
+    **policy("owner"),
+)
+async def delivery_code(
+    order_id: OrderId, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Page[DeliveryCode]:
+    return await closing.delivery_codes(
+        session,
+        principal,
+        order_id,
+        secret_key=request.app.state.secret_key,
+        code_ttl=await business.value(session, business.DELIVERY_CODE_TTL, _settings(request)),
+    )
+
+
+@deliveries_router.get(
+    "/deliveries",
+    response_model=Page[DeliveryRead],
+    summary="Deliveries the caller may see, most urgent first (`mine=1` for an agent's own)",
+    description="Agents see their own, shop managers their shops', customers their orders', "
+    "staff holding `deliveries:read` all; ordered by priority, then when due.",
+    **policy("authenticated"),
+)
+async def list_deliveries(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    storage: StorageDep,
+    query: Annotated[DeliveryQuery, Query()],
+) -> Page[DeliveryRead]:
+    return await visibility.list_deliveries(session, principal, query, storage)
+
+
+@deliveries_router.get(
+    "/deliveries/{delivery_id}",
+    response_model=DeliveryRead,
+    summary="A delivery, as the caller may see it",
+    description="Its agent, its shop's managers, its customer (state and agent's first name "
+    "only) and staff; anyone else gets a 404.",
+    **policy("owner"),
+)
+async def get_delivery(
+    delivery_id: DeliveryId, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
+) -> DeliveryRead:
+    return await visibility.get_delivery(session, principal, delivery_id, storage)
+
+
+async def _agent_answer(session: SessionDep, delivery: Any, storage: StorageDep) -> DeliveryRead:
+    return await visibility.read(session, delivery, visibility.AGENT, storage)
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/start",
+    response_model=DeliveryRead,
+    summary="Set off with a delivery (the customer is told the estimated arrival)",
+    description=AGENT_ONLY,
+    **policy("owner"),
+)
+async def start_delivery(
+    delivery_id: DeliveryId,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+    body: DeliveryStart | None = None,
+) -> DeliveryRead:
+    delivery = await moves.start(
+        session,
+        principal,
+        delivery_id,
+        body or DeliveryStart(),
+        default_eta=await business.value(
+            session, business.DELIVERY_DEFAULT_ETA, _settings(request)
+        ),
+        meta=meta,
+    )
+    return await _agent_answer(session, delivery, storage)
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/complete",
+    response_model=DeliveryRead,
+    summary="Close a delivery with the customer's code (`Idempotency-Key` required)",
+    description=AGENT_ONLY + " A wrong code is a 400 `wrong_code` with `tries_left`; the fifth "
+    "locks the code (409 `code_locked`, staff alerted). A cash order's money is recorded.",
+    **policy("owner"),
+)
+async def complete_delivery(
+    delivery_id: DeliveryId,
+    body: DeliveryComplete,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+    key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    secret_key: str = request.app.state.secret_key
+    code_ttl = await business.value(session, business.DELIVERY_CODE_TTL, _settings(request))
+
+    async def work() -> tuple[int, Any]:
+        delivery = await closing.complete(
+            session,
+            principal,
+            delivery_id,
+            body.code,
+            secret_key=secret_key,
+            code_ttl=code_ttl,
+            meta=meta,
+        )
+        read = await _agent_answer(session, delivery, storage)
+        return 200, read.model_dump(mode="json")
+
+    return await idempotent(
+        request,
+        session,
+        principal_id=principal.user_id,
+        key=key,
+        body={"delivery_id": delivery_id, **body.model_dump(mode="json")},
+        work=work,
+    )
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/proof",
+    response_model=DeliveryRead,
+    summary="Attach a proof photo or the customer's signature (upload or media key)",
+    description=AGENT_ONLY + " `kind` is `photo` (default) or `signature`.",
+    responses={
+        400: {"description": "Unknown media key"},
+        413: {"description": "File or image too large"},
+        415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
+        429: {"description": "Too many uploads by this user in the last minute"},
+    },
+    openapi_extra={**intake.upload_body(), **policy("owner")["openapi_extra"]},
+)
+async def add_proof(
+    delivery_id: DeliveryId,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+    kind: ProofKind = ProofKind.PHOTO,
+) -> DeliveryRead:
+    # Refuse callers who may not act on this delivery before taking in an upload.
+    await proofs.ensure_agent(session, principal, delivery_id)
+    key = await intake.image_key(request, session, storage, principal, purpose="delivery_proof")
+    delivery = await proofs.add_proof(session, principal, delivery_id, kind, key, meta=meta)
+    return await _agent_answer(session, delivery, storage)
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/fail",
+    response_model=DeliveryRead,
+    summary="Report a failed attempt (customer absent, refused, address wrong)",
+    description=AGENT_ONLY + " A refusal puts the goods back on the shop's shelf.",
+    **policy("owner"),
+)
+async def fail_delivery(
+    delivery_id: DeliveryId,
+    body: DeliveryFail,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+) -> DeliveryRead:
+    delivery = await moves.fail(session, principal, delivery_id, body, meta=meta)
+    return await _agent_answer(session, delivery, storage)
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/reschedule",
+    response_model=DeliveryRead,
+    summary="Reschedule a delivery (time, agent, priority); a failed one is assigned again",
+    **policy(f"permission:{DELIVERIES_WRITE}"),
+)
+async def reschedule_delivery(
+    delivery_id: DeliveryId,
+    body: DeliveryReschedule,
+    session: SessionDep,
+    principal: DeliveryWriter,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+) -> DeliveryRead:
+    delivery = await moves.reschedule(session, principal, delivery_id, body, meta=meta)
+    return await visibility.read(session, delivery, visibility.STAFF, storage)
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/cancel",
+    response_model=DeliveryRead,
+    summary="Call off a delivery not under way (a failed one's goods go back)",
+    **policy(f"permission:{DELIVERIES_WRITE}"),
+)
+async def cancel_delivery(
+    delivery_id: DeliveryId,
+    session: SessionDep,
+    principal: DeliveryWriter,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+    body: DeliveryCancel | None = None,
+) -> DeliveryRead:
+    delivery = await moves.cancel(
+        session, principal, delivery_id, body or DeliveryCancel(), meta=meta
+    )
+    return await visibility.read(session, delivery, visibility.STAFF, storage)
+
+
+@deliveries_router.post(
+    "/deliveries/{delivery_id}/reissue-code",
+    response_model=DeliveryRead,
+    summary="Issue a new closing code (the old one stops working; tries start again)",
+    **policy(f"permission:{DELIVERIES_WRITE}"),
+)
+async def reissue_code(
+    delivery_id: DeliveryId,
+    session: SessionDep,
+    principal: DeliveryWriter,
+    meta: RequestMetaDep,
+    storage: StorageDep,
+) -> DeliveryRead:
+    delivery = await closing.reissue_code(session, principal, delivery_id, meta=meta)
+    return await visibility.read(session, delivery, visibility.STAFF, storage)
