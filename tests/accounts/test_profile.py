@@ -72,21 +72,24 @@ async def test_unknown_zone_and_bad_coordinates_are_4xx(
     headers = await auth_headers(app, customer)
     base = {"label": "Home", "street": "Rue 1", "locality": "Bastos", "zone_id": zone.id}
     for body in (
-        {**base, "zone_id": "nope"},
-        {**base, "zone_id": inactive.id},
         {**base, "latitude": 91},
         {**base, "longitude": "east"},
         {**base, "label": ""},
-        {**base, "zone_id": None},
+        {**base, "zone_id": "a zone"},
     ):
         response = await client.post(f"{API}/me/addresses", headers=headers, json=body)
         assert response.status_code == 422, (body, response.text)
+    for body in ({**base, "zone_id": "nope"}, {**base, "zone_id": inactive.id}):
+        response = await client.post(f"{API}/me/addresses", headers=headers, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["code"] == "unknown_zone"
+        assert response.json()["field"] == "zone_id"
     assert await count(db, Address) == 0
     created = await client.post(f"{API}/me/addresses", headers=headers, json=base)
     moved = await client.patch(
         f"{API}/me/addresses/{created.json()['id']}", headers=headers, json={"zone_id": "nope"}
     )
-    assert moved.status_code == 422 and moved.json()["code"] == "unknown_reference"
+    assert moved.status_code == 400 and moved.json()["code"] == "unknown_zone"
 
 
 async def test_other_peoples_addresses_are_404(

@@ -1,11 +1,11 @@
-"""The caller's delivery addresses (`/me/addresses`): each in an active zone, one the default."""
+"""The caller's delivery addresses (`/me/addresses`): each placed in an active zone that accepts
+it (`zones.service.place`), one the default."""
 
 from __future__ import annotations
 
 from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.errors import UnknownReference
 from loumo.accounts.models import Address
 from loumo.accounts.schemas import AddressCreate, AddressUpdate
 from loumo.core.auth import Principal
@@ -18,14 +18,13 @@ def _own_addresses(principal: Principal) -> Select[Address]:
     return select(Address).where(Address.user_id == principal.user_id)
 
 
-async def _check_zone(session: AsyncSession, zone_id: str) -> None:
-    if not await zones_service.is_active_zone(session, zone_id):
-        raise UnknownReference(
-            "No active delivery zone has this id",
-            errors=[
-                {"field": "zone_id", "location": "body", "message": "unknown zone", "type": "ref"}
-            ],
-        )
+async def _place(
+    session: AsyncSession, address: Address, zone_id: str | None, keep: str | None = None
+) -> None:
+    zone = await zones_service.place(
+        session, address.locality, address.latitude, address.longitude, zone_id=zone_id, keep=keep
+    )
+    address.zone_id = zone.id
 
 
 async def list_addresses(session: AsyncSession, principal: Principal) -> list[Address]:
@@ -54,9 +53,9 @@ async def create_address(
     session: AsyncSession, principal: Principal, data: AddressCreate
 ) -> Address:
     """Add an address; the first one, or one sent with `is_default`, becomes the default."""
-    await _check_zone(session, data.zone_id)
     has_any = await session.scalar(select(exists(_own_addresses(principal))))
     address = Address(user_id=principal.user_id, **data.model_dump(exclude={"is_default"}))
+    await _place(session, address, data.zone_id)
     session.add(address)
     await session.flush()
     if data.is_default or not has_any:
@@ -71,11 +70,12 @@ async def update_address(
 ) -> Address:
     address = await get_address(session, principal, address_id)
     values = data.model_dump(exclude_unset=True)
-    if "zone_id" in values:
-        await _check_zone(session, values["zone_id"])
     make_default = values.pop("is_default", None)
+    zone_id = values.pop("zone_id", None)
     for name, value in values.items():
         setattr(address, name, value)
+    if zone_id is not None or values.keys() & {"locality", "latitude", "longitude"}:
+        await _place(session, address, zone_id, keep=address.zone_id)
     if make_default:
         await _make_default(session, principal, address)
     await session.flush()

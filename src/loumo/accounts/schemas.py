@@ -163,7 +163,9 @@ class AddressCreate(Input):
     street: Text
     locality: Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
     description: LongText = ""
-    zone_id: Id
+    zone_id: Id | None = Field(
+        default=None, description="Left out: the active zone that covers the address"
+    )
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     is_default: bool = False

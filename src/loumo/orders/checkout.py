@@ -54,6 +54,7 @@ from loumo.promotions.models import Promotion
 from loumo.promotions.schemas import BasketLine, Reason
 from loumo.shops import reservations
 from loumo.shops.models import Shop, Stock
+from loumo.zones import service as zones
 from loumo.zones.models import Zone
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
@@ -107,8 +108,13 @@ async def _address(session: AsyncSession, user_id: str, address_id: str) -> tupl
     )
     if address is None:
         raise UnknownAddress("address_id is not one of your addresses", field="address_id")
+    # The address's zone while it is active and still covers it (coverage may have changed
+    # since the address was saved), else the active zone that covers it now, else a 400.
     zone = await session.get(Zone, address.zone_id)
-    if zone is None or not zone.is_active:
+    place = (address.locality, address.latitude, address.longitude)
+    if zone is None or not zones.accepts(zone, *place):
+        zone = await zones.zone_for(session, *place)
+    if zone is None:
         raise AddressOutsideZones(
             "This address is in no active delivery zone; choose or update another address",
             field="address_id",

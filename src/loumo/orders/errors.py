@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from loumo.core.errors import BadRequest, Conflict, NotFound
+from loumo.zones.errors import AddressOutsideZones as AddressOutsideZones
 
 
 class OrderNotFound(NotFound):
@@ -15,10 +16,6 @@ class OrderNotFound(NotFound):
 
 class UnknownAddress(BadRequest):
     code, title = "unknown_address", "Unknown address"
-
-
-class AddressOutsideZones(BadRequest):
-    code, title = "address_outside_zones", "Address outside every delivery zone"
 
 
 class MixedCurrencies(BadRequest):

@@ -17,6 +17,7 @@ from loumo.orders.queries import fulfilments_of
 from loumo.orders.schemas import BasketItem, OrderCreate
 from loumo.orders.states import Actor, FulfilmentStatus
 from loumo.shops.models import Shop, Stock
+from loumo.zones import service as zones
 from loumo.zones.models import Zone
 
 DEMO_CUSTOMER_EMAIL = "customer@loumo.example"
@@ -24,16 +25,18 @@ DEMO_PHONE = "+237 650 00 00 00"
 
 
 async def _address(session: AsyncSession, user: User, zone_id: str) -> Address:
+    """The demo customer's address, placed in the zone covering Bastos (else `zone_id`)."""
     address = await session.scalar(
         select(Address).where(Address.user_id == user.id).order_by(Address.id).limit(1)
     )
     if address is None:
+        covering = await zones.zone_for(session, "Bastos", None, None)
         address = Address(
             user_id=user.id,
             label="Maison",
             street="Rue de l'Hippodrome",
             locality="Bastos",
-            zone_id=zone_id,
+            zone_id=covering.id if covering else zone_id,
             is_default=True,
         )
         session.add(address)

@@ -70,12 +70,14 @@ async def ensure_structure(session: AsyncSession) -> Structure:
     """Zones, categories and shops of the demo, created where missing."""
     now = utcnow()
     zone_ids: list[str] = []
-    for name, description, fee in ZONES:
+    for name, description, fee, localities in ZONES:
         zone = await session.scalar(select(Zone).where(Zone.name == name))
         if zone is None:
             zone = Zone(name=name, description=description, delivery_fee=fee, currency="XAF")
             session.add(zone)
-            await session.flush()
+        if not zone.localities:  # also zones seeded before zones had coverage
+            zone.localities = localities
+        await session.flush()
         zone_ids.append(zone.id)
 
     leaves: list[Leaf] = []

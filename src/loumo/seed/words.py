@@ -3,10 +3,15 @@ items and sizes, name qualifiers and descriptions (French first, then English)."
 
 from __future__ import annotations
 
-ZONES = [
-    ("Douala Akwa", "Akwa, Bonanjo et Deïdo", 1000),
-    ("Douala Bonapriso", "Bonapriso, Bali et Bonamoussadi", 1500),
-    ("Yaoundé Bastos", "Bastos, Golf et Centre-ville", 1500),
+ZONES = [  # name, description, delivery fee, the localities it covers
+    ("Douala Akwa", "Akwa, Bonanjo et Deïdo", 1000, ["Akwa", "Bonanjo", "Deïdo"]),
+    (
+        "Douala Bonapriso",
+        "Bonapriso, Bali et Bonamoussadi",
+        1500,
+        ["Bonapriso", "Bali", "Bonamoussadi"],
+    ),
+    ("Yaoundé Bastos", "Bastos, Golf et Centre-ville", 1500, ["Bastos", "Golf", "Centre-ville"]),
 ]
 SHOPS = [
     ("Marché d'Akwa", "Boulevard de la Liberté, Akwa", 0),

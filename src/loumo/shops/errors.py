@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from loumo.core.errors import BadRequest, Conflict
-
-
-class UnknownZone(BadRequest):
-    code, title = "unknown_zone", "Unknown zone"
+from loumo.core.errors import Conflict
 
 
 class InsufficientStock(Conflict):

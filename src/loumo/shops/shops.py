@@ -13,11 +13,10 @@ from loumo.core.errors import Conflict, NotFound, PermissionDenied
 from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.media import service as media
 from loumo.media.storage import Storage
-from loumo.shops.errors import UnknownZone
 from loumo.shops.models import Shop
 from loumo.shops.permissions import SHOPS_WRITE
 from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate
-from loumo.zones.models import Zone
+from loumo.zones import service as zones
 
 CONFLICT = "The shop conflicts with an existing one"
 
@@ -64,13 +63,8 @@ async def get_shop(
     return read_with_image(ShopRead, shop, storage)
 
 
-async def _check_zone(session: AsyncSession, zone_id: str) -> None:
-    if await session.get(Zone, zone_id) is None:
-        raise UnknownZone(f"No zone {zone_id}", field="zone_id")
-
-
 async def create_shop(session: AsyncSession, data: ShopCreate, *, storage: Storage) -> ShopRead:
-    await _check_zone(session, data.zone_id)
+    await zones.check_zone(session, data.zone_id, include_inactive=True)
     slug = slug_for(data.slug, data.name)
     if await is_taken(session, Shop.slug, slug):
         raise Conflict(f"Slug '{slug}' is already used", field="slug")
@@ -88,7 +82,7 @@ async def update_shop(
     shop = await get_shop_row(session, shop_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "zone_id" in changes:
-        await _check_zone(session, changes["zone_id"])
+        await zones.check_zone(session, changes["zone_id"], include_inactive=True)
     if "slug" in changes and await is_taken(
         session, Shop.slug, changes["slug"], exclude_id=shop.id
     ):
