@@ -22,19 +22,12 @@ import httpx
 import pytest
 
 from tests.conftest import PROCESS_DEADLINE
+from tests.servers import serving
 
 # On a loaded machine one request (an Argon2 login, say) can take longer than httpx's 5 s.
 web = httpx.Client(timeout=PROCESS_DEADLINE)
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -70,38 +63,8 @@ def servers(workdir: Path) -> Iterator[list[str]]:
         ],
         **run,
     )
-    processes, bases = [], []
-    for i in range(2):
-        port = _free_port()
-        log = (tmp_path / f"server{i}.log").open("wb")
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "loumo", "serve", "--port", str(port)],
-                env=env,
-                cwd=tmp_path,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        bases.append(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + PROCESS_DEADLINE
-        for i, (process, base) in enumerate(zip(processes, bases, strict=True)):
-            while True:
-                log_text = (tmp_path / f"server{i}.log").read_text(errors="replace")[-2000:]
-                assert process.poll() is None, f"server {i} exited: {log_text}"
-                try:
-                    if web.get(f"{base}/readyz", timeout=10).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"server {i} did not start: {log_text}"
-                time.sleep(0.1)
+    with serving(2, env, tmp_path) as bases:
         yield bases
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=PROCESS_DEADLINE)
 
 
 def test_sixth_wrong_login_is_refused_across_processes(servers: list[str]) -> None:

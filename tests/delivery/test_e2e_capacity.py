@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from tests.conftest import PROCESS_DEADLINE, empty_database
 from tests.factories import create_user, make_category, make_product, make_shop, make_zone
-from tests.orders.test_e2e_oversell import SECRET_KEY, _headers, _serving
+from tests.orders.test_e2e_oversell import SECRET_KEY, _headers
+from tests.servers import serving
 
 from loumo.accounts.models import Address, AuthSession
 from loumo.core.db import Database
@@ -125,7 +126,7 @@ async def depot(
         env.pop("BROKER_URL", None)
         db = Database(url)
         try:
-            with _serving(2 if ON_POSTGRESQL else 1, env, workdir) as bases:
+            with serving(2 if ON_POSTGRESQL else 1, env, workdir) as bases:
                 staff, agent_id, order_ids = await _ready_orders(db, bases[0])
                 yield Depot(bases, db, staff, agent_id, order_ids)
         finally:

@@ -15,15 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +26,7 @@ import pytest
 from sqlalchemy import func, select
 from tests.conftest import PROCESS_DEADLINE, empty_database
 from tests.factories import create_user, make_category, make_product, make_shop, make_zone
+from tests.servers import serving
 
 from loumo.accounts.models import Address, AuthSession
 from loumo.core import security
@@ -47,53 +43,6 @@ SECRET_KEY = "e2e-oversell-secret-key-0123456789-abcdefghij"
 STOCK, BUYERS = 25, 200
 PROMO_ORDERS, PROMO_USES = 20, 5
 ON_POSTGRESQL = os.environ.get("DATABASE_URL", "").startswith("postgresql")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _serving(count: int, env: dict[str, str], workdir: Path) -> Iterator[list[str]]:
-    """Start `count` `loumo serve` processes and yield their base URLs once all are ready."""
-    processes: list[subprocess.Popen[bytes]] = []
-    bases: list[str] = []
-    try:
-        for i in range(count):
-            port = _free_port()
-            with (workdir / f"server{i}.log").open("wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "loumo", "serve", "--port", str(port)],
-                        env=env,
-                        cwd=workdir,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-            bases.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + PROCESS_DEADLINE
-        for i, (process, base) in enumerate(zip(processes, bases, strict=True)):
-            while True:
-                log_text = (workdir / f"server{i}.log").read_text(errors="replace")[-2000:]
-                assert process.poll() is None, f"server {i} exited: {log_text}"
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=10).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, f"server {i} did not start: {log_text}"
-                time.sleep(0.1)
-        yield bases
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=PROCESS_DEADLINE)
 
 
 @dataclass
@@ -135,7 +84,7 @@ async def market(
         env.pop("BROKER_URL", None)
         db = Database(url)
         try:
-            with _serving(2 if ON_POSTGRESQL else 1, env, workdir) as bases:
+            with serving(2 if ON_POSTGRESQL else 1, env, workdir) as bases:
                 yield await _open_market(db, bases)
         finally:
             await db.dispose()
