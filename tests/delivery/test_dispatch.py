@@ -23,6 +23,7 @@ from tests.delivery.conftest import (
     make_ready,
     start,
 )
+from tests.factories import create_user
 from tests.orders.conftest import (
     API,
     World,
@@ -216,3 +217,18 @@ async def test_the_customer_is_told_of_a_failed_attempt(
     assert failed.json()["failure_reason"] == reason
     mine = await client.get(f"{API}/me/notifications", headers=world.buyer.headers)
     assert any("failed" in n["title"] for n in mine.json()["items"])
+
+
+async def test_an_agent_lists_zones_that_exist(
+    client: httpx.AsyncClient, db: AsyncSession, world: World, dispatcher: dict[str, str]
+) -> None:
+    user = await create_user(db, None, name="Paul Ndi")
+    body = {"user_id": user.id, "zone_ids": [world.zone_id, "nozone"], "max_deliveries": 3}
+    refused = await client.post(f"{API}/agents", json=body, headers=dispatcher)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "unknown_zone"
+    assert refused.json()["field"] == "zone_ids"
+    assert await db.scalar(select(func.count()).select_from(DeliveryAgent)) == 0
+    body["zone_ids"] = [world.zone_id, world.zone_id]
+    made = await client.post(f"{API}/agents", json=body, headers=dispatcher)
+    assert made.status_code == 201 and made.json()["zone_ids"] == [world.zone_id]

@@ -22,7 +22,6 @@ from loumo.delivery.errors import (
     AgentNotFound,
     AlreadyAnAgent,
     UnknownUser,
-    UnknownZone,
 )
 from loumo.delivery.models import CashHandIn, Delivery, DeliveryAgent
 from loumo.delivery.schemas import (
@@ -36,7 +35,7 @@ from loumo.delivery.schemas import (
     CashHandInRead,
     DeliveryStatus,
 )
-from loumo.zones.models import Zone
+from loumo.zones import service as zones
 
 
 async def _read(session: AsyncSession, agent: DeliveryAgent) -> AgentRead:
@@ -51,17 +50,6 @@ async def _get(session: AsyncSession, agent_id: str) -> DeliveryAgent:
     if agent is None:
         raise AgentNotFound(f"No agent {agent_id}")
     return agent
-
-
-async def _check_zones(session: AsyncSession, zone_ids: list[str]) -> list[str]:
-    wanted = list(dict.fromkeys(zone_ids))
-    if not wanted:
-        return []
-    found = set(await session.scalars(select(Zone.id).where(Zone.id.in_(wanted))))
-    missing = [z for z in wanted if z not in found]
-    if missing:
-        raise UnknownZone(f"No zone {missing[0]}", field="zone_ids")
-    return wanted
 
 
 async def _audit(
@@ -116,7 +104,7 @@ async def create_agent(
         raise AlreadyAnAgent("This user already has an agent profile", field="user_id")
     agent = DeliveryAgent(
         user_id=user.id,
-        zone_ids=await _check_zones(session, body.zone_ids),
+        zone_ids=await zones.check_zones(session, body.zone_ids, field="zone_ids"),
         max_deliveries=body.max_deliveries,
         available=body.available,
         vehicle=body.vehicle,
@@ -147,7 +135,9 @@ async def update_agent(
     agent = await _get(session, agent_id)
     changes = body.model_dump(exclude_unset=True)
     if "zone_ids" in changes:
-        changes["zone_ids"] = await _check_zones(session, changes["zone_ids"])
+        changes["zone_ids"] = await zones.check_zones(
+            session, changes["zone_ids"], field="zone_ids"
+        )
     before = {k: getattr(agent, k) for k in changes}
     for key, value in changes.items():
         setattr(agent, key, value)

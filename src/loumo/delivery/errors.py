@@ -17,10 +17,6 @@ class UnknownUser(BadRequest):
     code, title = "unknown_user", "Unknown user"
 
 
-class UnknownZone(BadRequest):
-    code, title = "unknown_zone", "Unknown zone"
-
-
 class UnknownAgent(BadRequest):
     code, title = "unknown_agent", "Unknown agent"
 
