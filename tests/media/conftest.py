@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from loumo.media.storage import LocalStorage, S3Storage, Storage
 from tests.conftest import PROCESS_DEADLINE
+from tests.servers import free_port
 
 S3_CREDENTIALS: dict[str, Any] = {
     "aws_access_key_id": "testing",
@@ -24,17 +25,10 @@ S3_CREDENTIALS: dict[str, Any] = {
 S3_REGION = "us-east-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 API: moto's server on a free loopback port, for the whole run."""
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
