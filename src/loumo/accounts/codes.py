@@ -19,7 +19,6 @@ import base64
 import hashlib
 import hmac
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +30,7 @@ from loumo.accounts.users import user_by_email
 from loumo.core import security
 from loumo.core.db import as_utc, utcnow
 from loumo.core.ids import new_id
+from loumo.core.once import rowcount, stamp_once
 from loumo.jobs.outbox import defer
 
 MAX_CODE_ATTEMPTS = 5
@@ -88,10 +88,6 @@ async def mail_code(session: AsyncSession, row: OneTimeCode, template: str) -> N
     await defer(session, CODE_MAIL_JOB, {"code_id": row.id, "template": template})
 
 
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def find_code(
     session: AsyncSession,
     ctx: AuthContext,
@@ -135,7 +131,7 @@ async def find_code(
                 .values(attempts=OneTimeCode.attempts + 1)
                 .execution_options(synchronize_session=False)
             )
-            if _rowcount(counted) != 1:
+            if rowcount(counted) != 1:
                 raise InvalidCode(_WRONG)
             expected = security.hash_code(ctx.secret_key, purpose, found.user_id, code or "")
             if not security.same_digest(expected, found.code_hash):
@@ -150,11 +146,5 @@ async def find_code(
 
 async def spend_code(session: AsyncSession, found: OneTimeCode) -> None:
     """Mark the code used, once: a parallel request that spent it first wins."""
-    spent = await session.execute(
-        update(OneTimeCode)
-        .where(OneTimeCode.id == found.id, OneTimeCode.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if _rowcount(spent) != 1:
+    if not await stamp_once(session, OneTimeCode.used_at, found.id, utcnow()):
         raise InvalidCode(_WRONG, keep_changes=False)

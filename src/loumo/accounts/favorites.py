@@ -13,6 +13,7 @@ from loumo.core.auth import Principal
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.errors import NotFound
 from loumo.core.ids import new_id
+from loumo.core.once import rowcount
 from loumo.core.pagination import Page, after_position, decode_cursor, position_of
 from loumo.media.storage import Storage
 
@@ -74,7 +75,7 @@ async def remove_favorite(session: AsyncSession, principal: Principal, product_i
             Favorite.user_id == principal.user_id, Favorite.product_id == product_id
         )
     )
-    if not getattr(result, "rowcount", 0):
+    if not rowcount(result):
         await _visible_product(session, product_id)
 
 

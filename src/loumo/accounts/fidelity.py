@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.accounts.models import FidelityEntry
 from loumo.core.db import insert_ignoring_conflicts, utcnow
 from loumo.core.ids import new_id
+from loumo.core.once import rowcount
 
 
 async def award_points(
@@ -58,7 +59,7 @@ async def _record(
             created_at=utcnow(),
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(rowcount(result))
 
 
 async def balance(session: AsyncSession, user_id: str) -> int:

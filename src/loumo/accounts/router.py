@@ -75,17 +75,19 @@ Filter = Annotated[str | None, Query(pattern=r"^[\x20-\x7e]{1,254}$")]
 
 
 ACCEPTED = Message(detail="If the address can receive it, a message is on its way.")
+# The routes that must not tell whether an account exists: 202 and `ACCEPTED` either way.
+SAME_ANSWER = {
+    "description": "The answer is the same whether or not the account exists.",
+    "responses": RATE_LIMITED,
+    "status_code": status.HTTP_202_ACCEPTED,
+    **policy("public"),
+}
 
 auth = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @auth.post(
-    "/register",
-    summary="Create a customer account and email a verification code",
-    description="The answer is the same whether or not the account exists.",
-    responses=RATE_LIMITED,
-    status_code=status.HTTP_202_ACCEPTED,
-    **policy("public"),
+    "/register", summary="Create a customer account and email a verification code", **SAME_ANSWER
 )
 async def register(
     data: UserCreate, session: SessionDep, ctx: AuthContextDep, request: Request
@@ -118,14 +120,7 @@ async def verify_email(
     return EmailVerified(detail="Email verified", tokens=tokens)
 
 
-@auth.post(
-    "/resend-verification",
-    summary="Send a new verification code",
-    description="The answer is the same whether or not the account exists.",
-    responses=RATE_LIMITED,
-    status_code=status.HTTP_202_ACCEPTED,
-    **policy("public"),
-)
+@auth.post("/resend-verification", summary="Send a new verification code", **SAME_ANSWER)
 async def resend_verification(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
     await registration.resend_verification(session, ctx, data.email)
     return ACCEPTED
@@ -166,14 +161,7 @@ async def logout(data: RefreshRequest, session: SessionDep, ctx: AuthContextDep)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.post(
-    "/password/forgot",
-    summary="Email a password reset link and code",
-    description="The answer is the same whether or not the account exists.",
-    responses=RATE_LIMITED,
-    status_code=status.HTTP_202_ACCEPTED,
-    **policy("public"),
-)
+@auth.post("/password/forgot", summary="Email a password reset link and code", **SAME_ANSWER)
 async def forgot_password(data: EmailOnly, session: SessionDep, ctx: AuthContextDep) -> Message:
     await password_reset.forgot_password(session, ctx, data.email)
     return ACCEPTED

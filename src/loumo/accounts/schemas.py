@@ -9,7 +9,6 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     model_validator,
@@ -18,9 +17,12 @@ from pydantic import (
 from loumo.core.schemas import (
     Id,
     Input,
+    Latitude,
+    Longitude,
     Name,
     PatchInput,
     Phone,
+    Read,
     clean_multiline,
     clean_text,
 )
@@ -66,16 +68,22 @@ class UserCreate(Input):
     language: Language | None = None
 
 
-class EmailVerify(Input):
+class TokenOrCode(Input):
+    """A proof of the mailbox: the emailed link's `token`, or the `email` and its emailed `code`."""
+
+    token: OpaqueToken | None = None
     email: Email | None = None
     code: Code | None = None
-    token: OpaqueToken | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:
         if not self.token and not (self.email and self.code):
             raise ValueError("give either token, or email and code")
         return self
+
+
+class EmailVerify(TokenOrCode):
+    pass
 
 
 class EmailOnly(Input):
@@ -91,17 +99,8 @@ class RefreshRequest(Input):
     refresh_token: OpaqueToken
 
 
-class PasswordReset(Input):
-    token: OpaqueToken | None = None
-    email: Email | None = None
-    code: Code | None = None
+class PasswordReset(TokenOrCode):
     new_password: Password
-
-    @model_validator(mode="after")
-    def _one_way(self) -> Self:
-        if not self.token and not (self.email and self.code):
-            raise ValueError("give either token, or email and code")
-        return self
 
 
 class TokenPair(BaseModel):
@@ -118,9 +117,7 @@ class EmailVerified(Message):
     tokens: TokenPair | None = None
 
 
-class UserRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class UserRead(Read):
     id: str
     email: str
     name: str
@@ -154,14 +151,13 @@ class UserAdminUpdate(PatchInput):
     roles: Annotated[list[RoleName], Field(max_length=20)] | None = None
 
 
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Label = Annotated[str, StringConstraints(max_length=60), AfterValidator(clean_text)]
 
 
 class AddressCreate(Input):
-    label: Annotated[str, StringConstraints(max_length=60), AfterValidator(clean_text)]
+    label: Label
     street: Text
-    locality: Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)]
+    locality: Name
     description: LongText = ""
     zone_id: Id | None = Field(
         default=None, description="Left out: the active zone that covers the address"
@@ -176,13 +172,9 @@ class AddressUpdate(PatchInput):
 
     nullable = frozenset({"latitude", "longitude"})
 
-    label: Annotated[str, StringConstraints(max_length=60), AfterValidator(clean_text)] | None = (
-        None
-    )
+    label: Label | None = None
     street: Text | None = None
-    locality: (
-        Annotated[str, StringConstraints(max_length=120), AfterValidator(clean_text)] | None
-    ) = None
+    locality: Name | None = None
     description: LongText | None = None
     zone_id: Id | None = None
     latitude: Latitude | None = None
@@ -190,9 +182,7 @@ class AddressUpdate(PatchInput):
     is_default: bool | None = None
 
 
-class AddressRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class AddressRead(Read):
     id: str
     label: str
     street: str

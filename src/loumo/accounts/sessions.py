@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +18,7 @@ from loumo.accounts.models import AuthSession, OneTimeCode, RefreshToken, User
 from loumo.accounts.schemas import TokenPair
 from loumo.core import security
 from loumo.core.db import as_utc, utcnow
+from loumo.core.once import rowcount, stamp_once
 
 REFRESH_TOKEN_TTL = timedelta(days=30)
 
@@ -62,7 +62,7 @@ async def revoke_sessions(
             synchronize_session=False
         )
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def refresh(session: AsyncSession, ctx: AuthContext, raw: str) -> TokenPair:
@@ -77,13 +77,7 @@ async def refresh(session: AsyncSession, ctx: AuthContext, raw: str) -> TokenPai
     if auth is None or user is None or auth.revoked_at is not None or not user.is_active:
         raise InvalidRefreshToken("The refresh token is not valid")
     now = utcnow()
-    claimed = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if not await stamp_once(session, RefreshToken.used_at, token.id, now):
         await revoke_sessions(session, "refresh_reuse", session_id=auth.id)
         await ctx.audit(session, "auth.refresh_reuse", actor_id=user.id, user=user)
         raise InvalidRefreshToken("The refresh token was already used; the session is revoked")
@@ -138,11 +132,7 @@ async def purge_auth_records(
         )
     )
     return PurgeCounts(
-        sessions=_rowcount(sessions),
-        refresh_tokens=_rowcount(tokens_of_dead) + _rowcount(tokens),
-        codes=_rowcount(codes),
+        sessions=rowcount(sessions),
+        refresh_tokens=rowcount(tokens_of_dead) + rowcount(tokens),
+        codes=rowcount(codes),
     )
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -10,12 +10,12 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.errors import CategoryCycle, TooDeep, UnknownCategory
-from loumo.catalog.images import change_image_key, read_with_image
+from loumo.catalog.images import add_with_image, read_with_image, save_with_image
 from loumo.catalog.models import Category, Product
 from loumo.catalog.rows import get_category_row
 from loumo.catalog.schemas import CategoryCreate, CategoryNode, CategoryRead, CategoryUpdate
 from loumo.catalog.text import slug_for
-from loumo.core.db import flush_or_conflict, save_changes, visible
+from loumo.core.db import visible
 from loumo.core.errors import Conflict
 from loumo.core.ids import new_id
 from loumo.media import service as media
@@ -79,9 +79,7 @@ async def create_category(
     category.path = (parent.path if parent else "/") + category.id + "/"
     if len(category.path) > MAX_PATH:
         raise TooDeep("The category tree cannot be that deep", field="parent_id")
-    await media.update_references(session, [], [category.image_key], field="image_key")
-    session.add(category)
-    await flush_or_conflict(session, CONFLICT)
+    await add_with_image(session, category, CONFLICT)
     return read_with_image(CategoryRead, category, storage)
 
 
@@ -98,9 +96,7 @@ async def update_category(
         )
     if moving:
         await _move(session, category, parent_id)
-    if "image_key" in changes:
-        await change_image_key(session, category, changes["image_key"])
-    await save_changes(session, category, changes, CONFLICT)
+    await save_with_image(session, category, changes, CONFLICT)
     return read_with_image(CategoryRead, category, storage)
 
 

@@ -6,7 +6,7 @@ counts, reading the current keys under a row lock (`loumo.core.db.locked_value`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -18,7 +18,7 @@ from loumo.catalog.listing import get_product
 from loumo.catalog.models import Product, ProductImage
 from loumo.catalog.rows import get_product_row
 from loumo.catalog.schemas import MAX_IMAGES
-from loumo.core.db import flush_or_conflict, locked_value
+from loumo.core.db import flush_or_conflict, locked_value, save_changes
 from loumo.core.errors import Conflict, NotFound
 from loumo.media import service as media
 from loumo.media.schemas import ImageRead
@@ -48,6 +48,23 @@ async def change_image_key(
     current = await locked_value(session, owner, "image_key")
     await media.update_references(session, [current], [key], field=field)
     owner.image_key = key
+
+
+async def add_with_image(session: AsyncSession, row: Any, conflict: str) -> None:
+    """Insert `row` (one with an `image_key`), taking a media reference on its image, and
+    flush (a unique-constraint race is a 409 `conflict`)."""
+    await media.update_references(session, [], [row.image_key], field="image_key")
+    session.add(row)
+    await flush_or_conflict(session, conflict)
+
+
+async def save_with_image(
+    session: AsyncSession, row: Any, changes: Mapping[str, Any], conflict: str
+) -> None:
+    """`save_changes` for a row with an `image_key`: a new key moves the media reference."""
+    if "image_key" in changes:
+        await change_image_key(session, row, changes["image_key"])
+    await save_changes(session, row, changes, conflict)
 
 
 def check_images(keys: Sequence[str], field: str) -> None:

@@ -18,11 +18,13 @@ from loumo.catalog.schemas import ProductCreate, ProductUpdate
 from loumo.catalog.text import slug_for, slugify
 from loumo.catalog.variants import check_skus, new_variant
 from loumo.core.db import flush_or_conflict, is_taken
-from loumo.core.errors import Conflict
+from loumo.core.unique import check_change_free, check_free
 from loumo.media import service as media
 from loumo.media.storage import Storage
 
 CONFLICT = "The product conflicts with an existing one"
+REFERENCE_TAKEN = "Reference '{}' is already used"
+SLUG_TAKEN = "Slug '{}' is already used"
 
 
 async def create_product(
@@ -30,15 +32,11 @@ async def create_product(
 ) -> dict[str, Any]:
     """Create a product; the answer is shaped like `ProductRead`."""
     await check_category(session, data.category_id, field="category_id")
-    if await is_taken(session, Product.reference, data.reference):
-        raise Conflict(f"Reference '{data.reference}' is already used", field="reference")
+    await check_free(session, Product.reference, data.reference, REFERENCE_TAKEN)
     slug = slug_for(data.slug, data.name_fr, 140)
-    if await is_taken(session, Product.slug, slug):
-        if data.slug:
-            raise Conflict(f"Slug '{slug}' is already used", field="slug")
+    if not data.slug and await is_taken(session, Product.slug, slug):
         slug = f"{slug}-{slugify(data.reference, 19)}"
-        if await is_taken(session, Product.slug, slug):
-            raise Conflict(f"Slug '{slug}' is already used", field="slug")
+    await check_free(session, Product.slug, slug, SLUG_TAKEN)
     if data.variants:
         await check_skus(session, [v.sku for v in data.variants], None)
     check_images(data.images, "images")
@@ -77,14 +75,8 @@ async def update_product(
     changes = data.model_dump(exclude_unset=True)
     if "category_id" in changes:
         await check_category(session, changes["category_id"], field="category_id")
-    if "reference" in changes and await is_taken(
-        session, Product.reference, changes["reference"], exclude_id=product.id
-    ):
-        raise Conflict(f"Reference '{changes['reference']}' is already used", field="reference")
-    if "slug" in changes and await is_taken(
-        session, Product.slug, changes["slug"], exclude_id=product.id
-    ):
-        raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
+    await check_change_free(session, product, changes, Product.reference, REFERENCE_TAKEN)
+    await check_change_free(session, product, changes, Product.slug, SLUG_TAKEN)
     images = changes.pop("images", None)
     for key, value in changes.items():
         setattr(product, key, value)

@@ -13,13 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.catalog.availability import Availability, for_variants
 from loumo.catalog.derived import refresh_derived
 from loumo.catalog.errors import CurrencyMismatch
-from loumo.catalog.images import change_image_key, read_with_image
+from loumo.catalog.images import add_with_image, read_with_image, save_with_image
 from loumo.catalog.models import Product, Variant
 from loumo.catalog.rows import get_product_row, get_variant_row
 from loumo.catalog.schemas import AvailabilityRead, VariantCreate, VariantRead, VariantUpdate
-from loumo.core.db import flush_or_conflict, save_changes, visible
+from loumo.core.db import visible
 from loumo.core.errors import Conflict
-from loumo.media import service as media
 from loumo.media.storage import Storage
 
 CONFLICT = "The variant conflicts with an existing one"
@@ -88,9 +87,7 @@ async def create_variant(
     product = await get_product_row(session, product_id, include_inactive=True)
     await check_skus(session, [data.sku], None)
     variant = new_variant(product, data)
-    await media.update_references(session, [], [variant.image_key], field="image_key")
-    session.add(variant)
-    await flush_or_conflict(session, CONFLICT)
+    await add_with_image(session, variant, CONFLICT)
     await refresh_derived(session, product)
     await session.flush()
     return await get_variant(session, variant.id, include_inactive=True, storage=storage)
@@ -103,9 +100,7 @@ async def update_variant(
     changes = data.model_dump(exclude_unset=True)
     if "sku" in changes:
         await check_skus(session, [changes["sku"]], variant.id)
-    if "image_key" in changes:
-        await change_image_key(session, variant, changes["image_key"])
-    await save_changes(session, variant, changes, CONFLICT)
+    await save_with_image(session, variant, changes, CONFLICT)
     await _refresh_product(session, variant)
     return await get_variant(session, variant.id, include_inactive=True, storage=storage)
 

@@ -9,6 +9,8 @@ entries by their topic's position, then position, then id.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,21 +23,23 @@ from loumo.content.schemas import (
     FaqTopicRead,
     FaqTopicUpdate,
 )
-from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
+from loumo.core.db import flush_or_conflict, save_changes, visible
 from loumo.core.errors import BadRequest, Conflict, NotFound
 from loumo.core.pagination import Page
+from loumo.core.unique import add_unique, save_unique_changes
+
+T = TypeVar("T")
 
 GONE = "The FAQ topic was deleted meanwhile"
+SLUG_TAKEN = "A FAQ topic already has the slug '{}'"
 
 
 class UnknownTopic(BadRequest):
-    code = "unknown_topic"
-    title = "Unknown FAQ topic"
+    code, title = "unknown_topic", "Unknown FAQ topic"
 
 
 class TopicNotEmpty(Conflict):
-    code = "topic_not_empty"
-    title = "The topic still has entries"
+    code, title = "topic_not_empty", "The topic still has entries"
 
 
 def _topics(*, include_unpublished: bool) -> Select[FaqTopic]:
@@ -48,11 +52,18 @@ async def list_topics(session: AsyncSession, *, include_unpublished: bool) -> Pa
     return Page[FaqTopicRead](items=[FaqTopicRead.model_validate(t) for t in topics])
 
 
+async def _one(session: AsyncSession, stmt: Select[T], missing: str) -> T:
+    """The row `stmt` finds (one of `_topics` or `_entries`, so the caller may see it), else a
+    404 `missing`."""
+    found = await session.scalar(stmt)
+    if found is None:
+        raise NotFound(missing)
+    return found
+
+
 async def _topic(session: AsyncSession, topic_id: str, *, include_unpublished: bool) -> FaqTopic:
-    topic = await session.get(FaqTopic, topic_id)
-    if topic is None or not (include_unpublished or topic.is_published):
-        raise NotFound(f"No FAQ topic {topic_id}")
-    return topic
+    stmt = _topics(include_unpublished=include_unpublished).where(FaqTopic.id == topic_id)
+    return await _one(session, stmt, f"No FAQ topic {topic_id}")
 
 
 async def get_topic(
@@ -63,12 +74,8 @@ async def get_topic(
 
 
 async def create_topic(session: AsyncSession, data: FaqTopicCreate) -> FaqTopicRead:
-    taken = f"A FAQ topic already has the slug '{data.slug}'"
-    if await is_taken(session, FaqTopic.slug, data.slug):
-        raise Conflict(taken, field="slug")
     topic = FaqTopic(**data.model_dump())
-    session.add(topic)
-    await flush_or_conflict(session, taken, field="slug")
+    await add_unique(session, topic, FaqTopic.slug, SLUG_TAKEN)
     await session.refresh(topic)
     return FaqTopicRead.model_validate(topic)
 
@@ -76,12 +83,7 @@ async def create_topic(session: AsyncSession, data: FaqTopicCreate) -> FaqTopicR
 async def update_topic(session: AsyncSession, topic_id: str, data: FaqTopicUpdate) -> FaqTopicRead:
     topic = await _topic(session, topic_id, include_unpublished=True)
     changes = data.model_dump(exclude_unset=True)
-    taken = f"A FAQ topic already has the slug '{changes.get('slug', topic.slug)}'"
-    if "slug" in changes and await is_taken(
-        session, FaqTopic.slug, changes["slug"], exclude_id=topic.id
-    ):
-        raise Conflict(taken, field="slug")
-    await save_changes(session, topic, changes, taken, field="slug")
+    await save_unique_changes(session, topic, changes, FaqTopic.slug, SLUG_TAKEN)
     return FaqTopicRead.model_validate(topic)
 
 
@@ -113,25 +115,20 @@ async def list_entries(
     the caller may not see is a 404)."""
     stmt = _entries(include_unpublished=include_unpublished)
     if topic is not None:
-        found = await session.scalar(
-            _topics(include_unpublished=include_unpublished).where(
-                or_(FaqTopic.id == topic, FaqTopic.slug == topic)
-            )
+        by_id_or_slug = or_(FaqTopic.id == topic, FaqTopic.slug == topic)
+        found = await _one(
+            session,
+            _topics(include_unpublished=include_unpublished).where(by_id_or_slug),
+            f"No FAQ topic {topic}",
         )
-        if found is None:
-            raise NotFound(f"No FAQ topic {topic}")
         stmt = stmt.where(FaqEntry.topic_id == found.id)
     entries = await session.scalars(stmt)
     return Page[FaqEntryRead](items=[FaqEntryRead.model_validate(e) for e in entries])
 
 
 async def _entry(session: AsyncSession, entry_id: str, *, include_unpublished: bool) -> FaqEntry:
-    entry = await session.scalar(
-        _entries(include_unpublished=include_unpublished).where(FaqEntry.id == entry_id)
-    )
-    if entry is None:
-        raise NotFound(f"No FAQ entry {entry_id}")
-    return entry
+    stmt = _entries(include_unpublished=include_unpublished).where(FaqEntry.id == entry_id)
+    return await _one(session, stmt, f"No FAQ entry {entry_id}")
 
 
 async def get_entry(

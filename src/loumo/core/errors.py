@@ -117,16 +117,23 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+# The code and title of an HTTP error raised outside the services (routing, Starlette): the
+# class's where one has that status.
 _HTTP_CODES = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthorized", "Authentication required"),
-    403: ("forbidden", "Not allowed"),
-    404: ("not_found", "Not found"),
+    **{
+        error.status: (error.code, error.title)
+        for error in (
+            BadRequest,
+            Unauthorized,
+            PermissionDenied,
+            NotFound,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            RateLimited,
+        )
+    },
     405: ("method_not_allowed", "Method not allowed"),
     406: ("not_acceptable", "Not acceptable"),
-    413: ("payload_too_large", "Payload too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
-    429: ("rate_limited", "Too many requests"),
 }
 
 
@@ -192,14 +199,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             title="Malformed JSON",
             detail="The request body is not valid JSON",
         )
-    return problem_response(
-        request,
-        status=422,
-        code="validation_error",
-        title="Invalid request",
-        detail="The request has invalid fields",
-        errors=field_errors(exc.errors()),
-    )
+    return app_error_response(request, InvalidPayload(field_errors(exc.errors())))
 
 
 # How long a client is asked to wait when every pooled database connection is taken.

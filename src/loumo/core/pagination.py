@@ -31,8 +31,7 @@ class Page(BaseModel, Generic[T]):
 
 
 class InvalidCursor(BadRequest):
-    code = "invalid_cursor"
-    title = "Invalid cursor"
+    code, title = "invalid_cursor", "Invalid cursor"
 
 
 def encode_cursor(values: dict[str, Any]) -> str:

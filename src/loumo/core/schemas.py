@@ -7,7 +7,8 @@
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
   in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
-- `Id`, `Currency`, `Slug`, `Name`, `Phone`: one definition each.
+- `Id`, `Currency`, `Slug`, `Name`, `Phone`, `UtcDatetime`, `Latitude`, `Longitude`: one
+  definition each.
 - `validate_document`: checks a stored object merged with a PATCH against the rules of its
   schema, so that a rule about the document lives in one place (the schema) with one status (422).
 """
@@ -80,6 +81,10 @@ def _as_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 """An instant; a time given without an offset is taken as UTC (so instants always compare)."""
+
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+"""WGS 84 coordinates in degrees (an address's, a zone's polygon points)."""
 
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -42,10 +42,23 @@ STOCK_POLICY = (
     "Allowed to staff holding `stock:write` (any shop) and to the shop's managers; anyone "
     "else gets 403. An unknown shop answers 404."
 )
-STOCK_RESPONSES: dict[int | str, dict[str, str]] = {
-    403: {"description": "The caller neither manages this shop nor holds `stock:write`"},
-    404: {"description": "Unknown shop or variant"},
-}
+
+
+def stock_route(more: str = "", *, conflict: str | None = None) -> dict[str, Any]:
+    """What every stock route declares: who may call it (described, enforced and declared as
+    its policy), its 403 and 404, then `more` description and a 409 `conflict`, if any."""
+    responses: dict[int | str, dict[str, str]] = {
+        403: {"description": "The caller neither manages this shop nor holds `stock:write`"},
+        404: {"description": "Unknown shop or variant"},
+    }
+    if conflict is not None:
+        responses[409] = {"description": conflict}
+    return {
+        "description": STOCK_POLICY + more,
+        "responses": responses,
+        "dependencies": [Depends(manager_or(STOCK_WRITE))],
+        **policy("manager_or:stock:write"),
+    }
 
 
 IMAGE_POLICY = (
@@ -209,12 +222,7 @@ async def remove_manager(shop_id: str, user_id: UserId, session: SessionDep, _: 
 
 
 @router.get(
-    "/{shop_id}/stock",
-    summary="Stock of a shop (managers and stock staff)",
-    description=STOCK_POLICY,
-    responses=STOCK_RESPONSES,
-    dependencies=[Depends(manager_or(STOCK_WRITE))],
-    **policy("manager_or:stock:write"),
+    "/{shop_id}/stock", summary="Stock of a shop (managers and stock staff)", **stock_route()
 )
 async def list_stock(
     shop_id: str,
@@ -227,12 +235,7 @@ async def list_stock(
 
 
 @router.get(
-    "/{shop_id}/stock/{variant_id}",
-    summary="Stock of one variant in a shop",
-    description=STOCK_POLICY,
-    responses=STOCK_RESPONSES,
-    dependencies=[Depends(manager_or(STOCK_WRITE))],
-    **policy("manager_or:stock:write"),
+    "/{shop_id}/stock/{variant_id}", summary="Stock of one variant in a shop", **stock_route()
 )
 async def get_stock(
     shop_id: str, variant_id: str, session: SessionDep, principal: CurrentPrincipal
@@ -243,10 +246,10 @@ async def get_stock(
 @router.put(
     "/{shop_id}/stock/{variant_id}",
     summary="Set the quantity and threshold of a variant in a shop",
-    description=STOCK_POLICY + " The quantity cannot go below the reserved units (409).",
-    responses={**STOCK_RESPONSES, 409: {"description": "Below the reserved units"}},
-    dependencies=[Depends(manager_or(STOCK_WRITE))],
-    **policy("manager_or:stock:write"),
+    **stock_route(
+        " The quantity cannot go below the reserved units (409).",
+        conflict="Below the reserved units",
+    ),
 )
 async def set_stock(
     shop_id: str,
@@ -261,10 +264,9 @@ async def set_stock(
 @router.post(
     "/{shop_id}/stock/{variant_id}/adjustments",
     summary="Add or remove units, with a reason",
-    description=STOCK_POLICY + " Never goes below zero or the reserved units (409).",
-    responses={**STOCK_RESPONSES, 409: {"description": "Not enough units"}},
-    dependencies=[Depends(manager_or(STOCK_WRITE))],
-    **policy("manager_or:stock:write"),
+    **stock_route(
+        " Never goes below zero or the reserved units (409).", conflict="Not enough units"
+    ),
 )
 async def adjust_stock(
     shop_id: str,
@@ -281,10 +283,7 @@ async def adjust_stock(
 @router.get(
     "/{shop_id}/stock/{variant_id}/movements",
     summary="The stock movement ledger of a variant in a shop, newest first",
-    description=STOCK_POLICY,
-    responses=STOCK_RESPONSES,
-    dependencies=[Depends(manager_or(STOCK_WRITE))],
-    **policy("manager_or:stock:write"),
+    **stock_route(),
 )
 async def list_movements(
     shop_id: str,

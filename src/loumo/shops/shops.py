@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.catalog.images import change_image_key, read_with_image
+from loumo.catalog.images import add_with_image, change_image_key, read_with_image, save_with_image
 from loumo.catalog.text import slug_for
 from loumo.core.auth import Principal
-from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
-from loumo.core.errors import Conflict, NotFound, PermissionDenied
+from loumo.core.db import flush_or_conflict, visible
+from loumo.core.errors import NotFound, PermissionDenied
 from loumo.core.pagination import Page, cut_page, id_after, id_cursor
-from loumo.media import service as media
+from loumo.core.unique import check_change_free, check_free
 from loumo.media.storage import Storage
 from loumo.shops.models import Shop
 from loumo.shops.permissions import SHOPS_WRITE
@@ -19,6 +19,7 @@ from loumo.shops.schemas import ShopCreate, ShopRead, ShopUpdate
 from loumo.zones import service as zones
 
 CONFLICT = "The shop conflicts with an existing one"
+SLUG_TAKEN = "Slug '{}' is already used"
 
 
 async def list_shops(
@@ -66,13 +67,10 @@ async def get_shop(
 async def create_shop(session: AsyncSession, data: ShopCreate, *, storage: Storage) -> ShopRead:
     await zones.check_zone(session, data.zone_id, include_inactive=True)
     slug = slug_for(data.slug, data.name)
-    if await is_taken(session, Shop.slug, slug):
-        raise Conflict(f"Slug '{slug}' is already used", field="slug")
+    await check_free(session, Shop.slug, slug, SLUG_TAKEN)
     shop = Shop(**data.model_dump(exclude={"slug", "opening_hours"}), slug=slug)
     shop.opening_hours = data.model_dump(mode="json")["opening_hours"]
-    await media.update_references(session, [], [shop.image_key], field="image_key")
-    session.add(shop)
-    await flush_or_conflict(session, CONFLICT)
+    await add_with_image(session, shop, CONFLICT)
     return read_with_image(ShopRead, shop, storage)
 
 
@@ -83,13 +81,8 @@ async def update_shop(
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "zone_id" in changes:
         await zones.check_zone(session, changes["zone_id"], include_inactive=True)
-    if "slug" in changes and await is_taken(
-        session, Shop.slug, changes["slug"], exclude_id=shop.id
-    ):
-        raise Conflict(f"Slug '{changes['slug']}' is already used", field="slug")
-    if "image_key" in changes:
-        await change_image_key(session, shop, changes["image_key"])
-    await save_changes(session, shop, changes, CONFLICT)
+    await check_change_free(session, shop, changes, Shop.slug, SLUG_TAKEN)
+    await save_with_image(session, shop, changes, CONFLICT)
     return read_with_image(ShopRead, shop, storage)
 
 

@@ -7,12 +7,19 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from loumo.core.schemas import Currency, Input, Name, PatchInput, Read, clean_text
+from loumo.core.schemas import (
+    Currency,
+    Input,
+    Latitude,
+    Longitude,
+    Name,
+    PatchInput,
+    Read,
+    clean_text,
+)
 from loumo.zones.coverage import normalise_locality
 
 Description = Annotated[str, StringConstraints(max_length=2000)]
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
 def _locality(value: str) -> str:

@@ -6,13 +6,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import flush_or_conflict, is_taken, save_changes, visible
-from loumo.core.errors import Conflict, NotFound
+from loumo.core.db import visible
+from loumo.core.errors import NotFound
 from loumo.core.pagination import Page
+from loumo.core.unique import add_unique, save_unique_changes
 from loumo.zones.coverage import area, inside, normalise_locality
 from loumo.zones.errors import AddressOutsideZone, AddressOutsideZones, UnknownZone
 from loumo.zones.models import Zone
 from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
+
+NAME_TAKEN = "A zone is already named '{}'"
 
 
 async def list_zones(session: AsyncSession, *, include_inactive: bool) -> Page[ZoneRead]:
@@ -148,24 +151,15 @@ async def place(
 
 
 async def create_zone(session: AsyncSession, data: ZoneCreate) -> ZoneRead:
-    taken = f"A zone is already named '{data.name}'"
-    if await is_taken(session, Zone.name, data.name):
-        raise Conflict(taken, field="name")
     zone = Zone(**data.model_dump(mode="json"))
-    session.add(zone)
-    await flush_or_conflict(session, taken, field="name")
+    await add_unique(session, zone, Zone.name, NAME_TAKEN)
     return ZoneRead.model_validate(zone)
 
 
 async def update_zone(session: AsyncSession, zone_id: str, data: ZoneUpdate) -> ZoneRead:
     zone = await _get_zone(session, zone_id, include_inactive=True)
     changes = data.model_dump(exclude_unset=True, mode="json")
-    taken = f"A zone is already named '{changes.get('name', zone.name)}'"
-    if "name" in changes and await is_taken(
-        session, Zone.name, changes["name"], exclude_id=zone.id
-    ):
-        raise Conflict(taken, field="name")
-    await save_changes(session, zone, changes, taken, field="name")
+    await save_unique_changes(session, zone, changes, Zone.name, NAME_TAKEN)
     return ZoneRead.model_validate(zone)
 
 
