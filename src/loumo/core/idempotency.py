@@ -34,9 +34,9 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 DEFAULT_TTL = timedelta(hours=24)
-# A `running` row older than this belongs to a request that died (process killed, commit lost):
-# the next request with the key takes it over instead of answering 409 until the key expires.
-RUNNING_LEASE = timedelta(seconds=60)
+# A `running` row older than IDEMPOTENCY_RUNNING_LEASE (a setting, 60 s by default) belongs to a
+# request that died (process killed, commit lost): the next request with the key takes it over
+# instead of answering 409 until the key expires.
 
 RUNNING = "running"
 DONE = "done"
@@ -109,6 +109,7 @@ async def _claim(
     key: str,
     fingerprint: str,
     ttl: timedelta,
+    running_lease: timedelta,
 ) -> IdempotencyRecord | str:
     """Take the key (committed at once): the new row's id, or the finished row to replay."""
     scope = (
@@ -157,7 +158,7 @@ async def _claim(
         .where(
             IdempotencyRecord.id == existing.id,
             IdempotencyRecord.status == RUNNING,
-            IdempotencyRecord.created_at <= now - RUNNING_LEASE,
+            IdempotencyRecord.created_at <= now - running_lease,
         )
         .values(created_at=now)
         .execution_options(synchronize_session=False)
@@ -224,6 +225,7 @@ async def idempotent(
         key=key,
         fingerprint=request_hash(body),
         ttl=ttl,
+        running_lease=request.app.state.settings.idempotency_running_lease,
     )
     if isinstance(claimed, IdempotencyRecord):
         return _replay(claimed)
