@@ -247,7 +247,7 @@ async def test_a_key_left_running_by_a_dead_request_is_taken_over_after_the_leas
     taken_over: bool,
 ) -> None:
     """A process killed mid-request leaves its key `running`: a retry gets 409 until the row is
-    older than IDEMPOTENCY_RUNNING_LEASE, then runs the work (once)."""
+    older than IDEMPOTENCY_RUNNING_LEASE_SECONDS, then runs the work (once)."""
     user = f"idem00000000000000000000000{lease:02d}{age:03d}"
     headers = {**await auth_headers(user), "Idempotency-Key": "k-dead"}
     db.add(
@@ -262,7 +262,7 @@ async def test_a_key_left_running_by_a_dead_request_is_taken_over_after_the_leas
     )
     await db.commit()
     application = create_app(
-        settings.model_copy(update={"idempotency_running_lease": timedelta(seconds=lease)})
+        settings.model_copy(update={"idempotency_running_lease_seconds": lease})
     )
     application.include_router(probe_router(probe))
     async with application.router.lifespan_context(application):

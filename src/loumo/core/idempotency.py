@@ -29,14 +29,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from loumo.core.db import Base, insert_ignoring_conflicts, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
+from loumo.core.settings import Settings
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 DEFAULT_TTL = timedelta(hours=24)
-# A `running` row older than IDEMPOTENCY_RUNNING_LEASE (a setting, 60 s by default) belongs to a
-# request that died (process killed, commit lost): the next request with the key takes it over
-# instead of answering 409 until the key expires.
+# A `running` row older than IDEMPOTENCY_RUNNING_LEASE_SECONDS (a setting, 60 by default) belongs
+# to a request that died (process killed, commit lost): the next request with the key takes it
+# over instead of answering 409 until the key expires.
 
 RUNNING = "running"
 DONE = "done"
@@ -218,6 +219,7 @@ async def idempotent(
     key = key.strip()
     if len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"{HEADER} is at most {MAX_KEY_LENGTH} characters")
+    settings: Settings = request.app.state.settings
     claimed = await _claim(
         session,
         principal_id=principal_id,
@@ -225,7 +227,7 @@ async def idempotent(
         key=key,
         fingerprint=request_hash(body),
         ttl=ttl,
-        running_lease=request.app.state.settings.idempotency_running_lease,
+        running_lease=timedelta(seconds=settings.idempotency_running_lease_seconds),
     )
     if isinstance(claimed, IdempotencyRecord):
         return _replay(claimed)

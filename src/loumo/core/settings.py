@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     rate_limit_prefix: str = "loumo"
     # A request holding an Idempotency-Key this long is taken for dead (its process was killed):
     # a retry with the key runs the work instead of answering 409 `idempotency_key_in_flight`.
-    # Longer than any request may run; the same formats as the durations below.
-    idempotency_running_lease: timedelta = Field(default=timedelta(seconds=60), gt=timedelta(0))
+    # Seconds; longer than any request may run.
+    idempotency_running_lease_seconds: float = Field(default=60.0, gt=0)
 
     # Background jobs: see loumo.jobs. Without BROKER_URL the API process runs them itself.
     jobs_in_process: bool = True
