@@ -85,6 +85,10 @@ class ClusterConfig:
     jobs_queue: str = "loumo.cluster"
     s3_bucket: str = "loumo-media"
     worker_threads: int = 4
+    # Connections per process (pool + overflow): the machine's PostgreSQL takes 100 in all, and
+    # is shared with whatever else runs there.
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
     api_log_level: str = "WARNING"
     # More environment for every Loumo process (e.g. JOBS_LEASE_SECONDS for a fault test).
     env: dict[str, str] = field(default_factory=dict)
@@ -279,10 +283,11 @@ def haproxy_binary() -> str:
 
 
 def haproxy_config(port: int, servers: list[tuple[str, str]]) -> str:
-    """Round robin over the API processes; each checked on `/readyz` every second and taken out
-    after two failures. A request whose connection fails is sent to another server; one that
-    was sent is never replayed by the proxy (a POST may have taken effect: clients retry with
-    their Idempotency-Key)."""
+    """Round robin over the API processes, each checked on `/readyz` every second: taken out
+    at once when a connection to it fails (a dead process), or after three failed checks; a
+    slow answer under load (up to 10 s) is not a failure. A request whose connection fails is
+    sent to another server; one that was sent is never replayed by the proxy (a POST may have
+    taken effect: clients retry with their Idempotency-Key)."""
     lines = [
         "global",
         "    maxconn 4096",
@@ -305,7 +310,8 @@ def haproxy_config(port: int, servers: list[tuple[str, str]]) -> str:
         "    balance roundrobin",
         "    option httpchk GET /readyz",
         "    http-check expect status 200",
-        "    default-server inter 1s fall 2 rise 1",
+        "    timeout check 10s",
+        "    default-server inter 1s fall 3 rise 1 observe layer4 error-limit 1 on-error mark-down",
     ]
     lines += [f"    server {name} {address} check" for name, address in servers]
     return "\n".join(lines) + "\n"
@@ -388,6 +394,8 @@ def start(config: ClusterConfig, *, echo: bool = False) -> Cluster:
         **os.environ,
         "ENVIRONMENT": "development",
         "DATABASE_URL": cluster.database_url,
+        "DB_POOL_SIZE": str(config.db_pool_size),
+        "DB_MAX_OVERFLOW": str(config.db_max_overflow),
         "SECRET_KEY": _secret_key(state_dir),
         "VAR_DIR": str(state_dir / "var"),
         "MAIL_DIR": str(state_dir / "mail"),

@@ -34,10 +34,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         jobs_queue=f"loumo.test.{tag}",
         s3_bucket=f"loumo-test-{tag}",
         worker_threads=4,
+        db_pool_size=4,
+        db_max_overflow=4,
         env={
-            # Small pools: the machine's PostgreSQL (100 connections) is shared with other runs.
-            "DB_POOL_SIZE": "4",
-            "DB_MAX_OVERFLOW": "4",
             "JOBS_MODULES": "tests.cluster.handlers",
             "JOBS_POLL_INTERVAL": "0.2",
             # A killed worker's job is run again this soon (its lease, then its relay lease).

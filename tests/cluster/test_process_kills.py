@@ -163,6 +163,11 @@ async def test_an_api_process_killed_under_order_load_loses_no_order_and_oversel
             ready = await client.get("/readyz")  # the proxy serves on the processes left
             assert ready.status_code == 200, ready.text
 
+        print(
+            f"kill -9 of {victim.name}: {len(outcome.failures)} answers retried "
+            f"({sorted({f.split(': ')[1] for f in outcome.failures})}), "
+            f"{outcome.in_flight} waits for a dead request's key"
+        )
         # The kill hit requests in flight: they failed and were retried with their keys.
         assert outcome.failures, "no request was in flight on the killed process"
         assert len(outcome.placed) == STOCK
