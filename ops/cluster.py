@@ -351,6 +351,7 @@ def _secret_key(state_dir: Path) -> str:
 
 
 def _create_bucket(endpoint: str, bucket: str) -> None:
+    """The media bucket, publicly readable."""
     import boto3
 
     client = boto3.client(
@@ -361,6 +362,19 @@ def _create_bucket(endpoint: str, bucket: str) -> None:
         aws_secret_access_key="cluster",  # noqa: S106 (moto accepts any credentials)
     )
     client.create_bucket(Bucket=bucket)
+    # Media URLs are public (S3_PUBLIC_BASE_URL): anyone may read the bucket's objects.
+    public_read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read))
 
 
 def _loumo(*args: str) -> list[str]:
