@@ -23,10 +23,11 @@ SIZES = tuple(int(n) for n in os.environ.get("BENCH_CLUSTER_SIZES", "1000").spli
 API_PROCESSES = int(os.environ.get("BENCH_CLUSTER_API", "3"))
 
 
-def run(duration: int) -> list[Result]:
+def run(duration: int, databases: dict[int, str] | None = None) -> list[Result]:
+    """The cluster's rows; `databases` (size -> URL) reuses catalogs already prepared."""
     results: list[Result] = []
     for size in SIZES:
-        database_url = catalog.prepare(size)
+        database_url = (databases or {}).get(size) or catalog.prepare(size)
         config = ClusterConfig(
             state_dir=Path(tempfile.mkdtemp(prefix="loumo-bench-cluster-")),
             api=API_PROCESSES,
