@@ -23,6 +23,7 @@ from loumo.core.idempotency import (
     IdempotencyRecord,
     idempotent,
     purge_expired,
+    request_hash,
 )
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
@@ -230,3 +231,50 @@ async def test_expired_keys_start_over_and_are_purged(
     again = await probe_client.post("/probe/x/a", json={"amount": 6}, headers=headers)
     assert again.status_code == 201
     assert again.json()["effects"] == 2
+
+
+@pytest.mark.parametrize(
+    ("lease", "age", "taken_over"), [(60, 30, False), (60, 61, True), (5, 10, True)]
+)
+async def test_a_key_left_running_by_a_dead_request_is_taken_over_after_the_lease(
+    settings: Settings,
+    app: FastAPI,
+    probe: Probe,
+    auth_headers: AuthHeaders,
+    db: AsyncSession,
+    lease: int,
+    age: int,
+    taken_over: bool,
+) -> None:
+    """A process killed mid-request leaves its key `running`: a retry gets 409 until the row is
+    older than IDEMPOTENCY_RUNNING_LEASE_SECONDS, then runs the work (once)."""
+    user = f"idem00000000000000000000000{lease:02d}{age:03d}"
+    headers = {**await auth_headers(user), "Idempotency-Key": "k-dead"}
+    db.add(
+        IdempotencyRecord(
+            principal_id=user,
+            route="POST /probe/{thing_id}/a",
+            key="k-dead",
+            request_hash=request_hash({"amount": 5}),
+            created_at=utcnow() - timedelta(seconds=age),
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    await db.commit()
+    application = create_app(
+        settings.model_copy(update={"idempotency_running_lease_seconds": lease})
+    )
+    application.include_router(probe_router(probe))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            retried = await c.post("/probe/x/a", json={"amount": 5}, headers=headers)
+            again = await c.post("/probe/x/a", json={"amount": 5}, headers=headers)
+    if taken_over:
+        assert retried.status_code == 201, retried.text
+        assert again.json() == retried.json()
+        assert await effects(db) == 1
+    else:
+        assert retried.status_code == again.status_code == 409
+        assert retried.json()["code"] == "idempotency_key_in_flight"
+        assert await effects(db) == 0

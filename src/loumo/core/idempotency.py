@@ -29,14 +29,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from loumo.core.db import Base, insert_ignoring_conflicts, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
+from loumo.core.settings import Settings
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 DEFAULT_TTL = timedelta(hours=24)
-# A `running` row older than this belongs to a request that died (process killed, commit lost):
-# the next request with the key takes it over instead of answering 409 until the key expires.
-RUNNING_LEASE = timedelta(seconds=60)
+# A `running` row older than IDEMPOTENCY_RUNNING_LEASE_SECONDS (a setting, 60 by default) belongs
+# to a request that died (process killed, commit lost): the next request with the key takes it
+# over instead of answering 409 until the key expires.
 
 RUNNING = "running"
 DONE = "done"
@@ -109,6 +110,7 @@ async def _claim(
     key: str,
     fingerprint: str,
     ttl: timedelta,
+    running_lease: timedelta,
 ) -> IdempotencyRecord | str:
     """Take the key (committed at once): the new row's id, or the finished row to replay."""
     scope = (
@@ -157,7 +159,7 @@ async def _claim(
         .where(
             IdempotencyRecord.id == existing.id,
             IdempotencyRecord.status == RUNNING,
-            IdempotencyRecord.created_at <= now - RUNNING_LEASE,
+            IdempotencyRecord.created_at <= now - running_lease,
         )
         .values(created_at=now)
         .execution_options(synchronize_session=False)
@@ -217,6 +219,7 @@ async def idempotent(
     key = key.strip()
     if len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"{HEADER} is at most {MAX_KEY_LENGTH} characters")
+    settings: Settings = request.app.state.settings
     claimed = await _claim(
         session,
         principal_id=principal_id,
@@ -224,6 +227,7 @@ async def idempotent(
         key=key,
         fingerprint=request_hash(body),
         ttl=ttl,
+        running_lease=timedelta(seconds=settings.idempotency_running_lease_seconds),
     )
     if isinstance(claimed, IdempotencyRecord):
         return _replay(claimed)

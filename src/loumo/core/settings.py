@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     broker_url: str | None = None
     rate_limit_prefix: str = "loumo"
+    # A request holding an Idempotency-Key this long is taken for dead (its process was killed):
+    # a retry with the key runs the work instead of answering 409 `idempotency_key_in_flight`.
+    # Seconds; longer than any request may run.
+    idempotency_running_lease_seconds: float = Field(default=60.0, gt=0)
 
     # Background jobs: see loumo.jobs. Without BROKER_URL the API process runs them itself.
     jobs_in_process: bool = True

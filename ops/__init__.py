@@ -1,0 +1,1 @@
+"""Operations tooling that is not part of the service: the loopback cluster launcher."""
