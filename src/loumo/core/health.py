@@ -10,11 +10,11 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from loumo.core.db import Database
 from loumo.core.errors import NotFound, Unauthorized
-from loumo.core.metrics import REGISTRY
+from loumo.core.metrics import exposition
 from loumo.core.migrations import current_revisions
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
@@ -116,4 +116,4 @@ def _check_metrics_access(request: Request) -> None:
 )
 async def metrics(request: Request) -> Response:
     _check_metrics_access(request)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
