@@ -26,7 +26,7 @@ from loumo.core.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from loumo.core.migrations import head_revisions
+from loumo.core.migrations import head_revisions, known_revisions
 from loumo.core.openapi import install_openapi
 from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key
     app.state.migration_heads = head_revisions()
+    app.state.known_migrations = known_revisions()
     app.state.readiness_checks = {"database": health.check_database}
     if settings.broker_url:
         app.state.readiness_checks["broker"] = check_broker
