@@ -23,6 +23,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from loumo.cli import _prepare_metrics_dir
+from loumo.core import metrics
 from loumo.core.settings import Settings
 from tests.conftest import PROCESS_DEADLINE
 from tests.servers import start_serve
@@ -195,14 +196,15 @@ def slow_login(base: str, body: bytes) -> tuple[socket.socket, bytes]:
     return sock, body[-1:]
 
 
-def read_response(sock: socket.socket) -> tuple[int, bytes]:
+def read_response(sock: socket.socket) -> tuple[int, bytes, bytes]:
+    """Status, head and body of the answer, read until the server closes the connection."""
     data = b""
     while chunk := sock.recv(65536):
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     match = re.match(rb"HTTP/1.1 (\d{3})", head)
     assert match, data[:200]
-    return int(match.group(1)), body
+    return int(match.group(1)), head, body
 
 
 def in_flight(base: str) -> float:
@@ -222,8 +224,9 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_0(tmp_path: Path) ->
             process.send_signal(signal.SIGTERM)
             wait_for(lambda: "Waiting for connections to close" in log.read_text(), "shutdown")
             sock.sendall(rest)
-            status, answer = read_response(sock)
+            status, head, answer = read_response(sock)
         assert status == 200, answer
+        assert b"connection: close" in head.lower()
         assert "access_token" in orjson.loads(answer)
     finally:
         code = stop(process)
@@ -244,3 +247,23 @@ def test_sigterm_cuts_what_outlives_the_shutdown_timeout_and_exits_0(tmp_path: P
     finally:
         stop(process)
     assert "timeout graceful shutdown exceeded" in log.read_text()
+
+
+def test_a_starting_process_forgets_the_live_gauges_of_dead_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=PROCESS_DEADLINE)
+    files = {
+        "dead_live": f"gauge_livesum_{gone.pid}.db",
+        "dead_counter": f"counter_{gone.pid}.db",
+        "alive_live": f"gauge_livesum_{os.getpid()}.db",
+        "parent_live": f"gauge_livesum_{os.getppid()}.db",
+    }
+    for name in files.values():
+        (tmp_path / name).write_bytes(b"")
+    metrics.forget_dead_processes()
+    left = {path.name for path in tmp_path.iterdir()}
+    # Totals of the dead stay; only their live gauges go.
+    assert left == {files["dead_counter"], files["alive_live"], files["parent_live"]}
