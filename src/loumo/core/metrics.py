@@ -23,6 +23,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -35,6 +36,27 @@ MULTIPROCESS = MULTIPROC_ENV in os.environ or MULTIPROC_ENV.lower() in os.enviro
 # How often each process copies its pool figures into the shared files (multiprocess mode only;
 # one process reads its own pool at scrape time).
 POOL_PUBLISH_SECONDS = 5.0
+
+_pid = os.getpid()
+
+
+def _cached_pid() -> int:
+    return _pid
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if MULTIPROCESS:
+    # Every write checks that the process has not forked since the value was made; by default
+    # with os.getpid(), a system call each time (several per request). The pid is cached
+    # instead, and refreshed in a forked child. Before any metric is made.
+    os.register_at_fork(after_in_child=_forked)
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=_cached_pid
+    )
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
