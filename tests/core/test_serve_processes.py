@@ -159,6 +159,25 @@ def test_one_scrape_counts_the_requests_of_both_workers(tmp_path: Path) -> None:
             after = counts_by_process(metrics_dir, route="/metrics")
             answered |= {pid for pid, n in after.items() if n > before.get(pid, 0.0)}
             assert time.monotonic() < deadline, "one worker answered every scrape"
+
+        # A worker killed outright: uvicorn starts another, which drops the dead one's live
+        # gauges (its pool no longer counts), while the dead one's requests stay counted.
+        killed = min(answered)
+        os.kill(killed, signal.SIGKILL)
+
+        def replaced() -> bool:
+            pids = {int(p.stem.rsplit("_", 1)[1]) for p in metrics_dir.glob("gauge_livesum_*")}
+            if killed in pids or len(pids) != 2:
+                return False
+            try:
+                text = httpx.get(f"{base}/metrics").text
+            except httpx.TransportError:
+                return False
+            return scraped(text, "loumo_db_pool_size", engine="primary") == 6
+
+        wait_for(replaced, "a new worker in place of the killed one")
+        text = httpx.get(f"{base}/metrics").text
+        assert scraped(text, "loumo_http_requests_total", **HEALTHZ) == sent
     finally:
         assert stop(process) == 0
 
