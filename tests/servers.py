@@ -61,3 +61,36 @@ def serving(count: int, env: dict[str, str], workdir: Path) -> Iterator[list[str
             process.terminate()
         for process in processes:
             process.wait(timeout=PROCESS_DEADLINE)
+
+
+def start_serve(
+    env: dict[str, str], workdir: Path, *args: str, log_name: str = "server.log"
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start one `loumo serve` with extra arguments (`--workers 2`, say; log in
+    `workdir/log_name`) and return it with its base URL once it answers `/readyz`; the caller
+    stops it."""
+    port = free_port()
+    log_path = workdir / log_name
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "loumo", "serve", "--port", str(port), *args],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + PROCESS_DEADLINE
+    while True:
+        log_text = log_path.read_text(errors="replace")[-2000:]
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {log_text}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=10).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the server did not start: {log_text}")
+        time.sleep(0.1)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -14,6 +19,10 @@ from loumo.core.settings import ConfigurationError, Settings, get_settings, reso
 
 T = TypeVar("T")
 app = typer.Typer(help="Loumo marketplace backend.", no_args_is_help=True)
+# prometheus-client's switch to multiprocess metrics (loumo.core.metrics), read when it is imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The files prometheus-client writes there (nothing else of the directory is removed).
+_METRICS_FILE = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
 
 
 def _checked_settings() -> Settings:
@@ -36,6 +45,37 @@ def serve(
 ) -> None:
     """Serve the HTTP API."""
     settings = _checked_settings()
+    metrics_dir, made_here = _prepare_metrics_dir(settings, 1 if reload else workers)
+    try:
+        _run_uvicorn(settings, host=host, port=port, workers=workers, reload=reload)
+    finally:
+        if made_here and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _prepare_metrics_dir(settings: Settings, workers: int) -> tuple[Path | None, bool]:
+    """Several API processes share their metrics through a directory (multiprocess mode), so
+    that one scrape counts them all: PROMETHEUS_MULTIPROC_DIR, emptied now, else with more than
+    one worker a fresh temporary directory, removed on exit. Returns it and whether it was
+    made here; None with one process and no directory set (metrics in memory)."""
+    chosen = settings.prometheus_multiproc_dir
+    if chosen is None and workers == 1:
+        os.environ.pop(MULTIPROC_ENV, None)
+        os.environ.pop(MULTIPROC_ENV.lower(), None)
+        return None, False
+    if chosen is None:
+        path, made_here = Path(tempfile.mkdtemp(prefix="loumo-metrics-")), True
+    else:
+        path, made_here = chosen, False
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.iterdir():  # a previous run's processes: their figures are over
+            if _METRICS_FILE.match(stale.name):
+                stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path.resolve())
+    return path, made_here
+
+
+def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, reload: bool) -> None:
     uvicorn.run(
         "loumo.main:create_app",
         factory=True,
@@ -50,6 +90,8 @@ def serve(
         # handling would trust every process on 127.0.0.1 (FORWARDED_ALLOW_IPS' default).
         proxy_headers=False,
         server_header=False,
+        # SIGTERM: stop accepting, let requests in flight finish for this long, then cut them.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
 
 
@@ -73,6 +115,9 @@ def worker(
     ] = None,
 ) -> None:
     """Run background jobs: from the broker when BROKER_URL is set, else by polling the database."""
+    # One process: its metrics stay in memory, apart from any API processes' shared directory.
+    os.environ.pop(MULTIPROC_ENV, None)
+    os.environ.pop(MULTIPROC_ENV.lower(), None)
     from loumo.core.logging import configure_logging
     from loumo.jobs.worker import run_worker
     from loumo.wiring import build

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,17 +17,16 @@ from loumo.accounts.router import router as accounts_router
 from loumo.audit.router import router as audit_router
 from loumo.catalog.router import router as catalog_router
 from loumo.content.router import router as content_router
-from loumo.core import health, request_guard
+from loumo.core import health, metrics, request_guard
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
 from loumo.core.logging import configure_logging
-from loumo.core.metrics import POOL_COLLECTOR
 from loumo.core.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from loumo.core.migrations import head_revisions
+from loumo.core.migrations import head_revisions, known_revisions
 from loumo.core.openapi import install_openapi
 from loumo.core.ratelimit import create_rate_limiter
 from loumo.core.settings import Settings, get_settings, resolve_secret_key
@@ -94,14 +95,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_overflow=settings.db_max_overflow,
         )
         app.state.db = db
-        POOL_COLLECTOR.track("primary", db.engine)
+        metrics.POOL_COLLECTOR.track("primary", db.engine)
+        publishing: asyncio.Task[None] | None = None
+        if metrics.MULTIPROCESS:  # `loumo serve --workers N`: one scrape sees every process
+            metrics.forget_dead_processes()
+            publishing = asyncio.create_task(metrics.publish_pools())
         jobs = JobSystem(settings, db, ports.job_modules)
         await jobs.start(run_jobs_here=settings.jobs_in_process)
         try:
             yield
         finally:
             await jobs.stop()
-            POOL_COLLECTOR.untrack("primary", db.engine)
+            if publishing is not None:
+                publishing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await publishing
+                metrics.forget_this_process()
+            metrics.POOL_COLLECTOR.untrack("primary", db.engine)
             await db.dispose()
 
     docs = settings.api_docs_enabled
@@ -117,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key
     app.state.migration_heads = head_revisions()
+    app.state.known_migrations = known_revisions()
     app.state.readiness_checks = {"database": health.check_database}
     if settings.broker_url:
         app.state.readiness_checks["broker"] = check_broker

@@ -49,3 +49,15 @@ async def file_effect(session: AsyncSession, payload: dict[str, Any]) -> None:
             append_line(effects, payload["key"])
     if current_job().attempt == 1:
         await asyncio.sleep(payload.get("sleep", 0))
+
+
+@job("test.gated")
+async def gated(session: AsyncSession, payload: dict[str, Any]) -> None:
+    """Logs its run, then holds until the file `gate` exists in `dir` (the test opens it); its
+    row is written after, so a run cut short leaves none."""
+    directory = Path(payload["dir"])
+    append_line(directory / "runs.log", f"{current_job().job_id} attempt={current_job().attempt}")
+    while not (directory / "gate").exists():
+        await asyncio.sleep(0.05)
+    session.add(AuditEntry(action="test.gated", entity_id=payload["key"]))
+    await session.flush()

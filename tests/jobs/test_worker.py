@@ -5,15 +5,17 @@ Each test gets its own queue, removed at the end, so parallel runs never share m
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import pika
 import pytest
@@ -22,6 +24,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.audit.models import AuditEntry
 from loumo.jobs.models import Job, JobStatus, PeriodicRun
 from loumo.jobs.outbox import defer
 from tests.conftest import PROCESS_DEADLINE
@@ -62,7 +65,8 @@ def queue(broker_url: str) -> Iterator[str]:
         connection.close()
 
 
-Spawn = Callable[[str], subprocess.Popen[bytes]]
+class Spawn(Protocol):
+    def __call__(self, label: str, **extra: str) -> subprocess.Popen[bytes]: ...
 
 
 @pytest.fixture
@@ -191,3 +195,89 @@ async def test_a_periodic_job_runs_once_per_period_with_two_workers(
     )
     # Periods claimed while the workers were stopping stay pending for the next worker.
     assert ran == len(periods) and claimed is not None and claimed >= ran
+
+
+def worker_log(tmp_path: Path, label: str) -> str:
+    return (tmp_path / f"worker-{label}.log").read_text(errors="replace")
+
+
+async def wait_exit(process: subprocess.Popen[bytes]) -> int:
+    return await asyncio.to_thread(process.wait, PROCESS_DEADLINE)
+
+
+async def audit_rows(db: AsyncSession, key: str) -> int:
+    count = await db.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.entity_id == key)
+    )
+    return int(count or 0)
+
+
+@pytest.mark.parametrize("broker_url", [RABBITMQ_URL, ""], ids=["rabbitmq", "no-broker"])
+async def test_sigterm_finishes_the_running_job_takes_no_new_one_and_exits_0(
+    db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
+) -> None:
+    worker = spawn_worker("only", SHUTDOWN_TIMEOUT=str(int(PROCESS_DEADLINE)))
+    job_id = (await defer(db, "test.gated", {"dir": str(tmp_path), "key": "gated-finish"})).id
+    await db.commit()
+    runs = tmp_path / "runs.log"
+
+    async def started() -> bool:
+        return runs.exists()
+
+    await eventually(started, what="the worker to start the job")
+    worker.send_signal(signal.SIGTERM)
+
+    async def loop_stopped() -> bool:
+        return "job_loop_stopped" in worker_log(tmp_path, "only")
+
+    await eventually(loop_stopped, what="the worker to stop taking jobs")
+    later_id = (await defer(db, "test.record", {"key": "after-sigterm"})).id
+    await db.commit()
+    (tmp_path / "gate").touch()
+    assert await wait_exit(worker) == 0
+
+    done = await job_row(db, job_id)
+    assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 1)
+    assert await audit_rows(db, "gated-finish") == 1
+    waiting = await job_row(db, later_id)
+    assert (waiting.status, waiting.attempts) == (JobStatus.PENDING, 0)
+    assert await audit_rows(db, "after-sigterm") == 0
+
+
+@pytest.mark.parametrize(
+    "broker_url", [RABBITMQ_URL, REDIS_URL, ""], ids=["rabbitmq", "redis", "no-broker"]
+)
+async def test_a_job_outliving_the_shutdown_timeout_is_given_back_and_runs_again(
+    db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
+) -> None:
+    first = spawn_worker("first", SHUTDOWN_TIMEOUT="1")
+    job = await defer(db, "test.gated", {"dir": str(tmp_path), "key": "gated-cut"})
+    job_id = job.id
+    await db.commit()
+    runs = tmp_path / "runs.log"
+
+    async def started() -> bool:
+        return runs.exists()
+
+    await eventually(started, what="the first worker to start the job")
+    first.send_signal(signal.SIGTERM)
+    assert await wait_exit(first) == 0
+    assert "job_interrupted" in worker_log(tmp_path, "first")
+    # Back in the table, due now, the cut run not counted, and nothing of it committed.
+    back = await job_row(db, job_id)
+    assert (back.status, back.attempts, back.locked_until) == (JobStatus.PENDING, 0, None)
+    assert await audit_rows(db, "gated-cut") == 0
+
+    (tmp_path / "gate").touch()
+    spawn_worker("second")
+
+    async def finished() -> bool:
+        return (await job_row(db, job_id)).status == JobStatus.SUCCEEDED
+
+    await eventually(finished, what="the second worker to run the job")
+    assert (await job_row(db, job_id)).attempts == 1
+    assert [line.split()[1] for line in runs.read_text().splitlines()] == [
+        "attempt=1",
+        "attempt=1",
+    ]
+    assert await audit_rows(db, "gated-cut") == 1

@@ -1,9 +1,20 @@
-"""Prometheus metrics: HTTP traffic and the database pool."""
+"""Prometheus metrics: HTTP traffic and the database pool.
+
+One process (`loumo serve`, `loumo worker`, tests) keeps its metrics in memory and `/metrics`
+reads `REGISTRY`. Several API processes (`loumo serve --workers N`, N > 1) share them through
+prometheus-client's multiprocess mode: `loumo serve` sets `PROMETHEUS_MULTIPROC_DIR` before any
+worker starts, every value lives in a memory-mapped file of that directory, and whichever process
+answers the scrape adds up the files of all of them (docs/operations.md, "Metrics").
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -11,10 +22,41 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
+    generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus-client chooses its value store once, when it is imported, by this same test.
+MULTIPROCESS = MULTIPROC_ENV in os.environ or MULTIPROC_ENV.lower() in os.environ
+# How often each process copies its pool figures into the shared files (multiprocess mode only;
+# one process reads its own pool at scrape time).
+POOL_PUBLISH_SECONDS = 5.0
+
+_pid = os.getpid()
+
+
+def _cached_pid() -> int:
+    return _pid
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if MULTIPROCESS:
+    # Every write checks that the process has not forked since the value was made; by default
+    # with os.getpid(), a system call each time (several per request). The pid is cached
+    # instead, and refreshed in a forked child. Before any metric is made.
+    os.register_at_fork(after_in_child=_forked)
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=_cached_pid
+    )
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -33,15 +75,39 @@ HTTP_LATENCY = Histogram(
     registry=REGISTRY,
 )
 HTTP_IN_FLIGHT = Gauge(
-    "loumo_http_requests_in_flight", "HTTP requests being served", registry=REGISTRY
+    "loumo_http_requests_in_flight",
+    "HTTP requests being served",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",  # the processes alive now, added up
+)
+
+
+POOL_FIGURES = (
+    # name, help, the pool's method
+    ("loumo_db_pool_size", "Pool size", "size"),
+    ("loumo_db_pool_checked_out", "Connections in use", "checkedout"),
+    ("loumo_db_pool_idle", "Idle pooled connections", "checkedin"),
+    ("loumo_db_pool_overflow", "Connections beyond the pool size", "overflow"),
 )
 
 
 class PoolCollector(Collector):
-    """Reads the connection pool figures of the engines registered with it at scrape time."""
+    """Reads the connection pool figures of the engines registered with it at scrape time.
+
+    In multiprocess mode a scrape cannot reach the other processes' pools, so `publish` copies
+    this process's figures into gauges of the shared files instead ("livesum": the figures of
+    the processes alive, added up), at every scrape this process answers and every
+    `POOL_PUBLISH_SECONDS` (`publish_pools`).
+    """
 
     def __init__(self) -> None:
         self._tracked: list[tuple[str, AsyncEngine]] = []
+        self._shared: list[Gauge] = []
+        if MULTIPROCESS:
+            self._shared = [
+                Gauge(name, doc, ["engine"], registry=None, multiprocess_mode="livesum")
+                for name, doc, _ in POOL_FIGURES
+            ]
 
     def track(self, name: str, engine: AsyncEngine) -> None:
         self._tracked.append((name, engine))
@@ -53,29 +119,85 @@ class PoolCollector(Collector):
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        size = GaugeMetricFamily("loumo_db_pool_size", "Pool size", labels=["engine"])
-        out = GaugeMetricFamily(
-            "loumo_db_pool_checked_out", "Connections in use", labels=["engine"]
-        )
-        idle = GaugeMetricFamily("loumo_db_pool_idle", "Idle pooled connections", labels=["engine"])
-        overflow = GaugeMetricFamily(
-            "loumo_db_pool_overflow", "Connections beyond the pool size", labels=["engine"]
-        )
+    def _figures(self) -> Iterator[tuple[int, str, float]]:
+        """(index in POOL_FIGURES, engine name, value) of the engines tracked now."""
         latest = dict(self._tracked)  # the most recently started engine of each name
         for name, engine in latest.items():
             pool = engine.sync_engine.pool
-            for family, attr in (
-                (size, "size"),
-                (out, "checkedout"),
-                (idle, "checkedin"),
-                (overflow, "overflow"),
-            ):
+            for i, (_, _, attr) in enumerate(POOL_FIGURES):
                 fn = getattr(pool, attr, None)
                 if callable(fn):
-                    family.add_metric([name], float(fn()))
-        yield from (size, out, idle, overflow)
+                    yield i, name, float(fn())
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = [
+            GaugeMetricFamily(name, doc, labels=["engine"]) for name, doc, _ in POOL_FIGURES
+        ]
+        for i, name, value in self._figures():
+            families[i].add_metric([name], value)
+        yield from families
+
+    def publish(self) -> None:
+        """Copy this process's pool figures into the shared gauges (multiprocess mode)."""
+        for i, name, value in self._figures():
+            self._shared[i].labels(name).set(value)
 
 
 POOL_COLLECTOR = PoolCollector()
 REGISTRY.register(POOL_COLLECTOR)
+
+
+async def publish_pools() -> None:
+    """Keep this process's pool figures in the shared files fresh (multiprocess mode); runs
+    until cancelled."""
+    while True:
+        POOL_COLLECTOR.publish()
+        await asyncio.sleep(POOL_PUBLISH_SECONDS)
+
+
+def exposition() -> bytes:
+    """The text a scrape reads: this process's registry, or in multiprocess mode the metrics
+    of every process that wrote to the shared directory."""
+    if not MULTIPROCESS:
+        return generate_latest(REGISTRY)
+    POOL_COLLECTOR.publish()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def multiproc_dir() -> Path:
+    return Path(os.environ.get(MULTIPROC_ENV) or os.environ[MULTIPROC_ENV.lower()])
+
+
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges (requests in flight, pools) of processes that are gone, e.g. an API
+    worker killed and replaced by uvicorn; their counters and histograms stay, so that totals
+    never go back. Called when a process starts (multiprocess mode)."""
+    pids = {
+        int(match.group(1))
+        for path in multiproc_dir().iterdir()
+        if (match := _LIVE_GAUGE_FILE.match(path.name))
+    }
+    for pid in pids:
+        if pid != os.getpid() and not _alive(pid):
+            mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def forget_this_process() -> None:
+    """Drop this process's live gauges as it stops (multiprocess mode)."""
+    with contextlib.suppress(OSError):
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -46,6 +46,13 @@ def head_revisions() -> set[str]:
     return set(script.get_heads())
 
 
+def known_revisions() -> set[str]:
+    """Every revision this code's migrations hold; a database at a revision outside it was
+    migrated by a later release (an expand step of a zero-downtime deploy)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
 async def current_revisions(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as conn:
         return set(

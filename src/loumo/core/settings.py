@@ -36,132 +36,199 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    """Every runtime knob of Loumo; names match the environment variables (case-insensitive)."""
+    """Every runtime knob of Loumo; names match the environment variables (case-insensitive).
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    The string under each field is its description: docs/operations.md's configuration
+    reference is generated from them (`uv run python -m loumo.core.settings_doc`).
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", use_attribute_docstrings=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
+    """Production turns on the production mode (docs/security.md): strong SECRET_KEY required,
+    no API docs, no sandbox, no demo seed."""
     database_url: str = "sqlite+aiosqlite:///var/loumo.db"
+    """SQLAlchemy URL: `sqlite+aiosqlite:///…` or `postgresql+asyncpg://user:pass@host/db`."""
     db_pool_size: int = Field(default=10, ge=1)
+    """Connections each process keeps open to the database."""
     db_max_overflow: int = Field(default=10, ge=0)
+    """Connections a process may open beyond DB_POOL_SIZE under load."""
     secret_key: SecretStr | None = None
+    """Signs tokens. Unset outside production: generated into VAR_DIR/secret_key. Production
+    needs at least 32 random characters."""
     var_dir: Path = Path("var")
+    """Directory for local state (generated keys, local mail and media by default)."""
 
     redis_url: str | None = None
+    """Redis shared by every API process (rate limits); unset: each process counts alone."""
     broker_url: str | None = None
+    """amqp:// or redis:// URL of the job broker; unset: jobs are run from the jobs table."""
     rate_limit_prefix: str = "loumo"
-    # A request holding an Idempotency-Key this long is taken for dead (its process was killed):
-    # a retry with the key runs the work instead of answering 409 `idempotency_key_in_flight`.
-    # Seconds; longer than any request may run.
+    """Key prefix of the rate-limit counters in Redis."""
     idempotency_running_lease_seconds: float = Field(default=60.0, gt=0)
+    """A request holding an Idempotency-Key this long is taken for dead (its process was killed):
+    a retry with the key runs the work instead of answering 409 `idempotency_key_in_flight`.
+    Longer than any request may run."""
 
-    # Background jobs: see loumo.jobs. Without BROKER_URL the API process runs them itself.
     jobs_in_process: bool = True
+    """Without BROKER_URL, run background jobs inside the API process (else a `loumo worker`
+    polls the jobs table)."""
     jobs_poll_interval: float = Field(default=1.0, gt=0)
+    """Seconds between polls of the jobs table."""
     jobs_concurrency: int = Field(default=4, ge=1)
+    """Jobs run at once per process (`loumo worker --threads` overrides it)."""
     jobs_lease_seconds: float = Field(default=300.0, gt=0)
+    """A running job whose runner vanished is run again after this many seconds."""
     jobs_relay_lease_seconds: float = Field(default=60.0, gt=0)
+    """A relayed job whose broker message was lost is relayed again after this many seconds."""
     jobs_retry_base_seconds: float = Field(default=2.0, gt=0)
+    """First retry delay of a failed job; doubles per attempt, with jitter."""
     jobs_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    """Longest retry delay of a failed job."""
     jobs_retention_days: int = Field(default=7, ge=1)
+    """Succeeded jobs are deleted after this many days."""
     jobs_queue: str = Field(default="loumo.jobs", pattern=r"^[A-Za-z0-9._\-]{1,100}$")
+    """Broker queue of the jobs."""
     jobs_modules: str = ""
-    # How long revoked or expired sign-ins, old refresh tokens and spent one-time codes are kept
-    # (for investigations) before the `accounts.purge` job deletes them.
+    """Extra modules holding job handlers (comma-separated)."""
+    shutdown_timeout: int = Field(default=20, ge=1)
+    """Seconds a stopping process (SIGTERM) gives requests in flight (`loumo serve`) or running
+    jobs (`loumo worker`) to finish; past it they are cut and a cut job is given back to the
+    queue. Keep it below the orchestrator's grace period before SIGKILL."""
     auth_retention_days: int = Field(default=30, ge=1)
-    # How long a prepaid order waits for its money before the `orders.expire` job gives its
-    # stock and promotion use back (seconds, or an ISO 8601 duration such as PT30M).
+    """Days revoked or expired sign-ins, old refresh tokens and spent one-time codes are kept
+    (for investigations) before the `accounts.purge` job deletes them."""
     order_payment_timeout: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))
-    # How long after delivery the `orders.complete` job completes an order (and awards its
-    # fidelity points); staff may complete it earlier. Same formats as above.
+    """How long a prepaid order waits for its money before the `orders.expire` job gives its
+    stock and promotion use back (seconds, or ISO 8601 such as PT30M)."""
     order_complete_after: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
-    # Fidelity points earned per 100 whole units of the order's currency paid for goods
-    # (delivery fees and refunds excluded): 1 = one point per 100 XAF. 0 awards none. The
-    # default of the `/settings` value staff will change at run time (DESIGN.md).
+    """How long after delivery the `orders.complete` job completes an order and awards its
+    fidelity points (seconds or ISO 8601); staff may complete it earlier."""
     fidelity_rate: Decimal = Field(default=Decimal(1), ge=0)
-    # Delivery (defaults of the `/settings` values staff change at run time): whether the
-    # periodic job assigns ready fulfilments to agents, how long a closing code stays valid,
-    # and the arrival estimate given to a customer when the agent does not give one.
+    """Fidelity points per 100 whole units of the order's currency paid for goods (delivery
+    fees and refunds excluded); 0 awards none. Default of the `/settings` value staff change
+    at run time."""
     delivery_auto_assign: bool = True
+    """Whether the periodic job assigns ready fulfilments to agents (default of the
+    `/settings` value)."""
     delivery_code_ttl: timedelta = Field(default=timedelta(hours=6), gt=timedelta(0))
+    """How long a delivery closing code stays valid (default of the `/settings` value)."""
     delivery_default_eta: timedelta = Field(default=timedelta(minutes=45), gt=timedelta(0))
+    """Arrival estimate given to a customer when the agent gives none (default of the
+    `/settings` value)."""
 
     email_backend: Literal["file", "console", "smtp"] = "file"
+    """Where mail goes: files in MAIL_DIR, the console (development only), or SMTP."""
     smtp_host: str = "localhost"
+    """SMTP relay host."""
     smtp_port: int = 587
+    """SMTP relay port."""
     smtp_username: str | None = None
+    """SMTP user, if the relay needs one."""
     smtp_password: SecretStr | None = None
+    """SMTP password."""
     smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    """SMTP transport security."""
     smtp_timeout: float = 10.0
-    smtp_ca_file: Path | None = None  # CA bundle for a relay with a private certificate
+    """Seconds before an SMTP call gives up."""
+    smtp_ca_file: Path | None = None
+    """CA bundle for a relay whose certificate a private CA signed."""
     mail_from: str = "Loumo <no-reply@loumo.local>"
+    """Sender of every email."""
     mail_dir: Path = Path("var/mail")
+    """Directory of the `file` email backend."""
 
     storage_backend: Literal["local", "s3"] = "local"
+    """Where uploaded media is stored: MEDIA_ROOT or an S3 bucket."""
     media_root: Path = Path("var/media")
+    """Directory of the `local` storage backend."""
     s3_bucket: str | None = None
+    """Bucket of the `s3` storage backend."""
     s3_endpoint_url: str | None = None
+    """S3 API endpoint (MinIO, moto, another provider); unset: AWS."""
     s3_region: str = "us-east-1"
+    """S3 region."""
     s3_access_key_id: str | None = None
+    """S3 access key; unset: the SDK's usual sources (environment, instance role)."""
     s3_secret_access_key: SecretStr | None = None
+    """S3 secret key."""
     s3_public_base_url: str | None = None
-    media_uploads_per_minute: int = Field(default=30, ge=1)  # per user, every upload route
+    """Public URL prefix of the bucket's objects (a CDN); unset: served through the API."""
+    media_uploads_per_minute: int = Field(default=30, ge=1)
+    """Uploads per user per minute, every upload route (429 past it)."""
 
-    # Payment service: see docs/payments.md. `sandbox` is the pawaPay adapter pointed at the
-    # built-in emulation (`/_sandbox/pawapay`, never mounted in production); `pawapay` the same
-    # adapter on PAWAPAY_BASE_URL; `stripe` cards; `cash` cash on delivery.
     payment_providers: str = "sandbox,cash"
+    """Payment providers offered (docs/payments.md): any of `sandbox` (the pawaPay adapter on
+    the built-in emulation, never in production), `pawapay`, `stripe`, `cash`."""
     pawapay_base_url: str | None = None
+    """pawaPay API URL; unset outside production: PUBLIC_BASE_URL/_sandbox/pawapay."""
     pawapay_api_token: SecretStr | None = None
+    """pawaPay API token."""
     pawapay_timeout: float = Field(default=15.0, gt=0)
-    # PEM public key that signs pawaPay's callbacks; unset outside production means the
-    # sandbox's own key. Unset in production means callbacks are not signature-checked (their
-    # status is always fetched from pawaPay before anything is settled).
+    """Seconds before a pawaPay call is "unknown" and its status is fetched instead."""
     pawapay_callback_public_key: str | None = None
+    """PEM public key that signs pawaPay's callbacks. Unset outside production: the sandbox's
+    key; unset in production: callbacks are not signature-checked (their status is always
+    fetched from pawaPay before anything is settled)."""
     pawapay_active_conf_ttl: float = Field(default=300.0, ge=0)
-    # The sandbox: its callback signing key (PEM, ECDSA P-256 or Ed25519; generated into
-    # `var/` when unset), how long before it completes a deposit and calls back, and its
-    # "slow" and "timeout" test numbers' delays.
+    """Seconds pawaPay's active configuration (operators, limits) is cached."""
     pawapay_sandbox_signing_key: SecretStr | None = None
+    """The sandbox's callback signing key (PEM, ECDSA P-256 or Ed25519); unset: generated into
+    VAR_DIR."""
     pawapay_sandbox_callback_delay: float = Field(default=2.0, ge=0)
+    """Seconds before the sandbox completes a deposit and calls back."""
     pawapay_sandbox_slow_seconds: float = Field(default=30.0, ge=0)
+    """Delay of the sandbox's "slow" test number."""
     pawapay_sandbox_hang_seconds: float = Field(default=30.0, ge=0)
+    """Delay of the sandbox's "timeout at initiation" test number."""
     stripe_secret_key: SecretStr | None = None
+    """Stripe secret API key."""
     stripe_webhook_secret: SecretStr | None = None
-    stripe_api_base: str | None = None  # tests and proxies only; the SDK's default otherwise
+    """Secret that signs Stripe's webhooks."""
+    stripe_api_base: str | None = None
+    """Stripe API URL, for tests and proxies only; unset: the SDK's default."""
 
     public_base_url: str = "http://127.0.0.1:8000"
-    # Production mode (docs/security.md). `/docs`, `/redoc` and `/openapi.json`: unset
-    # means on outside production, off in production.
+    """The URL clients reach the API at (links, callbacks); HTTPS turns HSTS on."""
     api_docs: bool | None = None
-    # `/metrics` takes `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it is open
-    # outside production and not served in production.
+    """Serve `/docs`, `/redoc` and `/openapi.json`; unset: on, except in production."""
     metrics_token: SecretStr | None = None
-    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses or
-    # networks, e.g. "10.0.0.0/8,127.0.0.1"; "*" trusts every peer). Empty: none, the TCP peer
-    # is the client.
+    """`/metrics` needs `Authorization: Bearer <METRICS_TOKEN>`; unset: open outside
+    production, not served in production."""
+    prometheus_multiproc_dir: Path | None = None
+    """Directory where several API processes keep their metrics, so that one scrape sees them
+    all. `loumo serve --workers N` (N > 1) makes a fresh one in the system's temporary directory
+    when unset; a directory given here is emptied at start."""
     trusted_proxies: str = ""
-    # Origins allowed to call the API from a browser (comma-separated, e.g.
-    # "https://shop.example.com"); empty: no CORS headers at all.
+    """Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
+    or networks, e.g. `10.0.0.0/8,127.0.0.1`; `*` trusts every peer). Empty: none, the TCP
+    peer is the client."""
     cors_allowed_origins: str = ""
+    """Origins allowed to call the API from a browser (comma-separated, e.g.
+    `https://shop.example.com`); empty: no CORS headers at all."""
     default_language: Literal["fr", "en"] = "fr"
+    """Language of answers when the request's Accept-Language names none we have."""
     log_level: str = "INFO"
+    """Level of the JSON logs on stdout."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest JSON request body (413 past it)."""
     max_upload_bytes: int = Field(default=5 * 1_048_576, ge=1024)
-    # Input limits (docs/security.md): the whole request body must arrive within this
-    # many seconds (408 past it; read before any route runs, see core.request_guard); images
-    # above this many pixels are refused from their header (413); at most this many uploads
-    # wait for one of the decoding threads (503 with Retry-After beyond); and bytes a user's
-    # uploads not yet attached to anything may take (409 past it).
+    """Largest uploaded file (413 past it)."""
     request_body_timeout: float = Field(default=60.0, gt=0)
+    """Seconds the whole request body may take to arrive (408 past it)."""
     media_max_pixels: int = Field(default=40_000_000, ge=1)
+    """Images above this many pixels are refused from their header (413)."""
     media_decode_queue: int = Field(default=8, ge=0)
+    """Uploads that may wait for a decoding thread (503 with Retry-After beyond)."""
     media_unattached_quota_bytes: int = Field(default=50 * 1_048_576, ge=0)
+    """Bytes a user's uploads not yet attached to anything may take (409 past it)."""
 
-    @field_validator("api_docs", "metrics_token", mode="before")
+    @field_validator("api_docs", "metrics_token", "prometheus_multiproc_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """`METRICS_TOKEN=` (empty) is no token, never the empty token."""
+        """`METRICS_TOKEN=` (empty) is no token, never the empty token (nor `.` a directory)."""
         if isinstance(value, str) and not value.strip():
             return None
         return value

@@ -52,6 +52,9 @@ class BrokerRuntime:
     broker: dramatiq.Broker = field(init=False)
     actor: Any = field(init=False)
     _db: Database | None = field(init=False, default=None)
+    _running: dict[asyncio.Task[Any], asyncio.AbstractEventLoop] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         assert self.settings.broker_url
@@ -67,7 +70,28 @@ class BrokerRuntime:
         # Runs on the worker's event loop thread (dramatiq's AsyncIO middleware).
         if self._db is None:
             self._db = Database(self.settings.database_url, pool_size=5, max_overflow=5)
-        await run_job(self._db.sessionmaker, job_id, self.settings)
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[task] = asyncio.get_running_loop()
+        try:
+            await run_job(self._db.sessionmaker, job_id, self.settings)
+        except asyncio.CancelledError:
+            # `cut_running_jobs`: the job is back in the table, and the relay sends it again;
+            # this message is done with.
+            return
+        finally:
+            self._running.pop(task, None)
+
+    @property
+    def running_jobs(self) -> int:
+        return len(self._running)
+
+    def cut_running_jobs(self) -> None:
+        """Cancel the runs in progress (from any thread): each gives its job back to the table
+        (`runner.run_job`) and acknowledges its message. For a worker stopping past its
+        deadline."""
+        for task, loop in list(self._running.items()):
+            loop.call_soon_threadsafe(task.cancel)
 
     def send(self, job_id: str) -> None:
         self.actor.send(job_id)

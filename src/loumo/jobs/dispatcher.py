@@ -59,6 +59,7 @@ class _Loop(abc.ABC):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            logger.info("job_loop_stopped", loop=type(self).__name__)
 
     async def _run(self) -> None:
         logger.info("job_loop_started", loop=type(self).__name__)
@@ -110,12 +111,16 @@ class Dispatcher(_Loop):
         self._wake.set()  # a slot is free, and the job may have deferred others
 
     async def stop(self) -> None:
+        """Take no more jobs; give the running ones SHUTDOWN_TIMEOUT to finish, then cut them
+        (a cut run gives its job back to the table, see `runner.run_job`)."""
         await super().stop()
-        # Let runs in progress finish; a run cut short is picked up again after its lease.
-        if self._running:
-            await asyncio.wait(list(self._running.values()), timeout=10)
-        for task in list(self._running.values()):
+        running = list(self._running.values())
+        if running:
+            await asyncio.wait(running, timeout=self.settings.shutdown_timeout)
+        for task in running:
             task.cancel()
+        if running:
+            await asyncio.wait(running)
 
 
 class Relay(_Loop):

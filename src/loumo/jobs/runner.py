@@ -159,6 +159,26 @@ async def _mark_failed(
     return Outcome.DEAD if dead else Outcome.RETRY
 
 
+async def _release(sessions: Sessions, job: Job) -> None:
+    """Give back a job whose run was cut short (its process is stopping): due now, for any
+    runner, and the cut run not counted as an attempt."""
+    now = utcnow()
+    async with sessions() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING, Job.attempts == job.attempts)
+            .values(
+                status=JobStatus.PENDING,
+                attempts=Job.attempts - 1,
+                locked_until=None,
+                run_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+
+
 async def run_job(sessions: Sessions, job_id: str, settings: Settings) -> Outcome:
     """Claim and run job `job_id` once; safe to call from any number of processes at once."""
     job = await _claim(sessions, job_id, settings)
@@ -202,6 +222,11 @@ async def run_job(sessions: Sessions, job_id: str, settings: Settings) -> Outcom
                     await session.rollback()
                     raise
     except asyncio.CancelledError:
+        # Cut short by a stopping process: its handler's changes were rolled back; the job goes
+        # back to the table (if that fails too, its lease expires and it runs again).
+        log.warning("job_interrupted")
+        with contextlib.suppress(Exception):
+            await _release(sessions, job)
         raise
     except Exception as exc:
         permanent = isinstance(exc, PermanentJobError)

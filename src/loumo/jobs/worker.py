@@ -42,12 +42,28 @@ async def _serve(settings: Settings, modules: Iterable[str], threads: int) -> No
     try:
         await stop.wait()
     finally:
-        logger.info("worker_stopping")
-        await system.stop_loop()  # stop relaying and scheduling, then finish the running jobs
+        logger.info("worker_stopping", deadline_seconds=settings.shutdown_timeout)
+        # Stop relaying and scheduling; without a broker, also finish or cut the running jobs.
+        await system.stop_loop()
         if worker is not None:
-            await asyncio.to_thread(worker.stop)
+            await _stop_worker(worker, system, settings.shutdown_timeout)
         await system.stop()
         await db.dispose()
+        logger.info("worker_stopped")
+
+
+async def _stop_worker(worker: Worker, system: JobSystem, deadline: float) -> None:
+    """Stop dramatiq's threads: they take no new message (those fetched ahead go back to the
+    queue) and finish the running jobs; a job still running at the deadline is cut, which gives
+    it back to the jobs table for the relay to send again. A message never acknowledged (the
+    process killed) goes back to the queue on its own."""
+    # dramatiq's own timeout only bounds the joins once the runs have ended or been cut.
+    stopping = asyncio.create_task(asyncio.to_thread(worker.stop, int((deadline + 30) * 1000)))
+    done, _ = await asyncio.wait({stopping}, timeout=deadline)
+    if not done and system.broker is not None:
+        logger.warning("worker_deadline_passed", cut=system.broker.running_jobs)
+        system.broker.cut_running_jobs()
+    await stopping
 
 
 def run_worker(settings: Settings, modules: Iterable[str], *, threads: int = 4) -> None:
