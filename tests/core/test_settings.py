@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from loumo.core.settings import (
     MIN_SECRET_LENGTH,
@@ -89,3 +90,20 @@ def test_cli_refuses_to_start_in_one_line(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("loumo: refusing to start: SECRET_KEY is weak")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("5", 5.0), ("2.5", 2.5), ("PT30M", 1800.0), ("P1DT1H", 90000.0)]
+)
+def test_durations_read_seconds_or_iso_8601(
+    monkeypatch: pytest.MonkeyPatch, text: str, seconds: float
+) -> None:
+    monkeypatch.setenv("ORDER_PAYMENT_TIMEOUT", text)
+    assert Settings(_env_file=None).order_payment_timeout.total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-5", "0"])
+def test_a_duration_that_is_not_one_is_refused(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setenv("ORDER_PAYMENT_TIMEOUT", text)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)

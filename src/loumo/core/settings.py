@@ -11,9 +11,9 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "loumo"})
@@ -33,6 +33,21 @@ MIN_SECRET_DISTINCT_TRIGRAMS = 0.75
 
 class ConfigurationError(RuntimeError):
     """Raised when the settings cannot be used in the current environment."""
+
+
+def _seconds_or_iso(value: object) -> object:
+    """An environment variable holds text: a bare number is seconds; anything else goes on to
+    pydantic's own duration parsing (ISO 8601 such as PT30M)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+"""A length of time given in seconds (`1800`) or ISO 8601 (`PT30M`)."""
 
 
 class Settings(BaseSettings):
@@ -100,10 +115,10 @@ class Settings(BaseSettings):
     auth_retention_days: int = Field(default=30, ge=1)
     """Days revoked or expired sign-ins, old refresh tokens and spent one-time codes are kept
     (for investigations) before the `accounts.purge` job deletes them."""
-    order_payment_timeout: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))
+    order_payment_timeout: Duration = Field(default=timedelta(minutes=30), gt=timedelta(0))
     """How long a prepaid order waits for its money before the `orders.expire` job gives its
     stock and promotion use back (seconds, or ISO 8601 such as PT30M)."""
-    order_complete_after: timedelta = Field(default=timedelta(hours=24), ge=timedelta(0))
+    order_complete_after: Duration = Field(default=timedelta(hours=24), ge=timedelta(0))
     """How long after delivery the `orders.complete` job completes an order and awards its
     fidelity points (seconds or ISO 8601); staff may complete it earlier."""
     fidelity_rate: Decimal = Field(default=Decimal(1), ge=0)
@@ -113,9 +128,9 @@ class Settings(BaseSettings):
     delivery_auto_assign: bool = True
     """Whether the periodic job assigns ready fulfilments to agents (default of the
     `/settings` value)."""
-    delivery_code_ttl: timedelta = Field(default=timedelta(hours=6), gt=timedelta(0))
+    delivery_code_ttl: Duration = Field(default=timedelta(hours=6), gt=timedelta(0))
     """How long a delivery closing code stays valid (default of the `/settings` value)."""
-    delivery_default_eta: timedelta = Field(default=timedelta(minutes=45), gt=timedelta(0))
+    delivery_default_eta: Duration = Field(default=timedelta(minutes=45), gt=timedelta(0))
     """Arrival estimate given to a customer when the agent gives none (default of the
     `/settings` value)."""
 
