@@ -82,7 +82,8 @@ async def store_image(
     """Validate, clean and store an image, or return the stored one with the same content.
 
     Nothing is written (no file, no row) unless the image is accepted. Raises `FileTooLarge` or
-    `ImageTooLarge` (413), `UnsupportedImage` (415), `DecodersBusy` (503) and, when a new file
+    `ImageTooLarge` (413), `UnsupportedImage` (415), `DecodersBusy` (503), `StorageUnavailable`
+    (503: the store is down; the caller's transaction then keeps no row) and, when a new file
     would take `uploaded_by`'s unattached files past `quota_bytes`, `UploadQuotaExceeded`
     (409). The database is first used once the image is decoded and cleaned. The new file
     starts with no references: attach it to an owner within the grace period or it is
