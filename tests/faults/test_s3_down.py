@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.media.models import MediaFile
-from loumo.media.storage import S3Storage
+from loumo.media.storage import S3Storage, Storage, StorageUnavailable
 from tests import images
 from tests.conftest import AuthHeaders
 from tests.factories import make_category
@@ -90,3 +90,43 @@ async def test_uploads_fail_cleanly_while_s3_is_down_and_work_again_after(
     assert await _rows(db) == 2
     new_keys = {r["key"] for r in again.json()["renditions"]}
     assert stored_keys(s3_storage) == before | new_keys
+
+
+class RefusesOneRendition(Storage):
+    """A real S3 store that fails the largest rendition's write, as a store failing halfway
+    through an upload would (the other files of the upload do reach it)."""
+
+    def __init__(self, inner: S3Storage) -> None:
+        self.inner = inner
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if key.endswith("/1200.webp"):
+            raise StorageUnavailable()
+        await self.inner.put(key, data, content_type)
+
+    async def get(self, key: str) -> bytes:
+        return await self.inner.get(key)
+
+    async def delete(self, key: str) -> None:
+        await self.inner.delete(key)
+
+    async def exists(self, key: str) -> bool:
+        return await self.inner.exists(key)
+
+    def url(self, key: str) -> str:
+        return self.inner.url(key)
+
+
+async def test_an_upload_the_store_fails_halfway_keeps_no_file(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    auth_headers: AuthHeaders,
+    s3_storage: S3Storage,
+    db: AsyncSession,
+) -> None:
+    app.state.storage = RefusesOneRendition(s3_storage)  # (`s3_storage` puts the old one back)
+    answer = await _upload(client, await auth_headers("u-s3"), images.image_bytes("PNG"))
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "storage_unavailable"
+    assert await _rows(db) == 0
+    assert stored_keys(s3_storage) == set()
