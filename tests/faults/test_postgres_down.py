@@ -47,7 +47,7 @@ class Load:
         headers = {"Authorization": f"Bearer {self.token}"}
         with httpx.Client(base_url=self.base, timeout=REQUEST_TIMEOUT) as web:
             while not self.stop.is_set():
-                phase = self.phase
+                before = self.phase
                 try:
                     if kind == "read":
                         answer = web.get(f"{API}/products")
@@ -55,8 +55,10 @@ class Load:
                         name = f"Category {uuid.uuid4().hex[:10]}"
                         answer = web.post(f"{API}/categories", json={"name": name}, headers=headers)
                 except httpx.HTTPError as error:
-                    self.errors.append(f"{kind} in phase {phase}: {type(error).__name__}")
+                    self.errors.append(f"{kind} in phase {before}: {type(error).__name__}")
                     continue
+                # An answer belongs to a phase when it started and ended in it.
+                phase = before if self.phase == before else f"{before}->{self.phase}"
                 self.answers.append((phase, kind, answer))
                 self.stop.wait(0.05)
 
@@ -70,9 +72,19 @@ class Load:
         return [a for p, k, a in list(self.answers) if p == phase and k == kind]
 
 
-@pytest.fixture
-def database() -> Iterator[PrivatePostgres]:
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
+    """A private PostgreSQL, migrated, with an admin; each test leaves it running."""
+    workdir = tmp_path_factory.mktemp("faults-postgres")
     with private_postgres() as server:
+        run = {"env": _server_env(server, workdir), "cwd": workdir, "check": True}
+        run["timeout"] = PROCESS_DEADLINE
+        subprocess.run([sys.executable, "-m", "loumo", "migrate"], **run)  # type: ignore[call-overload]
+        subprocess.run(  # type: ignore[call-overload]
+            [sys.executable, "-m", "loumo", "create-admin", "--email", ADMIN["email"],
+             "--password", ADMIN["password"]],
+            **run,
+        )  # fmt: skip
         yield server
 
 
@@ -116,13 +128,6 @@ def test_postgres_stopped_and_started_under_load(
     database: PrivatePostgres, tmp_path: Path, mode: str
 ) -> None:
     env = _server_env(database, tmp_path)
-    run = {"env": env, "cwd": tmp_path, "check": True, "timeout": PROCESS_DEADLINE}
-    subprocess.run([sys.executable, "-m", "loumo", "migrate"], **run)  # type: ignore[call-overload]
-    subprocess.run(  # type: ignore[call-overload]
-        [sys.executable, "-m", "loumo", "create-admin", "--email", ADMIN["email"],
-         "--password", ADMIN["password"]],
-        **run,
-    )  # fmt: skip
     with (
         serving(1, env, tmp_path) as (base,),
         httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as web,
