@@ -134,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = create_rate_limiter(settings)
     if settings.redis_url:
         app.state.readiness_checks["rate_limits"] = health.check_rate_limiter
+    # Reported, but not a reason to leave the proxy: routes without a limit still work.
+    app.state.soft_checks = frozenset({"rate_limits"})
     accounts.install(app, ports.principal_enrichers)
 
     install_error_handlers(app)

@@ -72,6 +72,15 @@ def _probe_router() -> APIRouter:
     async def data_error() -> None:
         raise sa_exc.DataError("SELECT $1", (3_000_000_000,), ValueError("out of int32 range"))
 
+    @router.get("/connection-lost/{invalidated}")
+    async def connection_lost(invalidated: bool) -> None:
+        raise sa_exc.InterfaceError(
+            "SELECT 1",
+            (),
+            ConnectionError("connection to 10.1.2.3 is closed"),
+            connection_invalidated=invalidated,
+        )
+
     return router
 
 
@@ -223,3 +232,15 @@ async def test_malformed_request_id_is_replaced(client: httpx.AsyncClient) -> No
 async def test_a_value_the_database_refuses_is_a_400_not_a_500(probe: httpx.AsyncClient) -> None:
     body = _assert_problem(await probe.get("/_probe/data-error"), 400, "invalid_value")
     assert "int32" not in str(body)
+
+
+async def test_a_lost_database_connection_is_a_503_to_retry(probe: httpx.AsyncClient) -> None:
+    resp = await probe.get("/_probe/connection-lost/true")
+    body = _assert_problem(resp, 503, "database_unavailable")
+    assert int(resp.headers["retry-after"]) > 0
+    assert "10.1.2.3" not in str(body)
+
+
+async def test_any_other_driver_error_stays_a_500(probe: httpx.AsyncClient) -> None:
+    body = _assert_problem(await probe.get("/_probe/connection-lost/false"), 500, "internal_error")
+    assert "10.1.2.3" not in str(body)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from fastapi import FastAPI
-from moto.server import ThreadedMotoServer
 
 from loumo.media.storage import LocalStorage, S3Storage, Storage
-from tests.conftest import PROCESS_DEADLINE
-from tests.servers import free_port
+from tests.private_services import moto_s3
 
 S3_CREDENTIALS: dict[str, Any] = {
     "aws_access_key_id": "testing",
@@ -28,21 +24,8 @@ S3_REGION = "us-east-1"
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 API: moto's server on a free loopback port, for the whole run."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + PROCESS_DEADLINE
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    yield endpoint
-    server.stop()
+    with moto_s3() as server:
+        yield server.endpoint
 
 
 def s3_client(endpoint: str) -> Any:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import (
     ColumnElement,
@@ -34,9 +36,19 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mappe
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from loumo.core.errors import AppError, Conflict
+from loumo.core.errors import AppError, Conflict, DatabaseUnavailable
 
 S = TypeVar("S", bound=Select[Any])
+logger = structlog.get_logger("loumo.db")
+
+# What connecting raises when the server is not there (`OSError`: refused, unreachable, timed
+# out) or is there but takes no connection now (asyncpg's errors: starting up, shutting down).
+_UNREACHABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -189,6 +201,22 @@ def _ping_if_idle(
         raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
 
 
+def _connect_or_unavailable(
+    dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a connection; a server that cannot be reached (refused, timed out, starting up or
+    shutting down, out of connection slots) is `DatabaseUnavailable`, a clean 503, instead of
+    the driver's raw exception. The pool opens new connections as soon as it answers again."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as error:
+        # The dialect wraps some of the driver's errors: look at what it wrapped too.
+        if not isinstance(error, _UNREACHABLE) and not isinstance(error.__cause__, _UNREACHABLE):
+            raise
+        logger.warning("db_unreachable", error=f"{type(error).__name__}: {error}")
+        raise DatabaseUnavailable() from error
+
+
 # How long a request waits for a pooled connection before it is answered 503 (`core.errors`).
 POOL_TIMEOUT_SECONDS = 30.0
 
@@ -226,6 +254,7 @@ def create_engine(
         pool_recycle=1800,
         connect_args={"timeout": 5, "command_timeout": 30},
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
     event.listen(engine.sync_engine.pool, "checkin", _mark_checkin)
     event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine

@@ -80,6 +80,24 @@ class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+class Unavailable(ServiceUnavailable):
+    """A dependency (the database, the object store...) does not answer: a 503 with its own
+    code and a `Retry-After`, whatever the driver said (that goes to the log, never out)."""
+
+    retry_after: ClassVar[int] = 5
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(self.retry_after)
+
+
+class DatabaseUnavailable(Unavailable):
+    code, title = "database_unavailable", "Database unavailable"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or "The database is unavailable; try again shortly")
+
+
 class InvalidPayload(AppError):
     """A document that fails its schema's rules, found after parsing (e.g. a stored object
     merged with a PATCH): the same 422 as a request body that fails its schema."""
@@ -236,8 +254,20 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A connection that broke under a statement (the server stopped, restarted, or the network
+    dropped): SQLAlchemy has invalidated it and the pool, and the next request connects afresh,
+    so this one is a 503 to retry. Any other driver error is a bug: the last-resort 500."""
+    assert isinstance(exc, sa_exc.DBAPIError)
+    if not exc.connection_invalidated:
+        raise exc
+    logger.warning("db_connection_lost", path=request.url.path, error=type(exc.orig).__name__)
+    return app_error_response(request, DatabaseUnavailable())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(sa_exc.DataError, _data_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

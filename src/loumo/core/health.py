@@ -74,6 +74,12 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: every dependency answers",
+    description=(
+        "503 when a dependency that every request needs is down (the database, the broker). "
+        "A store that only some routes need (the rate limits' Redis) is reported with a 200 "
+        'and `"status": "degraded"`: taking every process out of the proxy for it would stop '
+        "the routes that still work."
+    ),
     responses={503: {"description": "A dependency is down; the failing check is named"}},
     **policy("public"),
 )
@@ -83,10 +89,13 @@ async def readyz(request: Request) -> JSONResponse:
     results = await asyncio.gather(*(_run_check(n, checks[n], request) for n in names))
     report: dict[str, Any] = dict(zip(names, results, strict=True))
     failing = [n for n, r in report.items() if r != "ok"]
-    if failing:
+    soft: frozenset[str] = request.app.state.soft_checks
+    if any(n not in soft for n in failing):
         return JSONResponse(
             {"status": "unavailable", "failing": failing, "checks": report}, status_code=503
         )
+    if failing:
+        return JSONResponse({"status": "degraded", "failing": failing, "checks": report})
     return JSONResponse({"status": "ok", "checks": report})
 
 

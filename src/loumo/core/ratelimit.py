@@ -6,6 +6,12 @@ machines. Limits use a moving window: the (n+1)th hit within the window is refus
 `hit` is the only gate: it counts and decides in one atomic step (a lock in memory, a Lua script
 in Redis), so parallel requests cannot all pass a check made before any of them was counted.
 Count an attempt before doing the work it guards (checking a password, a code), never after.
+
+When the shared store does not answer, `RATE_LIMIT_FAIL_OPEN` decides (docs/security.md, "When
+Redis is down"): false (the default) refuses every rate-limited request with a 503 until it
+answers again; true counts in this process's memory meanwhile, so each limit still holds per
+process (N processes allow up to N times the limit). Routes without a limit keep serving either
+way.
 """
 
 from __future__ import annotations
@@ -24,10 +30,23 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
 from loumo.core.auth import CurrentPrincipal
-from loumo.core.errors import RateLimited, ServiceUnavailable
+from loumo.core.errors import RateLimited, Unavailable
 from loumo.core.settings import Settings
 
 logger = structlog.get_logger("loumo.ratelimit")
+
+
+# How long a call to the shared store may take before it counts as down (connecting, answering).
+STORE_TIMEOUT_SECONDS = 2.0
+
+
+class RateLimitStoreUnavailable(Unavailable):
+    """The shared counters do not answer and limits fail closed (`RATE_LIMIT_FAIL_OPEN` false)."""
+
+    code, title = "rate_limit_unavailable", "Rate limits unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The rate-limit store is unavailable; try again shortly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,33 +64,42 @@ class Rule:
 class RateLimiter:
     """Counts hits per (rule, key) and raises `RateLimited` (429 + Retry-After) past the limit."""
 
-    def __init__(self, storage: Storage, prefix: str = "loumo") -> None:
+    def __init__(self, storage: Storage, prefix: str = "loumo", *, fail_open: bool = False) -> None:
         self.storage = storage
         self.prefix = prefix
         self._strategy = MovingWindowRateLimiter(storage)
+        # Fail open: this process's own counters, used while `storage` does not answer.
+        self._fallback = MovingWindowRateLimiter(MemoryStorage()) if fail_open else None
 
     def _ids(self, rule: Rule, key: str) -> tuple[str, str, str]:
         return self.prefix, rule.name, key.casefold()
 
-    async def _retry_after(self, rule: Rule, key: str) -> int:
-        stats = await self._strategy.get_window_stats(rule.item, *self._ids(rule, key))
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    async def _hit(self, strategy: MovingWindowRateLimiter, rule: Rule, key: str) -> None:
+        ids = self._ids(rule, key)
+        if not await strategy.hit(rule.item, *ids):
+            stats = await strategy.get_window_stats(rule.item, *ids)
+            raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 
     async def hit(self, rule: Rule, key: str) -> None:
         """Count one hit; refuse it with 429 when the limit is already reached."""
         try:
-            allowed = await self._strategy.hit(rule.item, *self._ids(rule, key))
-            if not allowed:
-                raise RateLimited(await self._retry_after(rule, key))
+            await self._hit(self._strategy, rule, key)
         except StorageError as exc:
-            raise self._unavailable(exc) from None
+            if self._fallback is None:
+                raise self._unavailable(exc) from None
+            logger.warning("rate_limit_store_down_counting_locally", error=str(exc))
+            await self._hit(self._fallback, rule, key)
 
     async def clear(self, rule: Rule, key: str) -> None:
         """Forget the hits of one (rule, key), e.g. an account's failures after a success."""
+        if self._fallback is not None:
+            await self._fallback.clear(rule.item, *self._ids(rule, key))
         try:
             await self._strategy.clear(rule.item, *self._ids(rule, key))
         except StorageError as exc:
-            raise self._unavailable(exc) from None
+            if self._fallback is None:
+                raise self._unavailable(exc) from None
+            logger.warning("rate_limit_store_down_counting_locally", error=str(exc))
 
     async def reset(self) -> None:
         """Forget every counter (tests and operators)."""
@@ -82,9 +110,9 @@ class RateLimiter:
             raise RuntimeError("the rate-limit store does not answer")
 
     @staticmethod
-    def _unavailable(exc: Exception) -> ServiceUnavailable:
+    def _unavailable(exc: Exception) -> RateLimitStoreUnavailable:
         logger.error("rate_limit_store_error", error=str(exc))
-        return ServiceUnavailable("The rate-limit store is unavailable; try again shortly")
+        return RateLimitStoreUnavailable()
 
 
 def create_rate_limiter(settings: Settings) -> RateLimiter:
@@ -96,10 +124,12 @@ def create_rate_limiter(settings: Settings) -> RateLimiter:
             implementation="redispy",
             key_prefix=prefix,
             wrap_exceptions=True,
+            socket_timeout=STORE_TIMEOUT_SECONDS,
+            socket_connect_timeout=STORE_TIMEOUT_SECONDS,
         )
     else:
         storage = MemoryStorage()
-    return RateLimiter(storage, prefix)
+    return RateLimiter(storage, prefix, fail_open=settings.rate_limit_fail_open)
 
 
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     """amqp:// or redis:// URL of the job broker; unset: jobs are run from the jobs table."""
     rate_limit_prefix: str = "loumo"
     """Key prefix of the rate-limit counters in Redis."""
+    rate_limit_fail_open: bool = False
+    """When REDIS_URL's server does not answer: false refuses rate-limited requests (sign-in,
+    sign-up, codes, uploads...) with a 503 until it does; true counts them in each process's
+    memory meanwhile (each limit then holds per process). See docs/security.md."""
     idempotency_running_lease_seconds: float = Field(default=60.0, gt=0)
     """A request holding an Idempotency-Key this long is taken for dead (its process was killed):
     a retry with the key runs the work instead of answering 409 `idempotency_key_in_flight`.

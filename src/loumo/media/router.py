@@ -29,7 +29,8 @@ files_router = APIRouter(tags=["media"])
     description=(
         "Answers its key and the URLs of its renditions. Uploads are limited per user per "
         "minute (429), in size (413), in pixels (413), in the bytes of a user's images not yet "
-        "used anywhere (409), and by the decoding queue (503 with `Retry-After`)."
+        "used anywhere (409), and by the decoding queue (503 with `Retry-After`). While the "
+        "media store is down the answer is 503 `storage_unavailable` and nothing is kept."
     ),
     status_code=201,
     openapi_extra={
@@ -41,7 +42,10 @@ files_router = APIRouter(tags=["media"])
         413: {"description": "File or image too large"},
         415: {"description": "Not an image"},
         429: {"description": "Too many uploads by this user in the last minute"},
-        503: {"description": "Too many images being processed; retry after `Retry-After`"},
+        503: {
+            "description": "Too many images being processed, or the media store is down; "
+            "retry after `Retry-After`"
+        },
     },
 )
 async def upload_image(

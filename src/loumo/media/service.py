@@ -82,7 +82,8 @@ async def store_image(
     """Validate, clean and store an image, or return the stored one with the same content.
 
     Nothing is written (no file, no row) unless the image is accepted. Raises `FileTooLarge` or
-    `ImageTooLarge` (413), `UnsupportedImage` (415), `DecodersBusy` (503) and, when a new file
+    `ImageTooLarge` (413), `UnsupportedImage` (415), `DecodersBusy` (503), `StorageUnavailable`
+    (503: the store is down; the caller's transaction then keeps no row) and, when a new file
     would take `uploaded_by`'s unattached files past `quota_bytes`, `UploadQuotaExceeded`
     (409). The database is first used once the image is decoded and cleaned. The new file
     starts with no references: attach it to an owner within the grace period or it is
@@ -97,9 +98,18 @@ async def store_image(
     # Objects are (re)written before the row is inserted, so that a row always has its files,
     # even after a collection whose transaction failed once its files were gone. Identical keys
     # hold identical bytes, so racing identical uploads are harmless.
-    await asyncio.gather(
-        *(storage.put(item.key, item.data, item.content_type) for item in processed.files)
+    written = await asyncio.gather(
+        *(storage.put(item.key, item.data, item.content_type) for item in processed.files),
+        return_exceptions=True,
     )
+    failures = [result for result in written if isinstance(result, BaseException)]
+    if failures:
+        if not known:
+            # The upload is refused whole: files of it that did reach the store go too, or no
+            # row would ever lead the collection to them.
+            stored = zip(processed.files, written, strict=True)
+            await _remove_partial(storage, [item.key for item, r in stored if r is None])
+        raise failures[0]
     if not known:
         await _insert(session, processed, uploaded_by=uploaded_by, purpose=purpose)
     media = await session.get(MediaFile, processed.media_key, populate_existing=True)
@@ -113,6 +123,14 @@ async def store_image(
         content_type=media.content_type,
     )
     return media
+
+
+async def _remove_partial(storage: Storage, keys: list[str]) -> None:
+    """Best effort: delete the files of an upload whose other files could not be stored."""
+    removed = await asyncio.gather(*(storage.delete(key) for key in keys), return_exceptions=True)
+    left = [key for key, result in zip(keys, removed, strict=True) if result is not None]
+    if left:
+        logger.warning("media_partial_upload_left", keys=left)
 
 
 def _stored_bytes() -> Any:

@@ -12,15 +12,22 @@ import contextlib
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
+import structlog
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
+from loumo.core.errors import Unavailable
 from loumo.core.settings import ConfigurationError, Settings
 from loumo.media.keys import is_valid_key
+
+T = TypeVar("T")
+logger = structlog.get_logger("loumo.media.storage")
 
 PRESIGNED_URL_TTL_SECONDS = 3600
 CACHE_CONTROL_IMMUTABLE = "public, max-age=31536000, immutable"
@@ -28,6 +35,16 @@ CACHE_CONTROL_IMMUTABLE = "public, max-age=31536000, immutable"
 
 class StoredFileNotFound(LookupError):
     """The backend holds nothing under that key."""
+
+
+class StorageUnavailable(Unavailable):
+    """The object store does not answer (refused, timed out, or a 5xx after the SDK's retries):
+    a 503 with `Retry-After`; nothing of the request is kept (see `service.store_image`)."""
+
+    code, title = "storage_unavailable", "Storage unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The media store is unavailable; try again shortly")
 
 
 def _checked(key: str) -> str:
@@ -160,8 +177,23 @@ class S3Storage(Storage):
             ),
         )
 
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`function` in a worker thread; a store that does not answer is `StorageUnavailable`
+        (its address and the SDK's words go to the log only)."""
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except (EndpointUnreachable, HTTPClientError) as exc:
+            logger.warning("storage_unreachable", error=f"{type(exc).__name__}: {exc}")
+            raise StorageUnavailable() from exc
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if int(status) < 500:
+                raise
+            logger.warning("storage_unreachable", error=f"{_error_code(exc)} ({status})")
+            raise StorageUnavailable() from exc
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(
+        await self._call(
             self.client.put_object,
             Bucket=self.bucket,
             Key=_checked(key),
@@ -181,10 +213,10 @@ class S3Storage(Storage):
         return body
 
     async def get(self, key: str) -> bytes:
-        return await asyncio.to_thread(self._get, key)
+        return await self._call(self._get, key)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=_checked(key))
+        await self._call(self.client.delete_object, Bucket=self.bucket, Key=_checked(key))
 
     def _exists(self, key: str) -> bool:
         try:
@@ -196,7 +228,7 @@ class S3Storage(Storage):
         return True
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._exists, key)
+        return await self._call(self._exists, key)
 
     def url(self, key: str) -> str:
         if self.public_base_url:

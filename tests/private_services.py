@@ -1,0 +1,221 @@
+"""Private infrastructure for fault tests: a PostgreSQL, a Redis and an S3 API (moto server) of
+the test's own, on free loopback ports, that the test may stop and start again mid-test.
+
+The machine's shared servers (PostgreSQL 5432, Redis 6379, RabbitMQ) are never touched: every
+server here lives in a temporary directory or in this process, and is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from tests.conftest import PROCESS_DEADLINE
+from tests.servers import free_port
+
+
+def wait_for_port(port: int, *, up: bool = True) -> None:
+    """Wait (at most `PROCESS_DEADLINE`) until something listens on `port` (or, `up=False`,
+    until nothing does)."""
+    deadline = time.monotonic() + PROCESS_DEADLINE
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                listening = True
+        except OSError:
+            listening = False
+        if listening == up:
+            return
+        assert time.monotonic() < deadline, f"port {port} still {'closed' if up else 'open'}"
+        time.sleep(0.05)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+def postgres_bindir() -> Path:
+    """The newest PostgreSQL server binaries Debian installed (/usr/lib/postgresql/<v>/bin)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    assert found, "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+    return found[-1].parent
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster in a temporary directory, run as the `postgres` user (the server
+    refuses root), trusting local connections, listening on 127.0.0.1:`port` only."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.log = root / "server.log"
+        self.port = free_port()
+        self.bindir = postgres_bindir()
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of its `postgres` database, as user `postgres`."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args],
+            check=True,
+            timeout=PROCESS_DEADLINE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def init(self) -> None:
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+
+    def start(self) -> None:
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={self.root}",
+                "-c fsync=off",
+                "-c shared_buffers=16MB",
+                "-c max_connections=60",
+            ]
+        )
+        timeout = str(int(PROCESS_DEADLINE))
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
+            "-o", options, "-w", "-t", timeout, "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m <mode>`: "fast" ends every session, "immediate" is a crash."""
+        timeout = str(int(PROCESS_DEADLINE))
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", timeout,
+            "stop",
+        )  # fmt: skip
+        wait_for_port(self.port, up=False)
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A fresh, running PostgreSQL of this test's own; stopped and removed on exit."""
+    root = Path(tempfile.mkdtemp(prefix="loumo-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    server = PrivatePostgres(root)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --- Redis --------------------------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """A `redis-server` without persistence on 127.0.0.1:`port`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait(timeout=PROCESS_DEADLINE)
+        self.process = None
+        wait_for_port(self.port, up=False)
+
+
+@contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- S3 (moto server) ---------------------------------------------------------------------------
+
+
+class MotoS3:
+    """moto's S3 API server in a thread of this process. Its buckets and objects live in moto's
+    in-process backends, so they outlive a `stop()`/`start()` of the server, as a real store's
+    would outlive an outage."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.server.start()
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        self.server.stop()
+        wait_for_port(self.port, up=False)
+
+
+@contextmanager
+def moto_s3() -> Iterator[MotoS3]:
+    server = MotoS3()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def env_without_shared_services() -> dict[str, str]:
+    """This process's environment minus what would point a server at the shared services."""
+    names = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "STORAGE_BACKEND", "S3_ENDPOINT_URL")
+    return {k: v for k, v in os.environ.items() if k not in names}
