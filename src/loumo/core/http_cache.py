@@ -215,7 +215,8 @@ class CachedReader:
         return cached_read(self.request, content, personal=self.personal)
 
 
-def _cached_reader(request: Request, principal: OptionalPrincipal) -> CachedReader:
+async def _cached_reader(request: Request, principal: OptionalPrincipal) -> CachedReader:
+    # async: FastAPI runs a plain function dependency in a worker thread, a costly hop.
     return CachedReader(request, personal=principal is not None)
 
 
