@@ -193,22 +193,25 @@ def _product(
     }
 
 
-async def _assemble(
-    reads: ReadConnection, products: Sequence[Any], *, include_inactive: bool, storage: Storage
-) -> list[dict[str, Any]]:
-    """Variants and their availability for a page of products, in one query whatever its size.
-
-    The hot read path builds JSON-ready dicts from Core rows (shaped like `ProductRead`, which
-    documents them and which a test checks them against) instead of ORM objects and models:
-    several times cheaper per page. Each database round trip costs more than the Python here.
-    """
-    ids = [p[0] for p in products]
-    if not ids:
+async def _variant_rows(
+    reads: ReadConnection, products: Sequence[Any], *, include_inactive: bool
+) -> Sequence[Any]:
+    """The variants (with availability) of a page of products, in one query whatever its size."""
+    if not products:
         return []
     stmt = _variants_statement(include_inactive, reads.dialect)
+    return await reads.rows(stmt, {"ids": [p[0] for p in products]})
+
+
+def _assemble(
+    products: Sequence[Any], variant_rows: Sequence[Any], storage: Storage
+) -> list[dict[str, Any]]:
+    """A page of products as JSON-ready dicts (shaped like `ProductRead`, which documents
+    them and which a test checks them against), built from Core rows rather than ORM objects
+    and models: several times cheaper per page. Runs after the connection went back."""
     variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     in_stock: set[str] = set()
-    for row in await reads.rows(stmt, {"ids": ids}):
+    for row in variant_rows:
         variant, available = _variant(row, 0, storage)
         variants_of[row[1]].append(variant)
         if available:
@@ -237,14 +240,16 @@ async def list_products(
     Items are JSON-ready dicts shaped like `ProductRead`.
     """
     async with reader.connection() as reads:
-        return await _list_products(
-            reads, query, include_inactive=include_inactive, storage=storage
+        products, variant_rows, next_cursor = await _list_products(
+            reads, query, include_inactive=include_inactive
         )
+    return _assemble(products, variant_rows, storage), next_cursor
 
 
 async def _list_products(
-    reads: ReadConnection, query: ProductQuery, *, include_inactive: bool, storage: Storage
-) -> tuple[list[dict[str, Any]], str | None]:
+    reads: ReadConnection, query: ProductQuery, *, include_inactive: bool
+) -> tuple[Sequence[Any], Sequence[Any], str | None]:
+    """The page's product rows, their variant rows and the next cursor."""
     terms = fold(query.q or "").split()[:MAX_SEARCH_TERMS]
     params: dict[str, Any] = {f"term{i}": f"%{like_escape(t)}%" for i, t in enumerate(terms)}
     if query.category_id is not None:
@@ -261,7 +266,7 @@ async def _list_products(
     params["min_price"], params["max_price"] = query.min_price, query.max_price
     source = availability_source()
     if (query.shop_id is not None or query.in_stock) and source is None:
-        return [], None
+        return [], [], None
     params["shop_id"] = query.shop_id
 
     cursor = decode_cursor(query.cursor)
@@ -316,8 +321,8 @@ async def _list_products(
         else:
             value = last[P["min_price"]]
         next_cursor = encode_cursor({"s": sort, "v": value, "id": last[P["id"]]})
-    items = await _assemble(reads, products, include_inactive=include_inactive, storage=storage)
-    return items, next_cursor
+    variant_rows = await _variant_rows(reads, products, include_inactive=include_inactive)
+    return products, variant_rows, next_cursor
 
 
 def _listing_statement(

@@ -148,6 +148,8 @@ async def list_products(
     cached: CachedRead,
     query: Annotated[ProductQuery, Query()],
 ) -> Response:
+    if (copy := cached.recent()) is not None:
+        return copy
     items, next_cursor = await listing.list_products(
         reader,
         query,
@@ -170,6 +172,8 @@ async def get_product(
     storage: StorageDep,
     cached: CachedRead,
 ) -> Response:
+    if (copy := cached.recent()) is not None:
+        return copy
     product = await listing.get_product(
         reader,
         product_id,

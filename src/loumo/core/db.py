@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from loumo.core.errors import AppError, Conflict, DatabaseUnavailable
@@ -217,6 +217,35 @@ def _connect_or_unavailable(
             raise
         logger.warning("db_unreachable", error=f"{type(error).__name__}: {error}")
         raise DatabaseUnavailable() from error
+
+
+# Commits in this process, counted: a copy of a read taken while the count was N is current
+# only while it still is N (`loumo.core.http_cache.RecentReads`). Counted when a transaction
+# is about to commit and again when its connection goes back to the pool, after the COMMIT
+# (so a read that ran between the two is not taken for current), on every engine.
+_commits = 0
+_COMMITTED = "loumo_committed"
+
+
+def commit_count() -> int:
+    """How many transactions this process has committed so far (see above)."""
+    return _commits
+
+
+def _count_commit(connection: Any) -> None:
+    global _commits
+    _commits += 1
+    connection.info[_COMMITTED] = True
+
+
+def _count_committed(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    global _commits
+    if record.info.pop(_COMMITTED, False):
+        _commits += 1
+
+
+event.listen(Engine, "commit", _count_commit)
+event.listen(Pool, "checkin", _count_committed)
 
 
 # How long a request waits for a pooled connection before it is answered 503 (`core.errors`).

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from loumo.core.auth import OptionalPrincipal
+from loumo.core.db import commit_count
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"\s*')
 
@@ -116,9 +117,12 @@ def conditional_response(
     weak: bool = True,
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
+    etag: str | None = None,
 ) -> Response:
-    """`body` with an `ETag` and `Cache-Control`, or a 304 when the client already holds it."""
-    etag = make_etag(body, weak=weak)
+    """`body` with an `ETag` and `Cache-Control`, or a 304 when the client already holds it.
+
+    `etag` is `make_etag(body, weak=weak)` when the caller computed it already."""
+    etag = etag or make_etag(body, weak=weak)
     response_headers = {**(headers or {}), "Cache-Control": cache}
     if request.method in {"GET", "HEAD"} and etag_matches(
         request.headers.get("if-none-match"), etag
@@ -184,13 +188,68 @@ def cached_read(
     `content` may be JSON bytes already (hot paths serialise with orjson themselves).
     """
     body = content if isinstance(content, bytes) else serialize_json(content)
+    return _read_response(request, body, make_etag(body), personal=personal, max_age=max_age)
+
+
+def _read_response(
+    request: Request, body: bytes, etag: str, *, personal: bool, max_age: int
+) -> Response:
     return conditional_response(
         request,
         body,
         media_type="application/json",
         cache=cache_control(max_age=0 if personal else max_age, public=not personal),
         headers={"Vary": "Authorization"},
+        etag=etag,
     )
+
+
+class RecentReads:
+    """Anonymous answers of hot public reads, kept by this process for `seconds`.
+
+    A copy holds the body, its ETag and the process's commit count when the read began
+    (`loumo.core.db.commit_count`): any commit in this process since then makes it stale at
+    once, so a writer always reads its own writes; another process's writes show within
+    `seconds`. At most `entries` copies are kept (the oldest goes first). Staff and signed-in
+    callers are never served from here.
+    """
+
+    def __init__(self, seconds: float, entries: int) -> None:
+        self.seconds = seconds
+        self.entries = entries
+        self.clock = time.monotonic
+        self._copies: dict[str, tuple[float, int, bytes, str]] = {}
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        copy = self._copies.get(key)
+        if copy is None:
+            return None
+        expires, commits, body, etag = copy
+        if commits != commit_count() or self.clock() > expires:
+            self._copies.pop(key, None)
+            return None
+        return body, etag
+
+    def put(self, key: str, commits: int, body: bytes, etag: str) -> None:
+        if len(self._copies) >= self.entries and key not in self._copies:
+            self._copies.pop(next(iter(self._copies)), None)
+        self._copies[key] = (self.clock() + self.seconds, commits, body, etag)
+
+    def clear(self) -> None:
+        self._copies.clear()
+
+
+def recent_reads(request: Request) -> RecentReads | None:
+    """The app's `RecentReads`, made on first use from its settings; None when turned off
+    (`PUBLIC_READ_CACHE_SECONDS=0`)."""
+    recent: RecentReads | None = getattr(request.app.state, "recent_reads", None)
+    if recent is None:
+        settings = request.app.state.settings
+        if settings.public_read_cache_seconds <= 0:
+            return None
+        recent = RecentReads(settings.public_read_cache_seconds, settings.public_read_cache_entries)
+        request.app.state.recent_reads = recent
+    return recent
 
 
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
@@ -204,15 +263,49 @@ def cacheable(response_model: Any) -> dict[str, Any]:
     return {"response_model": response_model, "responses": NOT_MODIFIED}
 
 
-@dataclass(frozen=True, slots=True)
 class CachedReader:
-    """Answers a read with `cached_read`, personal when the caller is signed in."""
+    """Answers a read with `cached_read`, personal when the caller is signed in.
 
-    request: Request
-    personal: bool
+    A hot public read may first ask for a recent copy (`recent()`): an anonymous caller gets
+    one when this process answered the same URL a moment ago and nothing was committed since
+    (see `RecentReads`); the route then runs no query at all. `__call__` keeps the answer for
+    the next callers."""
+
+    __slots__ = ("_commits", "_key", "_recent", "personal", "request")
+
+    def __init__(self, request: Request, personal: bool) -> None:
+        self.request = request
+        self.personal = personal
+        self._recent: RecentReads | None = None
+        self._key = ""
+        self._commits = 0
+
+    def recent(self) -> Response | None:
+        """A recent copy of this anonymous read's answer, or None (the route reads it then)."""
+        if self.personal:
+            return None
+        recent = recent_reads(self.request)
+        if recent is None:
+            return None
+        scope = self.request.scope
+        key = scope["path"] + "?" + scope["query_string"].decode("latin-1")
+        copy = recent.get(key)
+        if copy is not None:
+            body, etag = copy
+            return _read_response(
+                self.request, body, etag, personal=False, max_age=PUBLIC_READ_MAX_AGE
+            )
+        # Counted before the read runs: a commit during it makes this copy stale.
+        self._recent, self._key, self._commits = recent, key, commit_count()
+        return None
 
     def __call__(self, content: Any) -> Response:
-        return cached_read(self.request, content, personal=self.personal)
+        if self._recent is None:
+            return cached_read(self.request, content, personal=self.personal)
+        body = content if isinstance(content, bytes) else serialize_json(content)
+        etag = make_etag(body)
+        self._recent.put(self._key, self._commits, body, etag)
+        return _read_response(self.request, body, etag, personal=False, max_age=PUBLIC_READ_MAX_AGE)
 
 
 async def _cached_reader(request: Request, principal: OptionalPrincipal) -> CachedReader:

@@ -1,0 +1,75 @@
+"""Anonymous product reads are kept per process for PUBLIC_READ_CACHE_SECONDS: a commit in this
+process drops the copies at once, another process's writes show once they expire, and signed-in
+callers are never served a copy."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.util import greenlet_spawn
+
+from loumo.core.db import Database, commit_count
+from loumo.core.http_cache import RecentReads
+from tests.factories import make_category, make_product
+
+
+async def _write_elsewhere(database: Database, sql: str) -> None:
+    """A write this process's SQLAlchemy never sees commit, as another API process's would be."""
+    raw = await database.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.execute(sql)
+        if database.engine.dialect.name == "sqlite":
+            await driver.commit()
+    finally:
+        await greenlet_spawn(raw.close)
+
+
+async def test_copies_last_their_time_unless_this_process_commits(
+    app: FastAPI, client: httpx.AsyncClient, staff: dict[str, str]
+) -> None:
+    category = await make_category(client, staff, "Épices")
+    product = await make_product(client, staff, category["id"], name_fr="Poivre")
+    url = f"/api/v1/products/{product['id']}"
+    listing = "/api/v1/products?q=poivre"
+    first, first_page = await client.get(url), await client.get(listing)
+    assert first.json()["name_fr"] == "Poivre"
+
+    rename = f"UPDATE products SET name_fr = 'Sel' WHERE id = '{product['id']}'"
+    await _write_elsewhere(app.state.db, rename)
+    kept, kept_page = await client.get(url), await client.get(listing)
+    assert kept.json()["name_fr"] == "Poivre" and kept.headers["etag"] == first.headers["etag"]
+    assert kept_page.content == first_page.content
+    assert (
+        await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    ).status_code == 304
+    # Staff read the database itself.
+    assert (await client.get(url, headers=staff)).json()["name_fr"] == "Sel"
+
+    recent: RecentReads = app.state.recent_reads
+    clock = recent.clock
+    recent.clock = lambda: clock() + recent.seconds + 1
+    try:
+        expired = await client.get(url)
+        assert expired.json()["name_fr"] == "Sel"
+        assert expired.headers["etag"] != first.headers["etag"]
+        assert [p["name_fr"] for p in (await client.get(listing)).json()["items"]] == ["Sel"]
+    finally:
+        recent.clock = clock
+
+    # A write committed in this process shows at once.
+    assert (await client.get(url)).json()["name_fr"] == "Sel"
+    changed = await client.patch(url, json={"name_fr": "Poivre gris"}, headers=staff)
+    assert changed.status_code == 200
+    assert (await client.get(url)).json()["name_fr"] == "Poivre gris"
+    assert [p["name_fr"] for p in (await client.get(listing)).json()["items"]] == ["Poivre gris"]
+
+
+def test_the_oldest_copy_goes_first_when_full() -> None:
+    recent = RecentReads(seconds=1.0, entries=2)
+    for key in ("a", "b", "c"):
+        recent.put(key, commit_count(), key.encode(), f'W/"{key}"')
+    assert recent.get("a") is None
+    assert recent.get("b") == (b"b", 'W/"b"')
+    assert recent.get("c") == (b"c", 'W/"c"')
