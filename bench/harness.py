@@ -164,6 +164,52 @@ def server(
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
+def machine() -> str:
+    """The machine a table was measured on: CPU model, cores, RAM, PostgreSQL version."""
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    ram_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            ram_kb = int(line.split()[1])
+    version = asyncio.run(_server_version())
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {ram_kb / 1_048_576:.1f} GB RAM, "
+        f"PostgreSQL {version}, Python {sys.version.split()[0]}"
+    )
+
+
+async def _server_version() -> str:
+    connection = await asyncpg.connect(plain_dsn(BENCH_DB))
+    try:
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+async def _counts(url: str) -> dict[str, int]:
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        return {
+            table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+            for table in ("products", "variants", "shops", "stocks")
+        }
+    finally:
+        await connection.close()
+
+
+def dataset(url: str) -> str:
+    """What a database holds: products, variants, shops and stock rows."""
+    counts = asyncio.run(_counts(url))
+    return (
+        f"{counts['products']:,} products, {counts['variants']:,} variants, "
+        f"{counts['shops']:,} shops, {counts['stocks']:,} stock rows"
+    )
+
+
 def print_table(results: list[Result], workers: int = BENCH_WORKERS) -> None:
     print(f"loumo serve --workers {workers}, wrk -t2 -c50, RSS = largest worker")
     header = (

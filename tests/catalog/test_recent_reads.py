@@ -4,10 +4,15 @@ callers are never served a copy."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.util import greenlet_spawn
 
+from loumo.catalog import listing
 from loumo.core.db import Database, commit_count
 from loumo.core.http_cache import RecentReads
 from tests.factories import make_category, make_product
@@ -73,3 +78,37 @@ def test_the_oldest_copy_goes_first_when_full() -> None:
     assert recent.get("a") is None
     assert recent.get("b") == (b"b", 'W/"b"')
     assert recent.get("c") == (b"c", 'W/"c"')
+
+
+async def test_concurrent_anonymous_reads_of_one_url_run_its_queries_once(
+    client: httpx.AsyncClient, staff: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    category = await make_category(client, staff, "Épices")
+    product = await make_product(client, staff, category["id"], name_fr="Poivre")
+    url = f"/api/v1/products/{product['id']}"
+    calls = 0
+    release = asyncio.Event()
+    read = listing.get_product
+
+    async def held(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return await read(*args, **kwargs)
+
+    monkeypatch.setattr(listing, "get_product", held)
+    requests = [asyncio.create_task(client.get(url)) for _ in range(5)]
+    for _ in range(500):  # every request reaches the route (no I/O before it for anonymous)
+        await asyncio.sleep(0)
+    release.set()
+    answers = await asyncio.gather(*requests)
+    assert calls == 1
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.content for a in answers}) == 1
+
+
+async def test_a_failed_read_is_not_kept(client: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        missing = await client.get("/api/v1/products/nothing-here")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"

@@ -148,15 +148,16 @@ async def list_products(
     cached: CachedRead,
     query: Annotated[ProductQuery, Query()],
 ) -> Response:
-    if (copy := cached.recent()) is not None:
-        return copy
-    items, next_cursor = await listing.list_products(
-        reader,
-        query,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
-    )
-    return cached(orjson.dumps({"items": items, "next_cursor": next_cursor}))
+    async def read() -> bytes:
+        items, next_cursor = await listing.list_products(
+            reader,
+            query,
+            include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
+            storage=storage,
+        )
+        return orjson.dumps({"items": items, "next_cursor": next_cursor})
+
+    return await cached.reuse(read)
 
 
 @router.get(
@@ -172,15 +173,16 @@ async def get_product(
     storage: StorageDep,
     cached: CachedRead,
 ) -> Response:
-    if (copy := cached.recent()) is not None:
-        return copy
-    product = await listing.get_product(
-        reader,
-        product_id,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
-    )
-    return cached(orjson.dumps(product))
+    async def read() -> bytes:
+        product = await listing.get_product(
+            reader,
+            product_id,
+            include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
+            storage=storage,
+        )
+        return orjson.dumps(product)
+
+    return await cached.reuse(read)
 
 
 @router.post(

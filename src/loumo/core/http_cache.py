@@ -16,10 +16,11 @@ the body, so the representation is only semantically, not byte-for-byte, the sam
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -219,6 +220,8 @@ class RecentReads:
         self.entries = entries
         self.clock = time.monotonic
         self._copies: dict[str, tuple[float, int, bytes, str]] = {}
+        # URLs being read afresh, each with a future done when that read ends.
+        self.loading: dict[str, asyncio.Future[None]] = {}
 
     def get(self, key: str) -> tuple[bytes, str] | None:
         copy = self._copies.get(key)
@@ -266,45 +269,46 @@ def cacheable(response_model: Any) -> dict[str, Any]:
 class CachedReader:
     """Answers a read with `cached_read`, personal when the caller is signed in.
 
-    A hot public read may first ask for a recent copy (`recent()`): an anonymous caller gets
-    one when this process answered the same URL a moment ago and nothing was committed since
-    (see `RecentReads`); the route then runs no query at all. `__call__` keeps the answer for
-    the next callers."""
+    A hot public read hands its work to `reuse()` instead: an anonymous caller gets the copy
+    this process answered the same URL with a moment ago if nothing was committed since (see
+    `RecentReads`), and while one request reads a URL afresh, the others asking for it wait for
+    its answer rather than all running the same queries at once."""
 
-    __slots__ = ("_commits", "_key", "_recent", "personal", "request")
+    __slots__ = ("personal", "request")
 
     def __init__(self, request: Request, personal: bool) -> None:
         self.request = request
         self.personal = personal
-        self._recent: RecentReads | None = None
-        self._key = ""
-        self._commits = 0
 
-    def recent(self) -> Response | None:
-        """A recent copy of this anonymous read's answer, or None (the route reads it then)."""
-        if self.personal:
-            return None
-        recent = recent_reads(self.request)
+    def __call__(self, content: Any) -> Response:
+        return cached_read(self.request, content, personal=self.personal)
+
+    async def reuse(self, read: Callable[[], Awaitable[bytes]]) -> Response:
+        """`read()`'s JSON answer, or a recent copy of it (anonymous callers only)."""
+        recent = None if self.personal else recent_reads(self.request)
         if recent is None:
-            return None
+            return self(await read())
         scope = self.request.scope
         key = scope["path"] + "?" + scope["query_string"].decode("latin-1")
         copy = recent.get(key)
+        loading = recent.loading.get(key)
+        if copy is None and loading is not None:
+            await asyncio.shield(loading)  # another request is reading it: its answer will do
+            copy = recent.get(key)
         if copy is not None:
-            body, etag = copy
-            return _read_response(
-                self.request, body, etag, personal=False, max_age=PUBLIC_READ_MAX_AGE
-            )
+            return _read_response(self.request, *copy, personal=False, max_age=PUBLIC_READ_MAX_AGE)
+        if loading is not None:
+            return self(await read())  # that read failed (a 404, say): no copy, no queue
         # Counted before the read runs: a commit during it makes this copy stale.
-        self._recent, self._key, self._commits = recent, key, commit_count()
-        return None
-
-    def __call__(self, content: Any) -> Response:
-        if self._recent is None:
-            return cached_read(self.request, content, personal=self.personal)
-        body = content if isinstance(content, bytes) else serialize_json(content)
+        commits = commit_count()
+        recent.loading[key] = loaded = asyncio.get_running_loop().create_future()
+        try:
+            body = await read()
+        finally:
+            del recent.loading[key]
+            loaded.set_result(None)
         etag = make_etag(body)
-        self._recent.put(self._key, self._commits, body, etag)
+        recent.put(key, commits, body, etag)
         return _read_response(self.request, body, etag, personal=False, max_age=PUBLIC_READ_MAX_AGE)
 
 
