@@ -22,6 +22,9 @@ from sqlalchemy.engine import make_url
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # API processes per server: production runs one per core (`loumo serve --workers N`).
 BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+# Two benches on one machine (one PostgreSQL) need their own databases and port.
+BENCH_DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+BENCH_PORT = int(os.environ.get("BENCH_PORT", "8765"))
 
 
 def plain_dsn(url: str) -> str:
@@ -38,7 +41,9 @@ async def _recreate(name: str) -> None:
 
 
 def fresh_database(name: str) -> str:
-    """Drop and create database `name` next to BENCH_DATABASE_URL's; returns its URL."""
+    """Drop and create database `name` (+ BENCH_DB_SUFFIX) next to BENCH_DATABASE_URL's;
+    returns its URL."""
+    name += BENCH_DB_SUFFIX
     asyncio.run(_recreate(name))
     return make_url(BENCH_DB).set(database=name).render_as_string(hide_password=False)
 
@@ -124,7 +129,7 @@ def _children(pid: int) -> list[int]:
 def server(
     database_url: str,
     *,
-    port: int = 8765,
+    port: int = BENCH_PORT,
     workers: int = BENCH_WORKERS,
     env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:

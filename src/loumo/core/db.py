@@ -418,6 +418,8 @@ class ReadConnection:
         self._connection = connection
         self._native = native
         self.dialect = reader.dialect
+        # Statements run on the driver itself pass no engine event (`before_cursor_execute`).
+        self.native = native is not None
 
     async def rows(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any]:
         if self._native is None:
