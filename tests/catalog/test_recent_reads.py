@@ -45,6 +45,12 @@ async def test_copies_last_their_time_unless_this_process_commits(
     await _write_elsewhere(app.state.db, rename)
     kept, kept_page = await client.get(url), await client.get(listing)
     assert kept.json()["name_fr"] == "Poivre" and kept.headers["etag"] == first.headers["etag"]
+    # Answered before routing, still through every other layer.
+    assert kept.headers["x-request-id"] != first.headers["x-request-id"]
+    assert kept.headers["x-content-type-options"] == "nosniff"
+    assert {k: v for k, v in kept.headers.items() if k not in ("x-request-id", "date")} == {
+        k: v for k, v in first.headers.items() if k not in ("x-request-id", "date")
+    }
     assert kept_page.content == first_page.content
     assert (
         await client.get(url, headers={"If-None-Match": first.headers["etag"]})
