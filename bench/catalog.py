@@ -77,16 +77,18 @@ def _measure(size: int, database_url: str, *, duration: int, cache: bool) -> lis
     return results
 
 
-def run(duration: int) -> tuple[list[Result], list[str]]:
-    """The catalog's rows of the table, and one line per size describing its dataset."""
+def run(duration: int) -> tuple[list[Result], list[str], dict[int, str]]:
+    """The catalog's rows of the table, one line per size describing its dataset, and the
+    databases (size -> URL) for the cluster run to reuse."""
     results: list[Result] = []
     datasets: list[str] = []
+    databases: dict[int, str] = {}
     for size in SIZES:
-        database_url = prepare(size)
+        databases[size] = database_url = prepare(size)
         datasets.append(f"catalog {size:,}: {dataset(database_url)}")
         results += _measure(size, database_url, duration=duration, cache=True)
         results += _measure(size, database_url, duration=duration, cache=False)
-    return results, datasets
+    return results, datasets, databases
 
 
 def listing_ratio(results: list[Result]) -> float | None:
@@ -111,7 +113,7 @@ def print_ratio(results: list[Result]) -> None:
 
 def main() -> None:
     print(f"machine: {machine()}", flush=True)
-    results, datasets = run(int(os.environ.get("BENCH_DURATION", "15")))
+    results, datasets, _ = run(int(os.environ.get("BENCH_DURATION", "15")))
     print("\n".join(datasets))
     print_table(results)
     print_ratio(results)

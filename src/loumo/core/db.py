@@ -396,10 +396,11 @@ class Reader:
                 yield ReadConnection(self, connection, None)
             return
         raw = await self._db.engine.raw_connection()
+        reads = ReadConnection(self, None, raw.driver_connection)
         try:
-            yield ReadConnection(self, None, raw.driver_connection)
+            yield reads
         finally:
-            if raw.driver_connection is None or raw.driver_connection.is_closed():
+            if reads.lost or raw.driver_connection is None or raw.driver_connection.is_closed():
                 raw.invalidate()  # lost mid-read: the pool opens a new one next time
             # Returning it may close it (pool overflow), which awaits: inside a greenlet.
             await greenlet_spawn(raw.close)
@@ -420,6 +421,7 @@ class ReadConnection:
         self.dialect = reader.dialect
         # Statements run on the driver itself pass no engine event (`before_cursor_execute`).
         self.native = native is not None
+        self.lost = False
 
     async def rows(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any]:
         if self._native is None:
@@ -431,8 +433,10 @@ class ReadConnection:
         try:
             return await self._native.fetch(sql, *values)  # type: ignore[no-any-return]
         except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as error:
-            # As SQLAlchemy reports a lost or refused connection, for the same error handling.
-            raise exc.OperationalError(sql, values, error) from error
+            # As SQLAlchemy reports a lost connection (invalidated: a 503 to retry, see
+            # `loumo.core.errors`); `Reader.connection` drops it from the pool.
+            self.lost = True
+            raise exc.OperationalError(sql, values, error, connection_invalidated=True) from error
         except asyncpg.PostgresError as error:
             raise exc.DBAPIError(sql, values, error) from error
 
