@@ -432,7 +432,12 @@ class ReadConnection:
         ]
         try:
             return await self._native.fetch(sql, *values)  # type: ignore[no-any-return]
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as error:
+        except (
+            OSError,
+            asyncpg.InterfaceError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+        ) as error:
             # As SQLAlchemy reports a lost connection (invalidated: a 503 to retry, see
             # `loumo.core.errors`); `Reader.connection` drops it from the pool.
             self.lost = True
