@@ -22,6 +22,9 @@ from sqlalchemy.engine import make_url
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # API processes per server: production runs one per core (`loumo serve --workers N`).
 BENCH_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+# Two benches on one machine (one PostgreSQL) need their own databases and port.
+BENCH_DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+BENCH_PORT = int(os.environ.get("BENCH_PORT", "8765"))
 
 
 def plain_dsn(url: str) -> str:
@@ -38,7 +41,9 @@ async def _recreate(name: str) -> None:
 
 
 def fresh_database(name: str) -> str:
-    """Drop and create database `name` next to BENCH_DATABASE_URL's; returns its URL."""
+    """Drop and create database `name` (+ BENCH_DB_SUFFIX) next to BENCH_DATABASE_URL's;
+    returns its URL."""
+    name += BENCH_DB_SUFFIX
     asyncio.run(_recreate(name))
     return make_url(BENCH_DB).set(database=name).render_as_string(hide_password=False)
 
@@ -87,8 +92,9 @@ def run_wrk(
         cmd += ["-s", script]
     out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # The latency distribution's own lines: "+/- Stdev" columns end in "%" too (87.50%).
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)\s*$", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)\s*$", out, re.M).group(1))  # type: ignore[union-attr]
     errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     errors = int(errors_match.group(1)) if errors_match else 0
@@ -124,7 +130,7 @@ def _children(pid: int) -> list[int]:
 def server(
     database_url: str,
     *,
-    port: int = 8765,
+    port: int = BENCH_PORT,
     workers: int = BENCH_WORKERS,
     env: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, int]]:
@@ -162,6 +168,52 @@ def server(
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def machine() -> str:
+    """The machine a table was measured on: CPU model, cores, RAM, PostgreSQL version."""
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    ram_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            ram_kb = int(line.split()[1])
+    version = asyncio.run(_server_version())
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {ram_kb / 1_048_576:.1f} GB RAM, "
+        f"PostgreSQL {version}, Python {sys.version.split()[0]}"
+    )
+
+
+async def _server_version() -> str:
+    connection = await asyncpg.connect(plain_dsn(BENCH_DB))
+    try:
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+async def _counts(url: str) -> dict[str, int]:
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        return {
+            table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+            for table in ("products", "variants", "shops", "stocks")
+        }
+    finally:
+        await connection.close()
+
+
+def dataset(url: str) -> str:
+    """What a database holds: products, variants, shops and stock rows."""
+    counts = asyncio.run(_counts(url))
+    return (
+        f"{counts['products']:,} products, {counts['variants']:,} variants, "
+        f"{counts['shops']:,} shops, {counts['stocks']:,} stock rows"
+    )
 
 
 def print_table(results: list[Result], workers: int = BENCH_WORKERS) -> None:

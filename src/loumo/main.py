@@ -20,6 +20,7 @@ from loumo.content.router import router as content_router
 from loumo.core import health, metrics, request_guard
 from loumo.core.db import Database
 from loumo.core.errors import install_error_handlers
+from loumo.core.http_cache import RecentReadsMiddleware
 from loumo.core.logging import configure_logging
 from loumo.core.middleware import (
     BodyLimitMiddleware,
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_openapi(app)
+    # Innermost: recent anonymous product reads answered before routing (core.http_cache).
+    app.add_middleware(RecentReadsMiddleware)
     app.add_middleware(request_guard.Guard, body_timeout=settings.request_body_timeout)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -98,6 +98,9 @@ def _server_env(database: PrivatePostgres, workdir: Path) -> dict[str, str]:
         "VAR_DIR": str(workdir / "var"),
         "EMAIL_BACKEND": "file",
         "MAIL_DIR": str(workdir / "var" / "mail"),
+        # Every read must reach the database here: a copy of an anonymous product read a moment
+        # old (`PUBLIC_READ_CACHE_SECONDS`) would still be served while it goes down.
+        "PUBLIC_READ_CACHE_SECONDS": "0",
     }
 
 

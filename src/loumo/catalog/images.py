@@ -18,7 +18,7 @@ from loumo.catalog.listing import get_product
 from loumo.catalog.models import Product, ProductImage
 from loumo.catalog.rows import get_product_row
 from loumo.catalog.schemas import MAX_IMAGES
-from loumo.core.db import flush_or_conflict, locked_value, save_changes
+from loumo.core.db import SessionReads, flush_or_conflict, locked_value, save_changes
 from loumo.core.errors import Conflict, NotFound
 from loumo.media import service as media
 from loumo.media.schemas import ImageRead
@@ -105,7 +105,9 @@ async def add_product_image(
     if len(keys) >= MAX_IMAGES:
         raise TooManyImages(f"A product has at most {MAX_IMAGES} images", field="key")
     await replace_images(session, product, [*keys, key], field="key")
-    return await get_product(session, product.id, include_inactive=True, storage=storage)
+    return await get_product(
+        SessionReads(session), product.id, include_inactive=True, storage=storage
+    )
 
 
 async def remove_product_image(session: AsyncSession, product_id: str, key: str) -> None:
@@ -122,4 +124,6 @@ async def set_product_images(
     """Reorder, add and remove a product's images in one go; the product as `ProductRead`."""
     product = await get_product_row(session, product_id, include_inactive=True)
     await replace_images(session, product, keys, field="images")
-    return await get_product(session, product.id, include_inactive=True, storage=storage)
+    return await get_product(
+        SessionReads(session), product.id, include_inactive=True, storage=storage
+    )

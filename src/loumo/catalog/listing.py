@@ -8,33 +8,32 @@ test checks them against), with each variant's availability (`availability.py`) 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import (
+    Float,
     Integer,
-    Row,
     Select,
     String,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     exists,
     or_,
     select,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.catalog.availability import availability_source
+from loumo.catalog.availability import AvailabilitySource, availability_source
 from loumo.catalog.errors import InvalidPriceRange
 from loumo.catalog.models import Category, Product, Variant
-from loumo.catalog.rows import get_category_row
 from loumo.catalog.schemas import MAX_PRICE, ProductQuery
 from loumo.catalog.text import fold, like_escape
-from loumo.core.db import visible
+from loumo.core.db import ReadConnection, Reader, visible
 from loumo.core.errors import NotFound
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.media import service as media
@@ -66,7 +65,8 @@ VARIANT_COLUMNS: tuple[Any, ...] = (
     Variant.sku,
     Variant.price,
     Variant.currency,
-    Variant.weight,
+    # float8 on every engine: asyncpg hands numeric back as Decimal, which JSON would not take.
+    cast(Variant.weight, Float).label("weight"),
     Variant.unit,
     Variant.position,
     Variant.is_active,
@@ -74,6 +74,16 @@ VARIANT_COLUMNS: tuple[Any, ...] = (
 )
 VARIANT_KEYS = tuple(c.key for c in VARIANT_COLUMNS)
 VARIANT_WIDTH = len(VARIANT_COLUMNS)
+PRODUCT_WIDTH = len(PRODUCT_COLUMNS)
+# Positions in a product row (rows are plain tuples: see `loumo.core.db.Reader`).
+P = {c.key: i for i, c in enumerate(PRODUCT_COLUMNS)}
+
+
+class Reads(Protocol):
+    """Where reads run: a `Reader` (public reads) or `SessionReads` (a write's answer, which
+    must see the unit of work's own changes)."""
+
+    async def rows(self, stmt: Select[Any], params: Mapping[str, Any]) -> Sequence[Any]: ...
 
 
 # Statements of the hot read paths are built once per shape, with bound parameters: building a
@@ -82,19 +92,32 @@ VARIANT_WIDTH = len(VARIANT_COLUMNS)
 _statements: dict[tuple[Any, ...], Select[Any]] = {}
 
 
-async def _rows(session: AsyncSession, stmt: Select[Any], params: dict[str, Any]) -> Any:
-    """Runs a Core-shaped read on the session's connection (same transaction), skipping the
-    ORM's per-row loading machinery: these reads build dicts, never entities."""
-    connection = await session.connection()
-    return await connection.execute(stmt, params)
+def _with_variants(stmt: Select[Any], source: AvailabilitySource | None) -> Select[Any]:
+    stmt = stmt.order_by(Variant.position, Variant.id)
+    if source is not None:
+        stmt = stmt.add_columns(source.availability_column(Variant.id))
+    return stmt
 
 
-def _product_statement() -> Select[Any]:
-    stmt = _statements.get(("product",))
+def _product_statement(include_inactive: bool) -> Select[Any]:
+    """One product by id or slug with its variants and their availability: one row per
+    variant (one with NULL variant columns when it has none), in one round trip."""
+    source = availability_source()
+    shape = ("product", include_inactive, id(source))
+    stmt = _statements.get(shape)
     if stmt is None:
         key = bindparam("key", type_=String)
-        stmt = select(*PRODUCT_COLUMNS).where(or_(Product.id == key, Product.slug == key))
-        _statements["product",] = stmt
+        joined = Variant.product_id == Product.id
+        if not include_inactive:
+            joined = and_(joined, Variant.is_active)
+        stmt = (
+            select(*PRODUCT_COLUMNS, *VARIANT_COLUMNS)
+            .select_from(Product)
+            .outerjoin(Variant, joined)
+            .where(or_(Product.id == key, Product.slug == key))
+            .order_by(Product.id)
+        )
+        stmt = _statements[shape] = _with_variants(stmt, source)
     return stmt
 
 
@@ -115,63 +138,85 @@ def _variants_statement(include_inactive: bool, dialect: str) -> Select[Any]:
             Variant.is_active,
             include_inactive=include_inactive,
         )
-        stmt = stmt.order_by(Variant.position, Variant.id)
-        if source is not None:
-            stmt = stmt.add_columns(source.availability_column(Variant.id))
-        _statements[shape] = stmt
+        stmt = _statements[shape] = _with_variants(stmt, source)
     return stmt
 
 
-async def _assemble(
-    session: AsyncSession, products: Sequence[Row[Any]], *, include_inactive: bool, storage: Storage
-) -> list[dict[str, Any]]:
-    """Variants and their availability for a page of products, in one query whatever its size.
+def _category_statement() -> Select[Any]:
+    stmt = _statements.get(("category",))
+    if stmt is None:
+        category_id = bindparam("category_id", type_=String)
+        columns: tuple[Any, ...] = (Category.path, Category.is_active)
+        stmt = _statements["category",] = select(*columns).where(Category.id == category_id)
+    return stmt
 
-    The hot read path builds JSON-ready dicts from Core rows (shaped like `ProductRead`, which
-    documents them and which a test checks them against) instead of ORM objects and models:
-    several times cheaper per page. Each database round trip costs more than the Python here.
-    """
-    ids = [p.id for p in products]
-    if not ids:
+
+def _variant(row: Sequence[Any], at: int, storage: Storage) -> tuple[dict[str, Any], bool]:
+    """The variant in `row` from column `at` on, shaped like `VariantRead`, and whether it is
+    available somewhere. Unpacked by position, several times cheaper than by name."""
+    variant = dict(zip(VARIANT_KEYS, row[at : at + VARIANT_WIDTH], strict=True))
+    shops: list[dict[str, Any]] = []
+    available_somewhere = False
+    stocked = row[at + VARIANT_WIDTH] if len(row) > at + VARIANT_WIDTH else None
+    for entry in sorted(stocked.split(",")) if stocked else ():
+        shop_id, _, count = entry.partition(":")
+        available = int(count)
+        shops.append({"shop_id": shop_id, "available": available})
+        available_somewhere = available_somewhere or available > 0
+    variant["availability"] = shops
+    key = variant["image_key"]
+    variant["image"] = media.image_read(storage, key) if key else None
+    return variant, available_somewhere
+
+
+def _product(
+    p: Sequence[Any], variants: list[dict[str, Any]], in_stock: bool, storage: Storage
+) -> dict[str, Any]:
+    """A product row and its variants as a JSON-ready dict shaped like `ProductRead`."""
+    return {
+        "id": p[0],
+        "reference": p[1],
+        "slug": p[2],
+        "name_fr": p[3],
+        "name_en": p[4],
+        "description_fr": p[5],
+        "description_en": p[6],
+        "category_id": p[7],
+        "is_active": p[8],
+        "price": p[9],
+        "currency": p[10],
+        "in_stock": in_stock,
+        "images": [media.image_read(storage, key) for key in p[14] or ()],
+        "variants": variants,
+        "created_at": p[11],
+        "updated_at": p[12],
+    }
+
+
+async def _variant_rows(
+    reads: ReadConnection, products: Sequence[Any], *, include_inactive: bool
+) -> Sequence[Any]:
+    """The variants (with availability) of a page of products, in one query whatever its size."""
+    if not products:
         return []
-    stmt = _variants_statement(include_inactive, session.get_bind().dialect.name)
+    stmt = _variants_statement(include_inactive, reads.dialect)
+    return await reads.rows(stmt, {"ids": [p[0] for p in products]})
+
+
+def _assemble(
+    products: Sequence[Any], variant_rows: Sequence[Any], storage: Storage
+) -> list[dict[str, Any]]:
+    """A page of products as JSON-ready dicts (shaped like `ProductRead`, which documents
+    them and which a test checks them against), built from Core rows rather than ORM objects
+    and models: several times cheaper per page. Runs after the connection went back."""
     variants_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
     in_stock: set[str] = set()
-    # Unpacked by position, several times cheaper than by name for the rows of a page.
-    for row in await _rows(session, stmt, {"ids": ids}):
-        variant = dict(zip(VARIANT_KEYS, row[:VARIANT_WIDTH], strict=True))
-        shops: list[dict[str, Any]] = []
-        stocked = row[VARIANT_WIDTH] if len(row) > VARIANT_WIDTH else None
-        for entry in sorted(stocked.split(",")) if stocked else ():
-            shop_id, _, available = entry.partition(":")
-            shops.append({"shop_id": shop_id, "available": int(available)})
-            if int(available) > 0:
-                in_stock.add(row[1])
-        variant["availability"] = shops
-        key = variant["image_key"]
-        variant["image"] = media.image_read(storage, key) if key else None
+    for row in variant_rows:
+        variant, available = _variant(row, 0, storage)
         variants_of[row[1]].append(variant)
-    return [
-        {
-            "id": p.id,
-            "reference": p.reference,
-            "slug": p.slug,
-            "name_fr": p.name_fr,
-            "name_en": p.name_en,
-            "description_fr": p.description_fr,
-            "description_en": p.description_en,
-            "category_id": p.category_id,
-            "is_active": p.is_active,
-            "price": p.min_price,
-            "currency": p.currency,
-            "in_stock": p.id in in_stock,
-            "images": [media.image_read(storage, key) for key in p.image_keys or ()],
-            "variants": variants_of.get(p.id, []),
-            "created_at": p.created_at,
-            "updated_at": p.updated_at,
-        }
-        for p in products
-    ]
+        if available:
+            in_stock.add(row[1])
+    return [_product(p, variants_of.get(p[0], []), p[0] in in_stock, storage) for p in products]
 
 
 def _cursor_value(cursor: dict[str, Any], sort: str, kind: type) -> tuple[Any, str]:
@@ -187,19 +232,31 @@ def _cursor_value(cursor: dict[str, Any], sort: str, kind: type) -> tuple[Any, s
 
 
 async def list_products(
-    session: AsyncSession, query: ProductQuery, *, include_inactive: bool, storage: Storage
+    reader: Reader, query: ProductQuery, *, include_inactive: bool, storage: Storage
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Search, filter and sort products with keyset pagination (sort key, then id).
+    """Search, filter and sort products with keyset pagination (sort key, then id), on one
+    pooled connection held for the read's statements only.
 
     Items are JSON-ready dicts shaped like `ProductRead`.
     """
+    async with reader.connection() as reads:
+        products, variant_rows, next_cursor = await _list_products(
+            reads, query, include_inactive=include_inactive
+        )
+    return _assemble(products, variant_rows, storage), next_cursor
+
+
+async def _list_products(
+    reads: ReadConnection, query: ProductQuery, *, include_inactive: bool
+) -> tuple[Sequence[Any], Sequence[Any], str | None]:
+    """The page's product rows, their variant rows and the next cursor."""
     terms = fold(query.q or "").split()[:MAX_SEARCH_TERMS]
     params: dict[str, Any] = {f"term{i}": f"%{like_escape(t)}%" for i, t in enumerate(terms)}
     if query.category_id is not None:
-        category = await get_category_row(
-            session, query.category_id, include_inactive=include_inactive
-        )
-        params["category_path"] = category.path + "%"
+        found = await reads.rows(_category_statement(), {"category_id": query.category_id})
+        if not found or not (include_inactive or found[0][1]):
+            raise NotFound(f"No category {query.category_id}")
+        params["category_path"] = found[0][0] + "%"
     if (
         query.min_price is not None
         and query.max_price is not None
@@ -209,7 +266,7 @@ async def list_products(
     params["min_price"], params["max_price"] = query.min_price, query.max_price
     source = availability_source()
     if (query.shop_id is not None or query.in_stock) and source is None:
-        return [], None
+        return [], [], None
     params["shop_id"] = query.shop_id
 
     cursor = decode_cursor(query.cursor)
@@ -249,23 +306,23 @@ async def list_products(
             sort=sort,
             cursor=bool(cursor),
         )
-    rows = (await _rows(session, stmt, params)).all()
+    rows = await reads.rows(stmt, params)
     products = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
         last = rows[query.limit - 1]
         value: Any
         if sort == "relevance":
-            value = last.rank
+            value = last[PRODUCT_WIDTH]  # the rank column, after the product's
         elif sort == "newest":
-            value = last.id
+            value = last[P["id"]]
         elif sort == "name":
-            value = last.name_key
+            value = last[P["name_key"]]
         else:
-            value = last.min_price
-        next_cursor = encode_cursor({"s": sort, "v": value, "id": last.id})
-    items = await _assemble(session, products, include_inactive=include_inactive, storage=storage)
-    return items, next_cursor
+            value = last[P["min_price"]]
+        next_cursor = encode_cursor({"s": sort, "v": value, "id": last[P["id"]]})
+    variant_rows = await _variant_rows(reads, products, include_inactive=include_inactive)
+    return products, variant_rows, next_cursor
 
 
 def _listing_statement(
@@ -346,10 +403,21 @@ def _listing_statement(
 
 
 async def get_product(
-    session: AsyncSession, id_or_slug: str, *, include_inactive: bool, storage: Storage
+    reads: Reads, id_or_slug: str, *, include_inactive: bool, storage: Storage
 ) -> dict[str, Any]:
-    """One product as a JSON-ready dict shaped like `ProductRead`."""
-    row: Row[Any] | None = (await _rows(session, _product_statement(), {"key": id_or_slug})).first()
-    if row is None or not (include_inactive or row.is_active):
+    """One product as a JSON-ready dict shaped like `ProductRead`, in one statement."""
+    rows = await reads.rows(_product_statement(include_inactive), {"key": id_or_slug})
+    if not rows or not (include_inactive or rows[0][P["is_active"]]):
         raise NotFound(f"No product {id_or_slug}")
-    return (await _assemble(session, [row], include_inactive=include_inactive, storage=storage))[0]
+    product = rows[0]
+    variants: list[dict[str, Any]] = []
+    in_stock = False
+    for row in rows:
+        if row[0] != product[0]:
+            break  # another product whose slug is this id: the first one wins
+        if row[PRODUCT_WIDTH] is None:
+            continue  # no variant (the outer join's empty side)
+        variant, available = _variant(row, PRODUCT_WIDTH, storage)
+        variants.append(variant)
+        in_stock = in_stock or available
+    return _product(product, variants, in_stock, storage)

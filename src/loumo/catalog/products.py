@@ -17,7 +17,7 @@ from loumo.catalog.rows import check_category, get_product_row
 from loumo.catalog.schemas import ProductCreate, ProductUpdate
 from loumo.catalog.text import slug_for, slugify
 from loumo.catalog.variants import check_skus, new_variant
-from loumo.core.db import flush_or_conflict, is_taken
+from loumo.core.db import SessionReads, flush_or_conflict, is_taken
 from loumo.core.unique import check_change_free, check_free
 from loumo.media import service as media
 from loumo.media.storage import Storage
@@ -64,7 +64,9 @@ async def create_product(
     await flush_or_conflict(session, CONFLICT)
     await refresh_derived(session, product)
     await session.flush()
-    return await get_product(session, product.id, include_inactive=True, storage=storage)
+    return await get_product(
+        SessionReads(session), product.id, include_inactive=True, storage=storage
+    )
 
 
 async def update_product(
@@ -85,7 +87,9 @@ async def update_product(
     await refresh_derived(session, product)
     await flush_or_conflict(session, CONFLICT)
     await session.refresh(product)
-    return await get_product(session, product.id, include_inactive=True, storage=storage)
+    return await get_product(
+        SessionReads(session), product.id, include_inactive=True, storage=storage
+    )
 
 
 async def deactivate_product(session: AsyncSession, product_id: str) -> None:

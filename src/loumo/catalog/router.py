@@ -25,7 +25,7 @@ from loumo.catalog.schemas import (
     VariantUpdate,
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
-from loumo.core.db import SessionDep
+from loumo.core.db import ReaderDep, SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
@@ -142,19 +142,22 @@ async def delete_category(category_id: str, session: SessionDep, _: CategoryWrit
     **policy("public"),
 )
 async def list_products(
-    session: SessionDep,
+    reader: ReaderDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
     cached: CachedRead,
     query: Annotated[ProductQuery, Query()],
 ) -> Response:
-    items, next_cursor = await listing.list_products(
-        session,
-        query,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
-    )
-    return cached(orjson.dumps({"items": items, "next_cursor": next_cursor}))
+    async def read() -> bytes:
+        items, next_cursor = await listing.list_products(
+            reader,
+            query,
+            include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
+            storage=storage,
+        )
+        return orjson.dumps({"items": items, "next_cursor": next_cursor})
+
+    return await cached.reuse(read)
 
 
 @router.get(
@@ -165,18 +168,21 @@ async def list_products(
 )
 async def get_product(
     product_id: str,
-    session: SessionDep,
+    reader: ReaderDep,
     principal: OptionalPrincipal,
     storage: StorageDep,
     cached: CachedRead,
 ) -> Response:
-    product = await listing.get_product(
-        session,
-        product_id,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
-    )
-    return cached(orjson.dumps(product))
+    async def read() -> bytes:
+        product = await listing.get_product(
+            reader,
+            product_id,
+            include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
+            storage=storage,
+        )
+        return orjson.dumps(product)
+
+    return await cached.reuse(read)
 
 
 @router.post(

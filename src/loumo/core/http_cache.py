@@ -16,10 +16,11 @@ the body, so the representation is only semantically, not byte-for-byte, the sam
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -28,8 +29,10 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loumo.core.auth import OptionalPrincipal
+from loumo.core.db import commit_count
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"\s*')
 
@@ -116,9 +119,12 @@ def conditional_response(
     weak: bool = True,
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
+    etag: str | None = None,
 ) -> Response:
-    """`body` with an `ETag` and `Cache-Control`, or a 304 when the client already holds it."""
-    etag = make_etag(body, weak=weak)
+    """`body` with an `ETag` and `Cache-Control`, or a 304 when the client already holds it.
+
+    `etag` is `make_etag(body, weak=weak)` when the caller computed it already."""
+    etag = etag or make_etag(body, weak=weak)
     response_headers = {**(headers or {}), "Cache-Control": cache}
     if request.method in {"GET", "HEAD"} and etag_matches(
         request.headers.get("if-none-match"), etag
@@ -184,13 +190,105 @@ def cached_read(
     `content` may be JSON bytes already (hot paths serialise with orjson themselves).
     """
     body = content if isinstance(content, bytes) else serialize_json(content)
+    return _read_response(request, body, make_etag(body), personal=personal, max_age=max_age)
+
+
+def _read_response(
+    request: Request, body: bytes, etag: str, *, personal: bool, max_age: int
+) -> Response:
     return conditional_response(
         request,
         body,
         media_type="application/json",
         cache=cache_control(max_age=0 if personal else max_age, public=not personal),
         headers={"Vary": "Authorization"},
+        etag=etag,
     )
+
+
+class RecentReads:
+    """Anonymous answers of hot public reads, kept by this process for `seconds`.
+
+    A copy holds the body, its ETag and the process's commit count when the read began
+    (`loumo.core.db.commit_count`): any commit in this process since then makes it stale at
+    once, so a writer always reads its own writes; another process's writes show within
+    `seconds`. At most `entries` copies are kept (the oldest goes first). Staff and signed-in
+    callers are never served from here.
+    """
+
+    def __init__(self, seconds: float, entries: int) -> None:
+        self.seconds = seconds
+        self.entries = entries
+        self.clock = time.monotonic
+        self._copies: dict[str, tuple[float, int, bytes, str]] = {}
+        # The route that answered each URL (for `RecentReadsMiddleware`'s metrics and logs).
+        self.routes: dict[str, Any] = {}
+        # URLs being read afresh, each with a future done when that read ends.
+        self.loading: dict[str, asyncio.Future[None]] = {}
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        copy = self._copies.get(key)
+        if copy is None:
+            return None
+        expires, commits, body, etag = copy
+        if commits != commit_count() or self.clock() > expires:
+            del self._copies[key]
+            self.routes.pop(key, None)
+            return None
+        return body, etag
+
+    def put(self, key: str, commits: int, body: bytes, etag: str) -> None:
+        if len(self._copies) >= self.entries and key not in self._copies:
+            oldest = next(iter(self._copies))
+            del self._copies[oldest]
+            self.routes.pop(oldest, None)
+        self._copies[key] = (self.clock() + self.seconds, commits, body, etag)
+
+    def clear(self) -> None:
+        self._copies.clear()
+        self.routes.clear()
+
+
+class RecentReadsMiddleware:
+    """Answers an anonymous GET (no `Authorization` header) from the app's `RecentReads`
+    before routing, when a hot read (`CachedReader.reuse`) answered the same URL a moment ago
+    and nothing was committed since: the same body, ETag, caching headers and 304 as the
+    route's, without routing and dependencies, which cost more than the copy. Innermost, so
+    request ids, access logs, metrics (labelled with the route's template), compression and
+    the input guard apply as to any answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            recent: RecentReads | None = getattr(scope["app"].state, "recent_reads", None)
+            if recent is not None and recent.routes:
+                key = scope["path"] + "?" + scope["query_string"].decode("latin-1")
+                copy = recent.get(key)
+                if copy is not None and not any(
+                    name == b"authorization" for name, _ in scope["headers"]
+                ):
+                    scope["route"] = recent.routes.get(key)
+                    response = _read_response(
+                        Request(scope), *copy, personal=False, max_age=PUBLIC_READ_MAX_AGE
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def recent_reads(request: Request) -> RecentReads | None:
+    """The app's `RecentReads`, made on first use from its settings; None when turned off
+    (`PUBLIC_READ_CACHE_SECONDS=0`)."""
+    recent: RecentReads | None = getattr(request.app.state, "recent_reads", None)
+    if recent is None:
+        settings = request.app.state.settings
+        if settings.public_read_cache_seconds <= 0:
+            return None
+        recent = RecentReads(settings.public_read_cache_seconds, settings.public_read_cache_entries)
+        request.app.state.recent_reads = recent
+    return recent
 
 
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
@@ -204,18 +302,55 @@ def cacheable(response_model: Any) -> dict[str, Any]:
     return {"response_model": response_model, "responses": NOT_MODIFIED}
 
 
-@dataclass(frozen=True, slots=True)
 class CachedReader:
-    """Answers a read with `cached_read`, personal when the caller is signed in."""
+    """Answers a read with `cached_read`, personal when the caller is signed in.
 
-    request: Request
-    personal: bool
+    A hot public read hands its work to `reuse()` instead: an anonymous caller gets the copy
+    this process answered the same URL with a moment ago if nothing was committed since (see
+    `RecentReads`), and while one request reads a URL afresh, the others asking for it wait for
+    its answer rather than all running the same queries at once."""
+
+    __slots__ = ("personal", "request")
+
+    def __init__(self, request: Request, personal: bool) -> None:
+        self.request = request
+        self.personal = personal
 
     def __call__(self, content: Any) -> Response:
         return cached_read(self.request, content, personal=self.personal)
 
+    async def reuse(self, read: Callable[[], Awaitable[bytes]]) -> Response:
+        """`read()`'s JSON answer, or a recent copy of it (anonymous callers only)."""
+        recent = None if self.personal else recent_reads(self.request)
+        if recent is None:
+            return self(await read())
+        scope = self.request.scope
+        key = scope["path"] + "?" + scope["query_string"].decode("latin-1")
+        copy = recent.get(key)
+        loading = recent.loading.get(key)
+        if copy is None and loading is not None:
+            await asyncio.shield(loading)  # another request is reading it: its answer will do
+            copy = recent.get(key)
+        if copy is not None:
+            return _read_response(self.request, *copy, personal=False, max_age=PUBLIC_READ_MAX_AGE)
+        if loading is not None:
+            return self(await read())  # that read failed (a 404, say): no copy, no queue
+        # Counted before the read runs: a commit during it makes this copy stale.
+        commits = commit_count()
+        recent.loading[key] = loaded = asyncio.get_running_loop().create_future()
+        try:
+            body = await read()
+        finally:
+            del recent.loading[key]
+            loaded.set_result(None)
+        etag = make_etag(body)
+        recent.put(key, commits, body, etag)
+        recent.routes[key] = scope.get("route")
+        return _read_response(self.request, body, etag, personal=False, max_age=PUBLIC_READ_MAX_AGE)
 
-def _cached_reader(request: Request, principal: OptionalPrincipal) -> CachedReader:
+
+async def _cached_reader(request: Request, principal: OptionalPrincipal) -> CachedReader:
+    # async: FastAPI runs a plain function dependency in a worker thread, a costly hop.
     return CachedReader(request, personal=principal is not None)
 
 

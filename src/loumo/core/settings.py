@@ -243,6 +243,13 @@ class Settings(BaseSettings):
     """Uploads that may wait for a decoding thread (503 with Retry-After beyond)."""
     media_unattached_quota_bytes: int = Field(default=50 * 1_048_576, ge=0)
     """Bytes a user's uploads not yet attached to anything may take (409 past it)."""
+    public_read_cache_seconds: float = Field(default=1.0, ge=0, le=2.0)
+    """Seconds an anonymous product read (`GET /products`, `GET /products/{id}`) is answered from
+    this process's copy (0: never): stock shown may be that stale, checkout never is. A commit in
+    this process drops the copies at once; another process's writes show within this bound
+    (docs/performance.md)."""
+    public_read_cache_entries: int = Field(default=512, ge=1)
+    """Anonymous product reads kept per process (the oldest goes first)."""
 
     @field_validator("api_docs", "metrics_token", "prometheus_multiproc_dir", mode="before")
     @classmethod

@@ -10,8 +10,9 @@ from loumo.media.images import MAX_CONCURRENT_DECODES, DecodeQueue
 from loumo.media.storage import Storage, build_storage
 
 
-def get_storage(request: Request) -> Storage:
-    """The app's storage backend, built from its settings on first use.
+async def get_storage(request: Request) -> Storage:
+    """The app's storage backend, built from its settings on first use (async: a plain
+    function dependency would run in a worker thread, a costly hop on every public read).
 
     Tests (or another backend) can set `app.state.storage` beforehand to replace it.
     """
