@@ -15,7 +15,9 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -34,6 +36,8 @@ from bench.harness import (
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CATALOG_SIZES", "1000,10000,100000").split(","))
 UNCACHED = " (no read cache)"
+# Products the third detail row spreads its requests over.
+RANDOM_IDS = 1000
 
 
 def prepare(size: int) -> str:
@@ -67,14 +71,46 @@ def _measure(size: int, database_url: str, *, duration: int, cache: bool) -> lis
         first = httpx.get(listing, timeout=10).json()["items"]
         assert len(first) == 20 and all(len(p["variants"]) == 3 for p in first)
         detail = f"{base}/api/v1/products/{first[0]['id']}"
-        for name, url in (
-            (f"GET /products?limit=20 ({size:,}){suffix}", listing),
-            (f"GET /products/{{id}} ({size:,}){suffix}", detail),
+        script = _random_details_script(database_url)
+        for name, url, lua in (
+            (f"GET /products?limit=20 ({size:,}){suffix}", listing, None),
+            (f"GET /products/{{id}} ({size:,}){suffix}", detail, None),
+            (
+                f"GET /products/{{id}}, {RANDOM_IDS:,} ids at random ({size:,}){suffix}",
+                base,
+                script,
+            ),
         ):
-            result = run_wrk(name, url, duration=duration)
+            result = run_wrk(name, url, duration=duration, script=lua)
             result.rss_mb = rss_mb(pid)
             results.append(result)
     return results
+
+
+def _random_details_script(database_url: str) -> str:
+    """A wrk script asking for the detail of RANDOM_IDS products at random: with the read cache
+    on, the row above (one product) is all hits; this one shows a spread of products."""
+    ids = asyncio.run(_product_ids(plain_dsn(database_url)))
+    lines = ", ".join(f'"{product_id}"' for product_id in ids)
+    script = Path(tempfile.mkdtemp(prefix="loumo-bench-")) / "random_details.lua"
+    script.write_text(
+        f"local ids = {{{lines}}}\n"
+        "request = function()\n"
+        '  return wrk.format("GET", "/api/v1/products/" .. ids[math.random(#ids)])\n'
+        "end\n"
+    )
+    return str(script)
+
+
+async def _product_ids(dsn: str) -> list[str]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT id FROM products WHERE is_active ORDER BY random() LIMIT $1", RANDOM_IDS
+        )
+    finally:
+        await connection.close()
+    return [str(row["id"]) for row in rows]
 
 
 def run(duration: int) -> tuple[list[Result], list[str], dict[int, str]]:
