@@ -22,11 +22,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint, delete, select, update
+from sqlalchemy import JSON, DateTime, String, UniqueConstraint, delete, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loumo.core.db import Base, insert_ignoring_conflicts, utcnow
+from loumo.core.db import Base, dialect_insert, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
 
@@ -117,28 +117,31 @@ async def _claim(
         IdempotencyRecord.key == key,
     )
     now = utcnow()
-    # An expired key is forgotten, whatever its state: it starts over.
-    await claim.execute(
-        delete(IdempotencyRecord).where(*scope, IdempotencyRecord.expires_at <= now)
-    )
-    row_id = new_id()
-    inserted = await claim.execute(
-        insert_ignoring_conflicts(
-            claim, IdempotencyRecord.__table__, index_elements=["principal_id", "route", "key"]
-        ).values(
-            id=row_id,
-            principal_id=principal_id,
-            route=route,
-            key=key,
-            request_hash=fingerprint,
-            status=RUNNING,
-            created_at=now,
-            expires_at=now + ttl,
+    # One statement: a new key is inserted, an expired one (whatever its state) starts over
+    # in place; a live one is left alone and returns no row.
+    insert = dialect_insert(claim, IdempotencyRecord.__table__)
+    fresh = {
+        "request_hash": fingerprint,
+        "status": RUNNING,
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
+    claimed = await claim.scalar(
+        insert.values(id=new_id(), principal_id=principal_id, route=route, key=key, **fresh)
+        .on_conflict_do_update(
+            index_elements=["principal_id", "route", "key"],
+            set_={
+                **{name: insert.excluded[name] for name in fresh},
+                "response_status": null(),
+                "response_body": null(),
+            },
+            where=IdempotencyRecord.__table__.c.expires_at <= now,
         )
+        .returning(IdempotencyRecord.__table__.c.id)
     )
-    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+    if claimed is not None:
         await claim.commit()
-        return row_id
+        return str(claimed)
     existing = await claim.scalar(select(IdempotencyRecord).where(*scope))
     if existing is None:  # deleted between the two statements: the caller may retry
         await claim.commit()
