@@ -22,7 +22,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint, delete, null, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    String,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -197,6 +207,18 @@ async def _keep(session: AsyncSession, row_id: str) -> None:
 
 Work = Callable[[], Awaitable[tuple[int, Any]]]
 
+# Built once (every idempotent request stores its answer): the values go as parameters.
+_STORE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("s_id"))
+    .values(
+        status=DONE,
+        response_status=bindparam("s_status", type_=IdempotencyRecord.response_status.type),
+        response_body=bindparam("s_body", type_=IdempotencyRecord.response_body.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+
 
 async def idempotent(
     request: Request,
@@ -232,12 +254,7 @@ async def idempotent(
         return _replay(claimed)
     try:
         status, answer = await work()
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == claimed)
-            .values(status=DONE, response_status=status, response_body=answer)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_STORE, {"s_id": claimed, "s_status": status, "s_body": answer})
         await session.flush()
     except AppError as error:
         if not error.keep_changes:

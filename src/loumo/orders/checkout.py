@@ -328,10 +328,10 @@ async def _insert_order(session: AsyncSession, order: Order) -> None:
     already taken (~never: 32^6 of them) inserts nothing, and another is drawn."""
     for _ in range(8):
         order.reference = "LM-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        # The row as parameters, not `.values(...)`: one cached statement, no per-value binds.
         inserted = await session.execute(
-            insert_ignoring_conflicts(
-                session, Order.__table__, index_elements=["reference"]
-            ).values(new_row(order))
+            insert_ignoring_conflicts(session, Order.__table__, index_elements=["reference"]),
+            new_row(order),
         )
         if inserted.rowcount == 1:  # type: ignore[attr-defined]
             attach(session, [order])
