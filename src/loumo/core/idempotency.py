@@ -228,6 +228,7 @@ async def idempotent(
     key: str | None,
     body: Any,
     work: Work,
+    then: Callable[[], Awaitable[None]] | None = None,
     ttl: timedelta = DEFAULT_TTL,
 ) -> JSONResponse:
     """Run `work()` (it returns `(status, json_body)`) once per key; replay its answer after.
@@ -236,6 +237,9 @@ async def idempotent(
     in it first, then the answer is stored in it, so it commits with the work. On an error the
     work is rolled back and the key freed (a retry may succeed); the error propagates. An
     `AppError` with `keep_changes` commits the work's changes instead, with the key freed.
+    `then()` runs after the answer is stored, in the same unit of work (an error there fails
+    the whole, as one in `work`): the statements on rows that concurrent requests wait for go
+    there, so that they are held for the fewest round trips before the commit.
     """
     if key is None or not key.strip():
         raise IdempotencyKeyRequired(f"This endpoint needs an {HEADER} header (e.g. a UUID)")
@@ -255,6 +259,8 @@ async def idempotent(
     try:
         status, answer = await work()
         await session.execute(_STORE, {"s_id": claimed, "s_status": status, "s_body": answer})
+        if then is not None:
+            await then()
         await session.flush()
     except AppError as error:
         if not error.keep_changes:

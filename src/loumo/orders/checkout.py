@@ -64,10 +64,12 @@ REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out
 
 @dataclass
 class Placed:
-    """A placed order, and its answer (read before the stock was claimed, see above)."""
+    """A placed order, its answer (built before the stock was claimed, see above) and the
+    lines whose stock it holds."""
 
     order: Order
     read: OrderRead
+    lines: list[QuoteLine]
 
 
 @dataclass
@@ -341,10 +343,11 @@ async def _insert_order(session: AsyncSession, order: Order) -> None:
 
 async def _reserve_all(session: AsyncSession, lines: list[QuoteLine]) -> None:
     """Reserve every line or raise 409 naming the short ones (the rollback undoes the rest)."""
-    short = []
-    for line in sorted(lines, key=lambda x: (x.shop_id, x.variant_id)):
-        if not await reservations.reserve(session, line.shop_id, line.variant_id, line.quantity):
-            short.append(line)
+    held = await reservations.reserve_all(
+        session, [(x.shop_id, x.variant_id, x.quantity) for x in lines]
+    )
+    in_order = sorted(lines, key=lambda x: (x.shop_id, x.variant_id))
+    short = [x for x in in_order if (x.shop_id, x.variant_id) not in held]
     if short:
         now_free = await _available(
             session,
@@ -367,6 +370,36 @@ async def place_order(
     payment_timeout: timedelta,
 ) -> Placed:
     """Create the order from a fresh quote: freeze, tell, hold the promotion, reserve."""
+    placed = await write_order(session, principal, data, payment_timeout=payment_timeout)
+    await claim(session, placed)
+    return placed
+
+
+async def claim(session: AsyncSession, placed: Placed) -> None:
+    """The contended rows, last (see the module's docstring); promotion before stock, always:
+    409 `promotion_unavailable` or `insufficient_stock` when they went meanwhile."""
+    order = placed.order
+    if order.promotion_id is not None:
+        await promotions.hold_use(
+            session,
+            promotion_id=order.promotion_id,
+            user_id=order.user_id,
+            order_id=order.id,
+            discount=order.discount,
+        )
+    await _reserve_all(session, placed.lines)
+
+
+async def write_order(
+    session: AsyncSession,
+    principal: Principal,
+    data: OrderCreate,
+    *,
+    payment_timeout: timedelta,
+) -> Placed:
+    """The order from a fresh quote, frozen and told, and its answer; not its contended rows:
+    the caller `claim`s them before its commit, after what it still has to write (the
+    `POST /orders` route stores its answer first). `place_order` does both."""
     priced = await quote(session, principal, data)
     read = priced.read
     if data.expected_total is not None and data.expected_total != read.total:
@@ -472,15 +505,4 @@ async def place_order(
         for fulfilment in by_shop.values():
             await tell_managers(session, order, fulfilment, "accept", items=items)
     answer = build_read(order, fulfilments, items, [event])
-    # The contended rows, last (see the module's docstring); promotion before stock, always.
-    if order.promotion_id is not None:
-        # Race-safe: refused (409 `promotion_unavailable`) when the last use went meanwhile.
-        await promotions.hold_use(
-            session,
-            promotion_id=order.promotion_id,
-            user_id=principal.user_id,
-            order_id=order.id,
-            discount=order.discount,
-        )
-    await _reserve_all(session, read.lines)
-    return Placed(order, answer)
+    return Placed(order, answer, read.lines)
