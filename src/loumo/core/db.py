@@ -95,14 +95,19 @@ def new_row(obj: Base) -> dict[str, Any]:
     would; returns its row (column name → value) for a Core `insert()`. Then `attach` it.
 
     A Core INSERT skips the unit of work (change tracking, per-object bookkeeping): for the
-    hot writes of a request. Columns with a server-side default only are not supported."""
+    hot writes of a request. A column whose default is SQL (or only on the server) is not
+    supported: such an object is flushed as usual."""
     row: dict[str, Any] = {}
     for column in obj.__table__.columns:
         key = column.key
         if key not in obj.__dict__:
             default = column.default
+            if column.server_default is not None and default is None:
+                raise ValueError(f"{column}: a server default; flush this object instead")
             if default is None:
                 value = None
+            elif default.is_clause_element or default.is_sequence:
+                raise ValueError(f"{column}: a SQL default; flush this object instead")
             elif default.is_callable:
                 value = default.arg(None)
             else:
