@@ -1,14 +1,21 @@
 """The shared service helpers of `loumo.core`: flush-or-409, taken values, saving a PATCH, staff
-visibility, id cursors."""
+visibility, id cursors, Core inserts of new objects."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal, sees_inactive
-from loumo.core.db import flush_or_conflict, is_taken, locked_value, save_changes, visible
+from loumo.core.db import (
+    flush_or_conflict,
+    insert_new,
+    is_taken,
+    locked_value,
+    save_changes,
+    visible,
+)
 from loumo.core.errors import Conflict
 from loumo.core.pagination import InvalidCursor, encode_cursor, id_after
 from loumo.zones.models import Zone
@@ -89,3 +96,17 @@ def test_id_after_reads_its_own_scope_only() -> None:
         id_after(cursor, "stock:01XYZ")
     with pytest.raises(InvalidCursor):
         id_after(encode_cursor({"s": "shops", "id": 3}), "shops")
+
+
+async def test_insert_new_fills_the_defaults_and_attaches_the_rows(db: AsyncSession) -> None:
+    """One Core INSERT; the objects hold every column after and are tracked like loaded rows."""
+    zones = [Zone(name="Akwa", delivery_fee=100), Zone(name="Deido", delivery_fee=200)]
+    await insert_new(db, zones)
+    assert all(z.id and z.created_at is not None and z.is_active for z in zones)
+    assert all(inspect(z).persistent for z in zones)
+    zones[0].delivery_fee = 150  # a change to an attached row is flushed as usual
+    await db.flush()
+    rows = await db.execute(
+        select(Zone.name, Zone.delivery_fee).execution_options(populate_existing=True)
+    )
+    assert dict(rows.all()) == {"Akwa": 150, "Deido": 200}

@@ -41,6 +41,32 @@ async def test_thirty_buyers_five_units_exactly_five_orders(
     assert await db.scalar(select(func.count()).select_from(Order)) == 5
 
 
+async def test_two_line_baskets_in_both_orders_never_deadlock_or_oversell(
+    client: httpx.AsyncClient, world: World, db: AsyncSession
+) -> None:
+    """Baskets naming the same two stock rows, half in each order, race: the rows are taken in
+    one order whatever the basket's (no deadlock, no 5xx) and the scarcer line caps the orders,
+    with nothing reserved by the refused ones."""
+    await set_stock(client, world, world.shop_a, world.a1, 6)
+    await set_stock(client, world, world.shop_b, world.b1, 4)
+    buyers = [world.buyer, world.other] + [
+        await make_buyer(world.app, db, world.zone_id) for _ in range(4)
+    ]
+    a1 = {"variant_id": world.a1, "shop_id": world.shop_a, "quantity": 1}
+    b1 = {"variant_id": world.b1, "shop_id": world.shop_b, "quantity": 1}
+    responses = await asyncio.gather(
+        *(
+            _order(client, buyers[i % len(buyers)], {"items": [a1, b1] if i % 2 else [b1, a1]})
+            for i in range(20)
+        )
+    )
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 4, 409: 16}, [r.text for r in responses if r.status_code >= 500]
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"insufficient_stock"}
+    assert await stock_of(db, world.shop_a, world.a1) == (6, 4)
+    assert await stock_of(db, world.shop_b, world.b1) == (4, 4)
+
+
 async def test_a_code_limited_to_three_uses_is_held_by_three_orders(
     client: httpx.AsyncClient, world: World, db: AsyncSession
 ) -> None:

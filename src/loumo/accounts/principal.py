@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.models import AuthSession, User
-from loumo.accounts.roles import permissions_for, roles_of
-from loumo.core.auth import Principal
+from loumo.accounts.models import AuthSession, User, UserRole
+from loumo.accounts.roles import permissions_for
+from loumo.core.auth import Principal, PrincipalColumn
 
-PrincipalEnricher = Callable[[AsyncSession, Principal], Awaitable[Principal]]
+# What another domain adds to the principal: a column read in the loader's statement, or (for
+# what a join cannot give) a function run after it, with a statement of its own.
+PrincipalEnricher = PrincipalColumn | Callable[[AsyncSession, Principal], Awaitable[Principal]]
 
 
 async def load_principal(
@@ -25,30 +27,47 @@ async def load_principal(
 ) -> Principal | None:
     """Claims to the current principal; None when the user is inactive or the session revoked.
 
-    `enrichers` let other domains add what they own (e.g. shops fill `managed_shop_ids`).
+    One statement: the user, the session, the roles and the enrichers' columns (outer joins:
+    one row per combination, a few for a manager of several shops); custom roles add one for
+    their permissions. `enrichers` let other domains add what they own (e.g. shops fill
+    `managed_shop_ids`).
     """
     user_id, session_id = claims.get("sub"), claims.get("sid")
     if not isinstance(user_id, str) or not isinstance(session_id, str):
         return None
-    row = (
-        await session.execute(
-            select(User.is_active, User.email_verified_at, AuthSession.revoked_at)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(User.id == user_id, AuthSession.id == session_id)
+    joined = [e for e in enrichers if isinstance(e, PrincipalColumn)]
+    statement = (
+        select(
+            User.is_active,
+            User.email_verified_at,
+            AuthSession.revoked_at,
+            UserRole.role,
+            *(e.value for e in joined),
         )
-    ).first()
-    if row is None or not row.is_active or row.revoked_at is not None:
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+    )
+    for enricher in joined:
+        statement = statement.outerjoin(enricher.value.table, enricher.user_id == User.id)
+    rows = (
+        await session.execute(statement.where(User.id == user_id, AuthSession.id == session_id))
+    ).all()
+    if not rows or not rows[0].is_active or rows[0].revoked_at is not None:
         return None
-    roles = await roles_of(session, user_id)
+    roles = frozenset(row.role for row in rows if row.role is not None)
     principal = Principal(
         user_id=user_id,
-        roles=frozenset(roles),
+        roles=roles,
         permissions=await permissions_for(session, roles),
         session_id=session_id,
-        email_verified=row.email_verified_at is not None,
+        email_verified=rows[0].email_verified_at is not None,
     )
+    for n, enricher in enumerate(joined, start=4):
+        found = frozenset(row[n] for row in rows if row[n] is not None)
+        principal = enricher.apply(principal, found)
     for enrich in enrichers:
-        principal = await enrich(session, principal)
+        if not isinstance(enrich, PrincipalColumn):
+            principal = await enrich(session, principal)
     return principal
 
 

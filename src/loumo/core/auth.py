@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import Database
@@ -54,6 +55,17 @@ class Principal:
 
 
 PrincipalLoader = Callable[[AsyncSession, dict[str, Any]], Awaitable[Principal | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalColumn:
+    """What a domain adds to the principal from a table of its own keyed by user id, read in
+    the loader's one statement (an outer join on `user_id`, no statement of its own): `apply`
+    gets the values of `value` found for the caller (e.g. the shops they manage)."""
+
+    user_id: Column[Any]
+    value: Column[Any]
+    apply: Callable[[Principal, frozenset[str]], Principal]
 
 
 def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import asyncpg
 import structlog
@@ -17,8 +17,10 @@ from sqlalchemy import (
     DateTime,
     MetaData,
     Select,
+    Table,
     event,
     exc,
+    insert,
     select,
     text,
     update,
@@ -33,7 +35,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    make_transient_to_detached,
+    mapped_column,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
@@ -82,13 +90,61 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """`INSERT` in the session's dialect (SQLite, else PostgreSQL), for its `ON CONFLICT`."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    return insert(table)
+
+
 def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` in the session's dialect (SQLite, else PostgreSQL).
 
     `conflict` goes to `on_conflict_do_nothing` (e.g. `index_elements=["key"]`).
     """
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    return insert(table).on_conflict_do_nothing(**conflict)
+    return dialect_insert(session, table).on_conflict_do_nothing(**conflict)
+
+
+def new_row(obj: Base) -> dict[str, Any]:
+    """Fill the unset columns of a new ORM object with their Python defaults, as a flush
+    would; returns its row (column name → value) for a Core `insert()`. Then `attach` it.
+
+    A Core INSERT skips the unit of work (change tracking, per-object bookkeeping): for the
+    hot writes of a request. A column whose default is SQL (or only on the server) is not
+    supported: such an object is flushed as usual."""
+    row: dict[str, Any] = {}
+    for column in obj.__table__.columns:
+        key = column.key
+        if key not in obj.__dict__:
+            default = column.default
+            if column.server_default is not None and default is None:
+                raise ValueError(f"{column}: a server default; flush this object instead")
+            if default is None:
+                value = None
+            elif default.is_clause_element or default.is_sequence:
+                raise ValueError(f"{column}: a SQL default; flush this object instead")
+            elif default.is_callable:
+                value = default.arg(None)
+            else:
+                value = default.arg
+            setattr(obj, key, value)
+        row[column.name] = getattr(obj, key)
+    return row
+
+
+async def insert_new(session: AsyncSession, objects: Sequence[Base]) -> None:
+    """Write new objects of one model with one Core INSERT (see `new_row`), then `attach`."""
+    if objects:
+        table = cast(Table, objects[0].__table__)
+        await session.execute(insert(table), [new_row(obj) for obj in objects])
+        attach(session, objects)
+
+
+def attach(session: AsyncSession, objects: Iterable[Base]) -> None:
+    """Make objects written by a Core insert (see `new_row`) persistent in `session`, every
+    column loaded, as if the session had flushed them."""
+    for obj in objects:
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 async def flush_or_conflict(

@@ -22,11 +22,21 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import JSON, DateTime, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    String,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loumo.core.db import Base, insert_ignoring_conflicts, utcnow
+from loumo.core.db import Base, dialect_insert, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
 from loumo.core.settings import Settings
@@ -119,28 +129,31 @@ async def _claim(
         IdempotencyRecord.key == key,
     )
     now = utcnow()
-    # An expired key is forgotten, whatever its state: it starts over.
-    await claim.execute(
-        delete(IdempotencyRecord).where(*scope, IdempotencyRecord.expires_at <= now)
-    )
-    row_id = new_id()
-    inserted = await claim.execute(
-        insert_ignoring_conflicts(
-            claim, IdempotencyRecord.__table__, index_elements=["principal_id", "route", "key"]
-        ).values(
-            id=row_id,
-            principal_id=principal_id,
-            route=route,
-            key=key,
-            request_hash=fingerprint,
-            status=RUNNING,
-            created_at=now,
-            expires_at=now + ttl,
+    # One statement: a new key is inserted, an expired one (whatever its state) starts over
+    # in place; a live one is left alone and returns no row.
+    insert = dialect_insert(claim, IdempotencyRecord.__table__)
+    fresh = {
+        "request_hash": fingerprint,
+        "status": RUNNING,
+        "created_at": now,
+        "expires_at": now + ttl,
+    }
+    claimed = await claim.scalar(
+        insert.values(id=new_id(), principal_id=principal_id, route=route, key=key, **fresh)
+        .on_conflict_do_update(
+            index_elements=["principal_id", "route", "key"],
+            set_={
+                **{name: insert.excluded[name] for name in fresh},
+                "response_status": null(),
+                "response_body": null(),
+            },
+            where=IdempotencyRecord.__table__.c.expires_at <= now,
         )
+        .returning(IdempotencyRecord.__table__.c.id)
     )
-    if inserted.rowcount == 1:  # type: ignore[attr-defined]
+    if claimed is not None:
         await claim.commit()
-        return row_id
+        return str(claimed)
     existing = await claim.scalar(select(IdempotencyRecord).where(*scope))
     if existing is None:  # deleted between the two statements: the caller may retry
         await claim.commit()
@@ -196,6 +209,18 @@ async def _keep(session: AsyncSession, row_id: str) -> None:
 
 Work = Callable[[], Awaitable[tuple[int, Any]]]
 
+# Built once (every idempotent request stores its answer): the values go as parameters.
+_STORE = (
+    update(IdempotencyRecord)
+    .where(IdempotencyRecord.id == bindparam("s_id"))
+    .values(
+        status=DONE,
+        response_status=bindparam("s_status", type_=IdempotencyRecord.response_status.type),
+        response_body=bindparam("s_body", type_=IdempotencyRecord.response_body.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+
 
 async def idempotent(
     request: Request,
@@ -205,6 +230,7 @@ async def idempotent(
     key: str | None,
     body: Any,
     work: Work,
+    then: Callable[[], Awaitable[None]] | None = None,
     ttl: timedelta = DEFAULT_TTL,
 ) -> JSONResponse:
     """Run `work()` (it returns `(status, json_body)`) once per key; replay its answer after.
@@ -213,6 +239,9 @@ async def idempotent(
     in it first, then the answer is stored in it, so it commits with the work. On an error the
     work is rolled back and the key freed (a retry may succeed); the error propagates. An
     `AppError` with `keep_changes` commits the work's changes instead, with the key freed.
+    `then()` runs after the answer is stored, in the same unit of work (an error there fails
+    the whole, as one in `work`): the statements on rows that concurrent requests wait for go
+    there, so that they are held for the fewest round trips before the commit.
     """
     if key is None or not key.strip():
         raise IdempotencyKeyRequired(f"This endpoint needs an {HEADER} header (e.g. a UUID)")
@@ -233,12 +262,9 @@ async def idempotent(
         return _replay(claimed)
     try:
         status, answer = await work()
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == claimed)
-            .values(status=DONE, response_status=status, response_body=answer)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(_STORE, {"s_id": claimed, "s_status": status, "s_body": answer})
+        if then is not None:
+            await then()
         await session.flush()
     except AppError as error:
         if not error.keep_changes:

@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Address, User
-from loumo.catalog.models import Product, Variant
+from loumo.catalog.models import Category, Product, Variant
 from loumo.core.auth import Principal
-from loumo.core.db import utcnow
+from loumo.core.db import attach, insert_ignoring_conflicts, insert_new, new_row, utcnow
 from loumo.core.errors import AppError
+from loumo.core.ids import new_id
 from loumo.orders.errors import (
     AddressOutsideZones,
     ContactPhoneRequired,
@@ -35,10 +36,10 @@ from loumo.orders.errors import (
     PriceChanged,
     UnknownAddress,
 )
-from loumo.orders.lifecycle import add_event
+from loumo.orders.lifecycle import new_event
 from loumo.orders.models import Fulfilment, Order, OrderItem
 from loumo.orders.notices import tell_customer, tell_managers
-from loumo.orders.reading import order_read
+from loumo.orders.reading import build_read
 from loumo.orders.schemas import (
     BasketItem,
     CheckoutQuoteRequest,
@@ -52,6 +53,7 @@ from loumo.orders.states import Actor, OrderStatus, is_prepaid
 from loumo.promotions import service as promotions
 from loumo.promotions.models import Promotion
 from loumo.promotions.schemas import BasketLine, Reason
+from loumo.promotions.service import PricedLine
 from loumo.shops import reservations
 from loumo.shops.models import Shop, Stock
 from loumo.zones import service as zones
@@ -62,10 +64,12 @@ REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out
 
 @dataclass
 class Placed:
-    """A placed order, and its answer (read before the stock was claimed, see above)."""
+    """A placed order, its answer (built before the stock was claimed, see above) and the
+    lines whose stock it holds."""
 
     order: Order
     read: OrderRead
+    lines: list[QuoteLine]
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Quote:
     address: Address
     promotion: Promotion | None
     skus: dict[str, str]
+    phone: str | None  # the caller's account phone, the default contact
 
 
 def merge_items(items: list[BasketItem]) -> list[BasketItem]:
@@ -102,15 +107,24 @@ def share(total: int, weights: list[int]) -> list[int]:
     return parts
 
 
-async def _address(session: AsyncSession, user_id: str, address_id: str) -> tuple[Address, Zone]:
-    address = await session.scalar(
-        select(Address).where(Address.id == address_id, Address.user_id == user_id)
-    )
-    if address is None:
+async def _address(
+    session: AsyncSession, user_id: str, address_id: str
+) -> tuple[Address, Zone, str | None]:
+    """The caller's address, its zone and the caller's phone, in one read."""
+    row = (
+        await session.execute(
+            select(Address, Zone, User.phone)
+            .join(User, User.id == Address.user_id)
+            .outerjoin(Zone, Zone.id == Address.zone_id)
+            .where(Address.id == address_id, Address.user_id == user_id)
+        )
+    ).first()
+    if row is None:
         raise UnknownAddress("address_id is not one of your addresses", field="address_id")
+    address, found, phone = row
+    zone: Zone | None = found
     # The address's zone while it is active and still covers it (coverage may have changed
     # since the address was saved), else the active zone that covers it now, else a 400.
-    zone = await session.get(Zone, address.zone_id)
     place = (address.locality, address.latitude, address.longitude)
     if zone is None or not zones.accepts(zone, *place):
         zone = await zones.zone_for(session, *place)
@@ -119,7 +133,75 @@ async def _address(session: AsyncSession, user_id: str, address_id: str) -> tupl
             "This address is in no active delivery zone; choose or update another address",
             field="address_id",
         )
-    return address, zone
+    return address, zone, phone
+
+
+@dataclass
+class _Basket:
+    """The basket's lines priced from the catalog, with their names, SKUs, shops and stock."""
+
+    priced: list[PricedLine]
+    names: dict[str, tuple[str, str]]
+    skus: dict[str, str]
+    shop_names: dict[str, str]
+    free: dict[tuple[str, str], int]
+
+
+async def _basket(session: AsyncSession, items: list[BasketItem]) -> _Basket:
+    """Price the lines in one joined read: variant, product, category, shop and stock.
+
+    A line whose variant or shop is unknown or inactive gets no row; then
+    `promotions.price_lines` names the first such line in a 400, as for any basket."""
+    pairs = [(i.shop_id, i.variant_id) for i in items]
+    rows = (
+        await session.execute(
+            select(
+                Shop.id,
+                Shop.name,
+                Variant.id,
+                Variant.price,
+                Variant.currency,
+                Variant.name,
+                Variant.sku,
+                Product.id,
+                Product.name_fr,
+                Product.name_en,
+                Category.path,
+                Stock.quantity - Stock.reserved,
+            )
+            .select_from(Variant)
+            .join(Product, Product.id == Variant.product_id)
+            .join(Category, Category.id == Product.category_id)
+            .join(Shop, Shop.id.in_({shop for shop, _ in pairs}))
+            .outerjoin(Stock, and_(Stock.shop_id == Shop.id, Stock.variant_id == Variant.id))
+            .where(
+                Variant.id.in_({variant for _, variant in pairs}),
+                tuple_(Shop.id, Variant.id).in_(pairs),
+                Variant.is_active.is_(True),
+                Product.is_active.is_(True),
+                Shop.is_active.is_(True),
+            )
+        )
+    ).all()
+    found = {(row[0], row[2]): row for row in rows}
+    if any(pair not in found for pair in pairs):
+        lines = [BasketLine(variant_id=v, shop_id=s, quantity=1) for s, v in pairs]
+        await promotions.price_lines(session, lines)  # raises the 400 naming the line
+        raise promotions.UnknownBasketItem("A line of the basket is not for sale")
+    basket = _Basket([], {}, {}, {}, {})
+    for item in items:
+        shop_id, shop_name, variant_id, price, currency, variant_name, sku = found[
+            (item.shop_id, item.variant_id)
+        ][:7]
+        product_id, name_fr, name_en, path, free = found[(item.shop_id, item.variant_id)][7:]
+        basket.priced.append(
+            PricedLine(variant_id, product_id, path, shop_id, item.quantity, price, currency)
+        )
+        basket.names[variant_id] = (f"{name_fr} ({variant_name})", f"{name_en} ({variant_name})")
+        basket.skus[variant_id] = sku
+        basket.shop_names[shop_id] = shop_name
+        basket.free[(shop_id, variant_id)] = int(free or 0)
+    return basket
 
 
 async def _available(session: AsyncSession, items: list[BasketItem]) -> dict[tuple[str, str], int]:
@@ -135,14 +217,9 @@ async def _available(session: AsyncSession, items: list[BasketItem]) -> dict[tup
 async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuoteRequest) -> Quote:
     """Price the basket from the catalog, the promotion and the address's zone."""
     items = merge_items(data.items)
-    address, zone = await _address(session, principal.user_id, data.address_id)
-    priced = await promotions.price_lines(
-        session,
-        [
-            BasketLine(variant_id=i.variant_id, shop_id=i.shop_id, quantity=i.quantity)
-            for i in items
-        ],
-    )
+    address, zone, phone = await _address(session, principal.user_id, data.address_id)
+    basket = await _basket(session, items)
+    priced = basket.priced
     currencies = {line.currency for line in priced}
     if len(currencies) > 1 or zone.currency not in currencies:
         raise MixedCurrencies("Every line and the delivery fee must be in one currency")
@@ -173,16 +250,7 @@ async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuote
         discount, [line.amount if c else 0 for line, c in zip(priced, covered, strict=True)]
     )
 
-    details = (
-        await session.execute(
-            select(Variant.id, Variant.name, Variant.sku, Product.name_fr, Product.name_en)
-            .join(Product, Product.id == Variant.product_id)
-            .where(Variant.id.in_({line.variant_id for line in priced}))
-        )
-    ).all()
-    names = {row[0]: (f"{row[3]} ({row[1]})", f"{row[4]} ({row[1]})") for row in details}
-    skus = {row[0]: row[2] for row in details}
-    free = await _available(session, items)
+    names, free = basket.names, basket.free
     lines = []
     for line, cut in zip(priced, shares, strict=True):
         available = max(free.get((line.shop_id, line.variant_id), 0), 0)
@@ -204,9 +272,7 @@ async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuote
         )
 
     shop_ids = list(dict.fromkeys(line.shop_id for line in lines))
-    shop_names = dict(
-        (await session.execute(select(Shop.id, Shop.name).where(Shop.id.in_(shop_ids)))).all()
-    )
+    shop_names = basket.shop_names
     fulfilments = [
         QuoteFulfilment(
             shop_id=shop_id,
@@ -235,7 +301,14 @@ async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuote
         promotion_valid=promotion_valid,
         promotion_reason=promotion_reason,
     )
-    return Quote(read=read, zone=zone, address=address, promotion=promotion, skus=skus)
+    return Quote(
+        read=read,
+        zone=zone,
+        address=address,
+        promotion=promotion,
+        skus=basket.skus,
+        phone=phone,
+    )
 
 
 def _short_lines(lines: list[QuoteLine]) -> list[dict[str, Any]]:
@@ -252,20 +325,29 @@ def _short_lines(lines: list[QuoteLine]) -> list[dict[str, Any]]:
     ]
 
 
-async def _new_reference(session: AsyncSession) -> str:
+async def _insert_order(session: AsyncSession, order: Order) -> None:
+    """Write the order (a Core insert, see `new_row`) under a new reference: a reference
+    already taken (~never: 32^6 of them) inserts nothing, and another is drawn."""
     for _ in range(8):
-        reference = "LM-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-        if await session.scalar(select(Order.id).where(Order.reference == reference)) is None:
-            return reference
-    raise AppError("Could not allocate an order reference; retry")  # ~never: 32^6 references
+        order.reference = "LM-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        # The row as parameters, not `.values(...)`: one cached statement, no per-value binds.
+        inserted = await session.execute(
+            insert_ignoring_conflicts(session, Order.__table__, index_elements=["reference"]),
+            new_row(order),
+        )
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            attach(session, [order])
+            return
+    raise AppError("Could not allocate an order reference; retry")
 
 
 async def _reserve_all(session: AsyncSession, lines: list[QuoteLine]) -> None:
     """Reserve every line or raise 409 naming the short ones (the rollback undoes the rest)."""
-    short = []
-    for line in sorted(lines, key=lambda x: (x.shop_id, x.variant_id)):
-        if not await reservations.reserve(session, line.shop_id, line.variant_id, line.quantity):
-            short.append(line)
+    held = await reservations.reserve_all(
+        session, [(x.shop_id, x.variant_id, x.quantity) for x in lines]
+    )
+    in_order = sorted(lines, key=lambda x: (x.shop_id, x.variant_id))
+    short = [x for x in in_order if (x.shop_id, x.variant_id) not in held]
     if short:
         now_free = await _available(
             session,
@@ -288,6 +370,36 @@ async def place_order(
     payment_timeout: timedelta,
 ) -> Placed:
     """Create the order from a fresh quote: freeze, tell, hold the promotion, reserve."""
+    placed = await write_order(session, principal, data, payment_timeout=payment_timeout)
+    await claim(session, placed)
+    return placed
+
+
+async def claim(session: AsyncSession, placed: Placed) -> None:
+    """The contended rows, last (see the module's docstring); promotion before stock, always:
+    409 `promotion_unavailable` or `insufficient_stock` when they went meanwhile."""
+    order = placed.order
+    if order.promotion_id is not None:
+        await promotions.hold_use(
+            session,
+            promotion_id=order.promotion_id,
+            user_id=order.user_id,
+            order_id=order.id,
+            discount=order.discount,
+        )
+    await _reserve_all(session, placed.lines)
+
+
+async def write_order(
+    session: AsyncSession,
+    principal: Principal,
+    data: OrderCreate,
+    *,
+    payment_timeout: timedelta,
+) -> Placed:
+    """The order from a fresh quote, frozen and told, and its answer; not its contended rows:
+    the caller `claim`s them before its commit, after what it still has to write (the
+    `POST /orders` route stores its answer first). `place_order` does both."""
     priced = await quote(session, principal, data)
     read = priced.read
     if data.expected_total is not None and data.expected_total != read.total:
@@ -304,9 +416,7 @@ async def place_order(
         raise InsufficientStock(
             "Some lines cannot be served; nothing was reserved", lines=_short_lines(read.lines)
         )
-    phone = data.contact_phone or await session.scalar(
-        select(User.phone).where(User.id == principal.user_id)
-    )
+    phone = data.contact_phone or priced.phone
     if not phone:
         raise ContactPhoneRequired(
             "Your account has no phone number: give a contact_phone for the delivery",
@@ -316,7 +426,6 @@ async def place_order(
     prepaid = is_prepaid(data.payment_method)
     address = priced.address
     order = Order(
-        reference=await _new_reference(session),
         user_id=principal.user_id,
         status=(OrderStatus.PENDING_PAYMENT if prepaid else OrderStatus.PLACED).value,
         payment_status="unpaid",
@@ -344,22 +453,23 @@ async def place_order(
         created_at=now,
         updated_at=now,
     )
-    session.add(order)
-    await session.flush()
-    by_shop: dict[str, Fulfilment] = {}
-    for part in read.fulfilments:
-        fulfilment = Fulfilment(
+    await _insert_order(session, order)
+    # The rest with Core inserts too: the rows are new, the unit of work has nothing to track.
+    by_shop = {
+        part.shop_id: Fulfilment(
+            id=new_id(),
             order_id=order.id,
             shop_id=part.shop_id,
             status="pending",
             subtotal=part.subtotal,
             discount=part.discount,
             delivery_fee=part.delivery_fee,
+            created_at=now,
+            updated_at=now,
         )
-        session.add(fulfilment)
-        by_shop[part.shop_id] = fulfilment
-    await session.flush()
-    session.add_all(
+        for part in read.fulfilments
+    }
+    items = [
         OrderItem(
             order_id=order.id,
             fulfilment_id=by_shop[line.shop_id].id,
@@ -375,10 +485,8 @@ async def place_order(
             discount_share=line.discount_share,
         )
         for line in read.lines
-    )
-    await session.flush()
-    await add_event(
-        session,
+    ]
+    event = new_event(
         order.id,
         kind="status",
         actor=Actor.CUSTOMER,
@@ -386,20 +494,15 @@ async def place_order(
         to_status=order.status,
         reason="placed",
     )
-    await tell_customer(session, order, "received")
+    await insert_new(session, list(by_shop.values()))
+    await insert_new(session, items)
+    await insert_new(session, [event])
+    # In id order, as the reads give them (the receipt, the answer).
+    fulfilments = sorted(by_shop.values(), key=lambda f: f.id)
+    items.sort(key=lambda i: i.id)
+    await tell_customer(session, order, "received", items=items)
     if not prepaid:
         for fulfilment in by_shop.values():
-            await tell_managers(session, order, fulfilment, "accept")
-    answer = await order_read(session, order)
-    # The contended rows, last (see the module's docstring); promotion before stock, always.
-    if order.promotion_id is not None:
-        # Race-safe: refused (409 `promotion_unavailable`) when the last use went meanwhile.
-        await promotions.hold_use(
-            session,
-            promotion_id=order.promotion_id,
-            user_id=principal.user_id,
-            order_id=order.id,
-            discount=order.discount,
-        )
-    await _reserve_all(session, read.lines)
-    return Placed(order, answer)
+            await tell_managers(session, order, fulfilment, "accept", items=items)
+    answer = build_read(order, fulfilments, items, [event])
+    return Placed(order, answer, read.lines)

@@ -24,6 +24,32 @@ from loumo.promotions import service as promotions
 from loumo.shops import ledger, reservations
 
 
+def new_event(
+    order_id: str,
+    *,
+    kind: str,
+    actor: Actor,
+    actor_id: str | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason: str = "",
+    fulfilment_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """One timeline entry (who, when, from, to, why), not yet written."""
+    return OrderEvent(
+        order_id=order_id,
+        fulfilment_id=fulfilment_id,
+        kind=kind,
+        actor_id=actor_id,
+        actor_kind=actor.value,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        data=data or {},
+    )
+
+
 async def add_event(
     session: AsyncSession,
     order_id: str,
@@ -38,16 +64,16 @@ async def add_event(
     data: dict[str, Any] | None = None,
 ) -> OrderEvent:
     """Write one timeline entry (who, when, from, to, why)."""
-    event = OrderEvent(
-        order_id=order_id,
-        fulfilment_id=fulfilment_id,
+    event = new_event(
+        order_id,
         kind=kind,
+        actor=actor,
         actor_id=actor_id,
-        actor_kind=actor.value,
         from_status=from_status,
         to_status=to_status,
         reason=reason,
-        data=data or {},
+        fulfilment_id=fulfilment_id,
+        data=data,
     )
     session.add(event)
     await session.flush()

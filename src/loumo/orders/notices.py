@@ -17,7 +17,7 @@ from loumo.notifications.email import LANGUAGES, format_money
 from loumo.notifications.recipients import resolve_recipients
 from loumo.notifications.schemas import Link, NotificationKind, Severity
 from loumo.notifications.service import Recipient, notify
-from loumo.orders.models import Fulfilment, Order
+from loumo.orders.models import Fulfilment, Order, OrderItem
 from loumo.orders.queries import items_of
 from loumo.orders.states import OrderStatus
 from loumo.shops.models import Shop, shop_managers
@@ -180,7 +180,13 @@ async def _tell(
         )
 
 
-async def receipt_lines(session: AsyncSession, order: Order, language: str) -> list[dict[str, Any]]:
+async def receipt_lines(
+    session: AsyncSession,
+    order: Order,
+    language: str,
+    items: Sequence[OrderItem] | None = None,
+) -> list[dict[str, Any]]:
+    """The receipt's lines in `language`: of `items` when the caller has them, else read."""
     return [
         {
             "name": line.name_fr if language == "fr" else line.name_en,
@@ -188,12 +194,20 @@ async def receipt_lines(session: AsyncSession, order: Order, language: str) -> l
             "unit_price": line.unit_price,
             "line_total": line.line_total,
         }
-        for line in await items_of(session, order.id)
+        for line in (items if items is not None else await items_of(session, order.id))
     ]
 
 
-async def tell_customer(session: AsyncSession, order: Order, event: str, **words: Any) -> None:
-    """Tell the buyer, in-app and (for most steps) by email in their language."""
+async def tell_customer(
+    session: AsyncSession,
+    order: Order,
+    event: str,
+    *,
+    items: Sequence[OrderItem] | None = None,
+    **words: Any,
+) -> None:
+    """Tell the buyer, in-app and (for most steps) by email in their language; `items`, the
+    order's lines when the caller has them (else they are read for a receipt)."""
     next_fr, next_en = (
         ("Elle attend votre paiement.", "It awaits your payment.")
         if order.status == OrderStatus.PENDING_PAYMENT
@@ -225,7 +239,7 @@ async def tell_customer(session: AsyncSession, order: Order, event: str, **words
         }
         if event == "received":
             found.update(
-                lines=await receipt_lines(session, order, language),
+                lines=await receipt_lines(session, order, language, items),
                 subtotal=order.subtotal,
                 discount=order.discount,
                 delivery_fee=order.delivery_fee,
@@ -239,9 +253,15 @@ async def tell_customer(session: AsyncSession, order: Order, event: str, **words
 
 
 async def tell_managers(
-    session: AsyncSession, order: Order, fulfilment: Fulfilment, event: str
+    session: AsyncSession,
+    order: Order,
+    fulfilment: Fulfilment,
+    event: str,
+    *,
+    items: Sequence[OrderItem] | None = None,
 ) -> None:
-    """Tell the managers of the fulfilment's shop (in-app and email) what to do about it."""
+    """Tell the managers of the fulfilment's shop (in-app and email) what to do about it;
+    `items`, the order's lines when the caller has them (else they are read)."""
     manager_ids = list(
         await session.scalars(
             select(shop_managers.c.user_id)
@@ -252,9 +272,8 @@ async def tell_managers(
     if not manager_ids:
         return
     shop_name = await session.scalar(select(Shop.name).where(Shop.id == fulfilment.shop_id)) or ""
-    lines = [
-        line for line in await items_of(session, order.id) if line.fulfilment_id == fulfilment.id
-    ]
+    every = items if items is not None else await items_of(session, order.id)
+    lines = [line for line in every if line.fulfilment_id == fulfilment.id]
 
     def values(language: str) -> dict[str, Any]:
         return {"ref": order.reference, "shop": shop_name, "count": len(lines)}

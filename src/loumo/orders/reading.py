@@ -9,6 +9,7 @@ caller sees it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, true
@@ -20,7 +21,7 @@ from loumo.core.auth import Principal
 from loumo.core.pagination import Page, after_position, cut_page, decode_cursor, position_of
 from loumo.orders import READ
 from loumo.orders.errors import OrderNotFound
-from loumo.orders.models import Fulfilment, Order, OrderEvent
+from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem
 from loumo.orders.queries import fulfilments_of, items_of
 from loumo.orders.schemas import (
     FulfilmentRead,
@@ -70,21 +71,37 @@ async def get_visible(session: AsyncSession, principal: Principal, order_id: str
 async def order_read(
     session: AsyncSession, order: Order, shops: frozenset[str] | None = None
 ) -> OrderRead:
-    fulfilments = [
-        f for f in await fulfilments_of(session, order.id) if shops is None or f.shop_id in shops
-    ]
-    seen = {f.id for f in fulfilments}
-    items = [i for i in await items_of(session, order.id) if i.fulfilment_id in seen]
+    """The order as the database has it now (its lines, fulfilments and timeline reloaded)."""
+    fulfilments = await fulfilments_of(session, order.id)
+    items = await items_of(session, order.id)
     events = await session.scalars(
         select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
     )
-    timeline = [e for e in events if e.fulfilment_id is None or e.fulfilment_id in seen]
+    return build_read(order, fulfilments, items, list(events), shops)
+
+
+def build_read(
+    order: Order,
+    fulfilments: Iterable[Fulfilment],
+    items: Iterable[OrderItem],
+    events: Iterable[OrderEvent],
+    shops: frozenset[str] | None = None,
+) -> OrderRead:
+    """The answer of an order from its rows (each kind in id order, as the reads give them),
+    limited to the fulfilments of `shops` (None: all): a checkout builds it from the rows it
+    has just written, without reading them back."""
+    kept = [f for f in fulfilments if shops is None or f.shop_id in shops]
+    seen = {f.id for f in kept}
     return OrderRead.model_validate(
         {
             **{c.key: getattr(order, c.key) for c in Order.__table__.columns},
-            "items": [OrderItemRead.model_validate(i) for i in items],
-            "fulfilments": [FulfilmentRead.model_validate(f) for f in fulfilments],
-            "timeline": [OrderEventRead.model_validate(e) for e in timeline],
+            "items": [OrderItemRead.model_validate(i) for i in items if i.fulfilment_id in seen],
+            "fulfilments": [FulfilmentRead.model_validate(f) for f in kept],
+            "timeline": [
+                OrderEventRead.model_validate(e)
+                for e in events
+                if e.fulfilment_id is None or e.fulfilment_id in seen
+            ],
         }
     )
 

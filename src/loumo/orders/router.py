@@ -85,10 +85,17 @@ async def create_order(
 ) -> JSONResponse:
     settings: Settings = request.app.state.settings
 
+    written: list[checkout.Placed] = []
+
     async def work() -> tuple[int, Any]:
         timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
-        placed = await checkout.place_order(session, principal, body, payment_timeout=timeout)
-        return 201, placed.read.model_dump(mode="json")
+        written.append(
+            await checkout.write_order(session, principal, body, payment_timeout=timeout)
+        )
+        return 201, written[0].read.model_dump(mode="json")
+
+    async def claim() -> None:  # the stock and promotion rows, after the stored answer
+        await checkout.claim(session, written[0])
 
     return await idempotent(
         request,
@@ -97,6 +104,7 @@ async def create_order(
         key=key,
         body=body.model_dump(mode="json"),
         work=work,
+        then=claim,
     )
 
 

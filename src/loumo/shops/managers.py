@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.auth import Principal
+from loumo.core.auth import Principal, PrincipalColumn
 from loumo.core.db import insert_ignoring_conflicts
 from loumo.core.errors import NotFound
 from loumo.shops.models import shop_managers
@@ -16,17 +16,22 @@ from loumo.shops.shops import get_shop_row
 
 
 async def managed_shop_ids(session: AsyncSession, user_id: str) -> frozenset[str]:
-    """The shops a user manages: the accounts principal loader fills `Principal` with it."""
+    """The shops a user manages (the principal loader reads them through `with_managed_shops`)."""
     rows = await session.scalars(
         select(shop_managers.c.shop_id).where(shop_managers.c.user_id == user_id)
     )
     return frozenset(rows.all())
 
 
-async def with_managed_shops(session: AsyncSession, principal: Principal) -> Principal:
-    """Principal enricher (see `accounts.install`): adds the shops the caller manages."""
-    shops = await managed_shop_ids(session, principal.user_id)
+def _with_managed_shops(principal: Principal, shops: frozenset[str]) -> Principal:
     return dataclasses.replace(principal, managed_shop_ids=shops) if shops else principal
+
+
+# Principal enricher (see `accounts.install`): adds the shops the caller manages, read in the
+# principal loader's statement.
+with_managed_shops = PrincipalColumn(
+    user_id=shop_managers.c.user_id, value=shop_managers.c.shop_id, apply=_with_managed_shops
+)
 
 
 async def manager_ids(session: AsyncSession, shop_id: str) -> list[str]:
