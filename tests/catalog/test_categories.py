@@ -12,7 +12,7 @@ from sqlalchemy import Select, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category
-from loumo.core.db import ReadConnection
+from loumo.core.reads import ReadConnection
 from tests.factories import make_category, make_product
 
 

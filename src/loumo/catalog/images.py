@@ -18,8 +18,9 @@ from loumo.catalog.listing import get_product
 from loumo.catalog.models import Product, ProductImage
 from loumo.catalog.rows import get_product_row
 from loumo.catalog.schemas import MAX_IMAGES
-from loumo.core.db import SessionReads, flush_or_conflict, locked_value, save_changes
+from loumo.core.db import flush_or_conflict, locked_value, save_changes
 from loumo.core.errors import Conflict, NotFound
+from loumo.core.reads import SessionReads
 from loumo.media import service as media
 from loumo.media.schemas import ImageRead
 from loumo.media.storage import Storage

@@ -33,9 +33,10 @@ from loumo.catalog.errors import InvalidPriceRange
 from loumo.catalog.models import Category, Product, Variant
 from loumo.catalog.schemas import MAX_PRICE, ProductQuery
 from loumo.catalog.text import fold, like_escape
-from loumo.core.db import ReadConnection, Reader, visible
+from loumo.core.db import visible
 from loumo.core.errors import NotFound
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from loumo.core.reads import ReadConnection, Reader
 from loumo.media import service as media
 from loumo.media.storage import Storage
 

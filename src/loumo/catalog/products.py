@@ -17,7 +17,8 @@ from loumo.catalog.rows import check_category, get_product_row
 from loumo.catalog.schemas import ProductCreate, ProductUpdate
 from loumo.catalog.text import slug_for, slugify
 from loumo.catalog.variants import check_skus, new_variant
-from loumo.core.db import SessionReads, flush_or_conflict, is_taken
+from loumo.core.db import flush_or_conflict, is_taken
+from loumo.core.reads import SessionReads
 from loumo.core.unique import check_change_free, check_free
 from loumo.media import service as media
 from loumo.media.storage import Storage

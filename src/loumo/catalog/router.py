@@ -25,10 +25,11 @@ from loumo.catalog.schemas import (
     VariantUpdate,
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
-from loumo.core.db import ReaderDep, SessionDep
+from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.reads import ReaderDep
 from loumo.core.responses import no_content
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
