@@ -16,7 +16,7 @@ from tests.orders.conftest import API, FEE, World, key, make_buyer, place, reloa
 from loumo.catalog.models import Variant
 from loumo.jobs.models import Job
 from loumo.notifications.models import Notification
-from loumo.orders import checkout
+from loumo.orders import quote as quoting
 from loumo.orders.models import Order, OrderEvent, OrderItem
 from loumo.promotions.models import Promotion, PromotionRedemption
 from loumo.shops.models import Stock
@@ -148,12 +148,12 @@ async def test_a_late_shortage_rolls_back_every_reservation(
 ) -> None:
     """The quote saw enough, but the stock went before the reservation: the lines already
     reserved are given back by the rollback, and nothing is left behind."""
-    seen = checkout._available
+    seen = quoting.available
 
     async def stale(session: AsyncSession, items: Any) -> dict[tuple[str, str], int]:
         return dict.fromkeys(await seen(session, items), 10)
 
-    monkeypatch.setattr(checkout, "_available", stale)
+    monkeypatch.setattr(quoting, "available", stale)
     await db.execute(update(Stock).where(Stock.variant_id == world.b1).values(quantity=0))
     await db.commit()
     # Shop A's line is reserved first (shops in id order), then shop B's fails.

@@ -1,7 +1,8 @@
 """Orders: quotes, checkout, orders and their fulfilments, the order state machines.
 
 What is where:
-- `checkout.py`: the quote and placing an order (prices, fees, stock reserved, promotion held).
+- `quote.py`: the quote (catalog prices, the promotion, fees per fulfilment, availability).
+- `checkout.py`: placing an order (amounts frozen, stock reserved, promotion held).
 - `reading.py`: who sees which orders (`visible`, the one ownership query), reading, listing,
   and the audit entry of an action on an order.
 - `moves.py`: staff transitions, and the fulfilments' moves: a shop accepts, prepares, marks a

@@ -16,6 +16,7 @@ from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import Settings
 from loumo.orders import WRITE, checkout, closing, moves, reading
+from loumo.orders import quote as quoting
 from loumo.orders.schemas import (
     CheckoutQuoteRequest,
     FulfilmentTransition,
@@ -58,7 +59,7 @@ SHOP_ACTION: dict[str, Any] = {
 async def quote(
     body: CheckoutQuoteRequest, session: SessionDep, principal: CurrentPrincipal
 ) -> QuoteRead:
-    return (await checkout.quote(session, principal, body)).read
+    return (await quoting.quote(session, principal, body)).read
 
 
 @router.post(
