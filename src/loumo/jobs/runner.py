@@ -68,6 +68,19 @@ def claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """A job to hand out now: claimable, unless it is pending and already handed to the
+    broker (its relay lease, `locked_until`, not yet expired)."""
+    return or_(
+        and_(
+            Job.status == JobStatus.PENDING,
+            Job.run_at <= now,
+            or_(Job.locked_until.is_(None), Job.locked_until < now),
+        ),
+        and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
+    )
+
+
 def retry_delay(attempt: int, settings: Settings) -> float:
     """Exponential backoff with full jitter between half and all of the step."""
     exponential: float = settings.jobs_retry_base_seconds * 2.0 ** max(0, attempt - 1)
@@ -259,16 +272,7 @@ async def due_job_ids(
 ) -> list[str]:
     """Ids of jobs a runner may take now, oldest first."""
     now = utcnow()
-    query = select(Job.id).where(
-        or_(
-            and_(
-                Job.status == JobStatus.PENDING,
-                Job.run_at <= now,
-                or_(Job.locked_until.is_(None), Job.locked_until < now),
-            ),
-            and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
-        )
-    )
+    query = select(Job.id).where(due(now))
     if exclude:
         query = query.where(Job.id.not_in(exclude))
     async with sessions() as session:
