@@ -14,7 +14,7 @@ from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
-from loumo.core.kit_rows import get_or_raise
+from loumo.core.lookup import get_or_raise
 from loumo.core.pagination import Page, id_after, id_cursor
 from loumo.core.permissions import DELIVERY_AGENT
 from loumo.delivery.dispatch import LIVE

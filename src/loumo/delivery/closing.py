@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
-from loumo.core.kit_rows import one_or_raise
+from loumo.core.lookup import one_or_raise
 from loumo.core.pagination import Page
 from loumo.delivery import codes
 from loumo.delivery.dispatch import (

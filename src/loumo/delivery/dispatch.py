@@ -20,7 +20,7 @@ from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
-from loumo.core.kit_rows import rows_changed, update_if
+from loumo.core.once import rows_changed, update_if
 from loumo.delivery.errors import (
     AgentAtCapacity,
     AgentNotInZone,

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
-from loumo.core.kit_rows import get_or_raise, rows_changed
+from loumo.core.lookup import get_or_raise
+from loumo.core.once import rows_changed
 from loumo.delivery.dispatch import (
     audit_delivery,
     hold_capacity,

@@ -21,7 +21,7 @@ from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import as_utc
 from loumo.core.errors import PermissionDenied
-from loumo.core.kit_rows import one_or_raise
+from loumo.core.lookup import one_or_raise
 from loumo.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from loumo.delivery import DELIVERIES_READ, codes
 from loumo.delivery.errors import (

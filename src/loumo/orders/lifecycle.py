@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
-from loumo.core.kit_rows import update_if
+from loumo.core.once import update_if
 from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem
 from loumo.orders.notices import tell_customer
 from loumo.orders.queries import fulfilment_items, fulfilments_of, items_of

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
-from loumo.core.kit_rows import rows_changed
+from loumo.core.once import rows_changed
 from loumo.orders import READ
 from loumo.orders.errors import (
     OrderNotFound,

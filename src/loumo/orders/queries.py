@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.kit_rows import get_or_raise
+from loumo.core.lookup import get_or_raise
 from loumo.orders.errors import OrderNotFound
 from loumo.orders.models import Fulfilment, Order, OrderItem
 

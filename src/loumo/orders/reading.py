@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
-from loumo.core.kit_rows import one_or_raise
+from loumo.core.lookup import one_or_raise
 from loumo.core.pagination import Page, after_position, cut_page, decode_cursor, position_of
 from loumo.orders import READ
 from loumo.orders.errors import OrderNotFound

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
-from loumo.core.kit_rows import rows_changed
+from loumo.core.once import rows_changed
 from loumo.payments.models import Payment, Refund
 from loumo.payments.states import PAYMENT_MOVES, REFUND_MOVES, PaymentStatus, RefundStatus
 
