@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import delete, update
 
 from loumo.core.db import utcnow
+from loumo.core.once import rowcount
 from loumo.core.settings import Settings
 from loumo.jobs.broker import BrokerRuntime
 from loumo.jobs.models import Job, JobStatus
@@ -158,7 +159,7 @@ class Relay(_Loop):
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     async def stop(self) -> None:
         await super().stop()
@@ -174,4 +175,4 @@ async def prune_finished_jobs(sessions: Sessions, older_than: timedelta) -> int:
             )
         )
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from loumo.core.db import Database, utcnow
+from loumo.core.once import rowcount
 from loumo.core.settings import Settings
 from loumo.jobs.context import JobContext, _current
 from loumo.jobs.metrics import JOB_DURATION, JOBS_DEAD, JOBS_FAILED, JOBS_RETRIED, JOBS_SUCCEEDED
@@ -104,7 +105,7 @@ async def _claim(sessions: Sessions, job_id: str, settings: Settings) -> Job | N
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             await session.rollback()
             return None
         job = await session.get(Job, job_id)
@@ -141,7 +142,7 @@ async def _mark_succeeded(session: AsyncSession, job: Job) -> bool:
         .values(status=JobStatus.SUCCEEDED, locked_until=None, finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 async def _mark_failed(
@@ -167,7 +168,7 @@ async def _mark_failed(
             .execution_options(synchronize_session=False)
         )
         await session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         return Outcome.LEASE_LOST
     return Outcome.DEAD if dead else Outcome.RETRY
 
