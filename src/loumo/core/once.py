@@ -1,13 +1,19 @@
 """Doing a thing exactly once under concurrency: a conditional `UPDATE` that only one of several
 parallel requests (or jobs) can win, because the row lock (PostgreSQL) or the write lock
-(SQLite) orders them and the later ones no longer match the condition."""
+(SQLite) orders them and the later ones no longer match the condition.
+
+- `stamp_once(session, column, row_id, at)`: set a still-empty timestamp;
+- `update_if(session, row, *where, **values)`: write `values` to a loaded row while `where`
+  holds (a status move, a guard column); the object learns them too;
+- `rows_changed(session, statement)`: run any such `UPDATE` (or `DELETE`) and count its rows;
+  `rowcount(result)` counts those of a statement already run."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, Delete, Update, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -30,3 +36,24 @@ async def stamp_once(
         .execution_options(synchronize_session=False)
     )
     return rowcount(result) == 1
+
+
+async def rows_changed(session: AsyncSession, statement: Update | Delete) -> int:
+    """Run `statement` (the ORM objects in the session are left as they are) and say how many
+    rows it changed."""
+    return rowcount(await session.execute(statement.execution_options(synchronize_session=False)))
+
+
+async def update_if(
+    session: AsyncSession, row: Any, *where: ColumnElement[bool], **values: Any
+) -> bool:
+    """Write `values` (plain values, not SQL expressions) to `row`'s database row only while
+    `where` holds, in one UPDATE; then `row` holds them too. False when the conditions no
+    longer held (another request got there first) and nothing was written."""
+    model = type(row)
+    statement = update(model).where(model.id == row.id, *where).values(**values)
+    if await rows_changed(session, statement) != 1:
+        return False
+    for key, value in values.items():
+        setattr(row, key, value)
+    return True

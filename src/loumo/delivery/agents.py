@@ -14,6 +14,7 @@ from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
+from loumo.core.lookup import get_or_raise
 from loumo.core.pagination import Page, id_after, id_cursor
 from loumo.core.permissions import DELIVERY_AGENT
 from loumo.delivery.dispatch import LIVE
@@ -46,10 +47,9 @@ async def _read(session: AsyncSession, agent: DeliveryAgent) -> AgentRead:
 
 
 async def _get(session: AsyncSession, agent_id: str) -> DeliveryAgent:
-    agent = await session.get(DeliveryAgent, agent_id, populate_existing=True)
-    if agent is None:
-        raise AgentNotFound(f"No agent {agent_id}")
-    return agent
+    return await get_or_raise(
+        session, DeliveryAgent, agent_id, AgentNotFound(f"No agent {agent_id}")
+    )
 
 
 async def _audit(

@@ -3,7 +3,7 @@ their own profile (`/agents/me`), the agent's day and the cash they hand in."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.idempotency import IdempotencyKeyHeader
+from loumo.core.kit_idempotent import answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.responses import no_content
@@ -159,15 +160,13 @@ async def record_hand_in(
     meta: RequestMetaDep,
     key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
-    async def work() -> tuple[int, Any]:
-        read = await agents.record_hand_in(session, principal, agent_id, body, meta=meta)
-        return 201, read.model_dump(mode="json")
-
-    return await idempotent(
+    return await answer_once(
         request,
         session,
-        principal_id=principal.user_id,
-        key=key,
+        principal,
+        key,
         body={"agent_id": agent_id, **body.model_dump(mode="json")},
-        work=work,
+        produce=lambda: agents.record_hand_in(session, principal, agent_id, body, meta=meta),
+        answer=CashHandInRead,
+        status=status.HTTP_201_CREATED,
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
+from loumo.core.lookup import one_or_raise
 from loumo.core.pagination import Page
 from loumo.delivery import codes
 from loumo.delivery.dispatch import (
@@ -185,11 +186,11 @@ async def delivery_codes(
 ) -> Page[DeliveryCode]:
     """The closing codes of the caller's own order while it is out (one per shop delivering);
     404 for any other order, or when nothing is out."""
-    order = await session.scalar(
-        select(Order).where(Order.id == order_id, Order.user_id == principal.user_id)
+    order = await one_or_raise(
+        session,
+        select(Order).where(Order.id == order_id, Order.user_id == principal.user_id),
+        OrderNotFound(f"No order {order_id}"),
     )
-    if order is None:
-        raise OrderNotFound(f"No order {order_id}")
     out = list(
         await session.scalars(
             select(Delivery)

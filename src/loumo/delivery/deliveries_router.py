@@ -12,10 +12,11 @@ from loumo.audit.deps import RequestMetaDep
 from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.idempotency import IdempotencyKeyHeader
+from loumo.core.kit_app_settings import app_settings
+from loumo.core.kit_idempotent import answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
-from loumo.core.settings import Settings
 from loumo.delivery import (
     DELIVERIES_WRITE,
     closing,
@@ -48,11 +49,6 @@ AGENT_ONLY = (
     "Only the agent the delivery is assigned to; a delivery the caller cannot see is a 404, "
     "one they see but do not carry a 403."
 )
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 @deliveries_router.post(
@@ -94,7 +90,7 @@ async def delivery_code(
         principal,
         order_id,
         secret_key=request.app.state.secret_key,
-        code_ttl=await business.value(session, business.DELIVERY_CODE_TTL, _settings(request)),
+        code_ttl=await business.value(session, business.DELIVERY_CODE_TTL, app_settings(request)),
     )
 
 
@@ -155,7 +151,7 @@ async def start_delivery(
         delivery_id,
         body or DeliveryStart(),
         default_eta=await business.value(
-            session, business.DELIVERY_DEFAULT_ETA, _settings(request)
+            session, business.DELIVERY_DEFAULT_ETA, app_settings(request)
         ),
         meta=meta,
     )
@@ -181,9 +177,9 @@ async def complete_delivery(
     key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     secret_key: str = request.app.state.secret_key
-    code_ttl = await business.value(session, business.DELIVERY_CODE_TTL, _settings(request))
+    code_ttl = await business.value(session, business.DELIVERY_CODE_TTL, app_settings(request))
 
-    async def work() -> tuple[int, Any]:
+    async def complete() -> DeliveryRead:
         delivery = await closing.complete(
             session,
             principal,
@@ -193,16 +189,16 @@ async def complete_delivery(
             code_ttl=code_ttl,
             meta=meta,
         )
-        read = await _agent_answer(session, delivery, storage)
-        return 200, read.model_dump(mode="json")
+        return await _agent_answer(session, delivery, storage)
 
-    return await idempotent(
+    return await answer_once(
         request,
         session,
-        principal_id=principal.user_id,
-        key=key,
+        principal,
+        key,
         body={"delivery_id": delivery_id, **body.model_dump(mode="json")},
-        work=work,
+        produce=complete,
+        answer=DeliveryRead,
     )
 
 

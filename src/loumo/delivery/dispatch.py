@@ -20,6 +20,7 @@ from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
+from loumo.core.once import rows_changed, update_if
 from loumo.delivery.errors import (
     AgentAtCapacity,
     AgentNotInZone,
@@ -33,9 +34,8 @@ from loumo.delivery.errors import (
 from loumo.delivery.models import Delivery, DeliveryAgent
 from loumo.delivery.notices import tell_agent
 from loumo.delivery.schemas import DeliveryCreate, DeliveryStatus
-from loumo.orders.errors import OrderNotFound
-from loumo.orders.models import Fulfilment, Order, OrderItem
-from loumo.orders.queries import fulfilments_of
+from loumo.orders.models import Fulfilment, Order
+from loumo.orders.queries import fulfilment_items, fulfilments_of, load_order
 from loumo.orders.states import FulfilmentStatus, OrderStatus
 
 LIVE = (DeliveryStatus.ASSIGNED, DeliveryStatus.OUT_FOR_DELIVERY)
@@ -74,35 +74,30 @@ async def audit_delivery(
 async def take_capacity(session: AsyncSession, agent_id: str) -> bool:
     """One unit of the agent's capacity, if they are available and under `max_deliveries`."""
     now = utcnow()
-    taken = await session.execute(
+    taken = await rows_changed(
+        session,
         update(DeliveryAgent)
         .where(
             DeliveryAgent.id == agent_id,
             DeliveryAgent.available.is_(True),
             DeliveryAgent.active < DeliveryAgent.max_deliveries,
         )
-        .values(active=DeliveryAgent.active + 1, last_assigned_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+        .values(active=DeliveryAgent.active + 1, last_assigned_at=now, updated_at=now),
     )
-    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+    return taken == 1
 
 
 async def release_capacity(session: AsyncSession, delivery: Delivery) -> None:
     """Give the delivery's unit of capacity back to its agent, once."""
-    freed = await session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.holds_capacity.is_(True))
-        .values(holds_capacity=False)
-        .execution_options(synchronize_session=False)
-    )
-    if freed.rowcount != 1:  # type: ignore[attr-defined]
+    if not await update_if(
+        session, delivery, Delivery.holds_capacity.is_(True), holds_capacity=False
+    ):
         return
-    delivery.holds_capacity = False
-    await session.execute(
+    await rows_changed(
+        session,
         update(DeliveryAgent)
         .where(DeliveryAgent.id == delivery.agent_id, DeliveryAgent.active > 0)
-        .values(active=DeliveryAgent.active - 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .values(active=DeliveryAgent.active - 1, updated_at=utcnow()),
     )
 
 
@@ -161,8 +156,7 @@ async def cash_due(session: AsyncSession, order: Order, fulfilment: Fulfilment) 
     fulfilment to close takes what is left of the order's total."""
     if order.payment_method != "cash":
         return 0
-    items = await session.scalars(select(OrderItem).where(OrderItem.fulfilment_id == fulfilment.id))
-    drops = sum(item.refunded_amount for item in items)
+    drops = sum(item.refunded_amount for item in await fulfilment_items(session, fulfilment.id))
     return max(0, fulfilment.subtotal - fulfilment.discount + fulfilment.delivery_fee - drops)
 
 
@@ -250,9 +244,7 @@ async def assign(
 ) -> Delivery:
     """`POST /orders/{id}/deliveries` (staff): one ready fulfilment to the named agent (who must
     serve the order's zone) or to the fairest available one."""
-    order = await session.get(Order, order_id, populate_existing=True)
-    if order is None:
-        raise OrderNotFound(f"No order {order_id}")
+    order = await load_order(session, order_id)
     fulfilment = await _fulfilment_to_deliver(session, order, body)
     await _check_deliverable(session, order, fulfilment)
     if body.agent_id is not None:

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
+from loumo.core.lookup import get_or_raise
+from loumo.core.once import rows_changed
 from loumo.delivery.dispatch import (
     audit_delivery,
     hold_capacity,
@@ -57,13 +59,13 @@ async def move(
     session: AsyncSession, delivery: Delivery, frm: tuple[str, ...], to: str, **values: Any
 ) -> None:
     """One conditional UPDATE of the delivery's status; 409 when it is elsewhere."""
-    moved = await session.execute(
+    moved = await rows_changed(
+        session,
         update(Delivery)
         .where(Delivery.id == delivery.id, Delivery.status.in_(frm))
-        .values(status=to, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+        .values(status=to, updated_at=utcnow(), **values),
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if moved != 1:
         await session.refresh(delivery)
         raise DeliveryStateConflict(
             f"The delivery is {delivery.status}; it cannot become {to}",
@@ -194,10 +196,9 @@ async def fail(
 
 
 async def staff_delivery(session: AsyncSession, delivery_id: str) -> Delivery:
-    delivery = await session.get(Delivery, delivery_id, populate_existing=True)
-    if delivery is None:
-        raise DeliveryNotFound(f"No delivery {delivery_id}")
-    return delivery
+    return await get_or_raise(
+        session, Delivery, delivery_id, DeliveryNotFound(f"No delivery {delivery_id}")
+    )
 
 
 async def reschedule(

@@ -21,7 +21,8 @@ from loumo.notifications.email import LANGUAGES
 from loumo.notifications.recipients import holders_of, resolve_recipients
 from loumo.notifications.schemas import Link, NotificationKind, Severity
 from loumo.notifications.service import notify
-from loumo.orders.models import Order, OrderItem
+from loumo.orders.models import Order
+from loumo.orders.queries import fulfilment_items
 from loumo.shops.models import Shop
 
 
@@ -54,13 +55,7 @@ async def tell_agent(session: AsyncSession, delivery: Delivery, order: Order) ->
     if user_id is None:
         return
     shop = await session.scalar(select(Shop.name).where(Shop.id == delivery.shop_id)) or ""
-    items = list(
-        await session.scalars(
-            select(OrderItem)
-            .where(OrderItem.fulfilment_id == delivery.fulfilment_id)
-            .order_by(OrderItem.id)
-        )
-    )
+    items = await fulfilment_items(session, delivery.fulfilment_id)
     where = address_line(order)
     for recipient in await resolve_recipients(session, [user_id]):
         language = recipient.language if recipient.language in LANGUAGES else "fr"

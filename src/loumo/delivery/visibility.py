@@ -21,6 +21,7 @@ from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import as_utc
 from loumo.core.errors import PermissionDenied
+from loumo.core.lookup import one_or_raise
 from loumo.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
 from loumo.delivery import DELIVERIES_READ, codes
 from loumo.delivery.errors import (
@@ -39,7 +40,8 @@ from loumo.delivery.schemas import (
 )
 from loumo.media import service as media
 from loumo.media.storage import Storage
-from loumo.orders.models import Order, OrderItem
+from loumo.orders.models import Order
+from loumo.orders.queries import fulfilment_items
 
 STAFF, AGENT, MANAGER, CUSTOMER = "staff", "agent", "manager", "customer"
 
@@ -74,14 +76,11 @@ async def agent_of(session: AsyncSession, principal: Principal) -> DeliveryAgent
 
 
 async def get_visible(session: AsyncSession, principal: Principal, delivery_id: str) -> Delivery:
-    delivery = await session.scalar(
-        select(Delivery)
-        .where(Delivery.id == delivery_id, visible(principal))
-        .execution_options(populate_existing=True)
+    return await one_or_raise(
+        session,
+        select(Delivery).where(Delivery.id == delivery_id, visible(principal)),
+        DeliveryNotFound(f"No delivery {delivery_id}"),
     )
-    if delivery is None:
-        raise DeliveryNotFound(f"No delivery {delivery_id}")
-    return delivery
 
 
 async def _view(
@@ -128,11 +127,7 @@ async def read(
         "updated_at": delivery.updated_at,
     }
     if view != CUSTOMER:
-        items = await session.scalars(
-            select(OrderItem)
-            .where(OrderItem.fulfilment_id == delivery.fulfilment_id)
-            .order_by(OrderItem.id)
-        )
+        items = await fulfilment_items(session, delivery.fulfilment_id)
         buyer = await session.scalar(select(User.name).where(User.id == order.user_id))
         base |= {
             "agent_id": delivery.agent_id,

@@ -16,14 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import delete, update
 
 from loumo.core.db import utcnow
+from loumo.core.once import rowcount
 from loumo.core.settings import Settings
 from loumo.jobs.broker import BrokerRuntime
 from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.outbox import add_commit_listener, remove_commit_listener
-from loumo.jobs.runner import Sessions, due_job_ids, run_job
+from loumo.jobs.runner import Sessions, due, due_job_ids, run_job
 from loumo.jobs.scheduler import Scheduler, prune_periodic_runs
 
 logger = structlog.get_logger("loumo.jobs")
@@ -148,17 +149,7 @@ class Relay(_Loop):
         async with self.sessions() as session:
             result = await session.execute(
                 update(Job)
-                .where(
-                    Job.id == job_id,
-                    or_(
-                        and_(
-                            Job.status == JobStatus.PENDING,
-                            Job.run_at <= now,
-                            or_(Job.locked_until.is_(None), Job.locked_until < now),
-                        ),
-                        and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
-                    ),
-                )
+                .where(Job.id == job_id, due(now))
                 .values(
                     status=JobStatus.PENDING,
                     locked_until=now + timedelta(seconds=self.settings.jobs_relay_lease_seconds),
@@ -168,7 +159,7 @@ class Relay(_Loop):
                 .execution_options(synchronize_session=False)
             )
             await session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     async def stop(self) -> None:
         await super().stop()
@@ -184,4 +175,4 @@ async def prune_finished_jobs(sessions: Sessions, older_than: timedelta) -> int:
             )
         )
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

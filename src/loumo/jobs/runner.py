@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from loumo.core.db import Database, utcnow
+from loumo.core.once import rowcount
 from loumo.core.settings import Settings
 from loumo.jobs.context import JobContext, _current
 from loumo.jobs.metrics import JOB_DURATION, JOBS_DEAD, JOBS_FAILED, JOBS_RETRIED, JOBS_SUCCEEDED
@@ -68,6 +69,19 @@ def claimable(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def due(now: datetime) -> ColumnElement[bool]:
+    """A job to hand out now: claimable, unless it is pending and already handed to the
+    broker (its relay lease, `locked_until`, not yet expired)."""
+    return or_(
+        and_(
+            Job.status == JobStatus.PENDING,
+            Job.run_at <= now,
+            or_(Job.locked_until.is_(None), Job.locked_until < now),
+        ),
+        and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
+    )
+
+
 def retry_delay(attempt: int, settings: Settings) -> float:
     """Exponential backoff with full jitter between half and all of the step."""
     exponential: float = settings.jobs_retry_base_seconds * 2.0 ** max(0, attempt - 1)
@@ -91,7 +105,7 @@ async def _claim(sessions: Sessions, job_id: str, settings: Settings) -> Job | N
             )
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             await session.rollback()
             return None
         job = await session.get(Job, job_id)
@@ -128,7 +142,7 @@ async def _mark_succeeded(session: AsyncSession, job: Job) -> bool:
         .values(status=JobStatus.SUCCEEDED, locked_until=None, finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 async def _mark_failed(
@@ -154,7 +168,7 @@ async def _mark_failed(
             .execution_options(synchronize_session=False)
         )
         await session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         return Outcome.LEASE_LOST
     return Outcome.DEAD if dead else Outcome.RETRY
 
@@ -259,16 +273,7 @@ async def due_job_ids(
 ) -> list[str]:
     """Ids of jobs a runner may take now, oldest first."""
     now = utcnow()
-    query = select(Job.id).where(
-        or_(
-            and_(
-                Job.status == JobStatus.PENDING,
-                Job.run_at <= now,
-                or_(Job.locked_until.is_(None), Job.locked_until < now),
-            ),
-            and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
-        )
-    )
+    query = select(Job.id).where(due(now))
     if exclude:
         query = query.where(Job.id.not_in(exclude))
     async with sessions() as session:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from fastapi import Request
 
 from loumo.core.db import Database
+from loumo.core.kit_app_settings import app_settings
 from loumo.core.settings import Settings
 from loumo.jobs import runner
 from loumo.jobs.broker import BrokerRuntime, ping_broker
@@ -56,6 +57,6 @@ class JobSystem:
 
 async def check_broker(request: Request) -> None:
     """Readiness: the job broker accepts connections."""
-    settings: Settings = request.app.state.settings
+    settings = app_settings(request)
     assert settings.broker_url
     await ping_broker(settings.broker_url)

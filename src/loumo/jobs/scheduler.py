@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from loumo.core.db import utcnow
+from loumo.core.once import rowcount
 from loumo.jobs.models import PeriodicRun
 from loumo.jobs.outbox import defer
 from loumo.jobs.registry import Schedule, schedules
@@ -93,4 +94,4 @@ async def prune_periodic_runs(sessions: Sessions, older_than: timedelta) -> int:
             delete(PeriodicRun).where(PeriodicRun.created_at < utcnow() - older_than)
         )
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

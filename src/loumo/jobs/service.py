@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from loumo.core.db import utcnow
+from loumo.core.once import rowcount
 from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.runner import Sessions
 
@@ -44,4 +45,4 @@ async def retry_jobs(
             ).execution_options(synchronize_session=False)
         )
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
 from loumo.core.errors import NotFound
+from loumo.core.once import rowcount
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from loumo.notifications.email import LANGUAGES, send_email
 from loumo.notifications.models import Notification
@@ -179,4 +180,4 @@ async def mark_all_read(session: AsyncSession, user_id: str) -> int:
         .values(is_read=True, read_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
+from loumo.core.once import update_if
 from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem
 from loumo.orders.notices import tell_customer
-from loumo.orders.queries import fulfilments_of, items_of
+from loumo.orders.queries import fulfilment_items, fulfilments_of, items_of
 from loumo.orders.states import (
     FOLLOWS_FULFILMENTS,
     Actor,
@@ -94,18 +95,10 @@ async def move_order(
 ) -> bool:
     """One conditional UPDATE from `frm` to `to` (plus `values`, if `where` also holds); False
     when another request moved the order first. The caller checked the state machine."""
-    now = utcnow()
-    moved = await session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == frm, *where)
-        .values(status=to, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not await update_if(
+        session, order, Order.status == frm, *where, status=to, updated_at=utcnow(), **values
+    ):
         return False
-    order.status = to
-    for key, value in values.items():
-        setattr(order, key, value)
     await add_event(
         session,
         order.id,
@@ -131,15 +124,10 @@ async def move_fulfilment_row(
     """One conditional UPDATE of a fulfilment from its current status to `to`, with its
     timeline entry; False when another request moved it first."""
     frm = fulfilment.status
-    moved = await session.execute(
-        update(Fulfilment)
-        .where(Fulfilment.id == fulfilment.id, Fulfilment.status == frm)
-        .values(status=to, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not await update_if(
+        session, fulfilment, Fulfilment.status == frm, status=to, updated_at=utcnow()
+    ):
         return False
-    fulfilment.status = to
     await add_event(
         session,
         fulfilment.order_id,
@@ -160,19 +148,11 @@ async def sell_fulfilment(
     """Turn the fulfilment's reserved stock into a sale, exactly once (the conditional UPDATE
     on `accepted_at` is the guard); False when it was already sold."""
     now = utcnow()
-    taken = await session.execute(
-        update(Fulfilment)
-        .where(Fulfilment.id == fulfilment.id, Fulfilment.accepted_at.is_(None))
-        .values(accepted_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if not await update_if(
+        session, fulfilment, Fulfilment.accepted_at.is_(None), accepted_at=now, updated_at=now
+    ):
         return False
-    fulfilment.accepted_at = now
-    lines = await session.scalars(
-        select(OrderItem).where(OrderItem.fulfilment_id == fulfilment.id).order_by(OrderItem.id)
-    )
-    for line in lines:
+    for line in await fulfilment_items(session, fulfilment.id):
         await reservations.commit_sale(
             session,
             line.shop_id,
@@ -188,16 +168,8 @@ async def release_holds(session: AsyncSession, order: Order, *, actor_id: str | 
     """Give back what the order holds, exactly once: reserved stock (or, once sold, the units
     that were there), and the promotion use. The conditional UPDATE on `released_at` is the
     guard; False when another move already released them."""
-    now = utcnow()
-    taken = await session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.released_at.is_(None))
-        .values(released_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if not await update_if(session, order, Order.released_at.is_(None), released_at=utcnow()):
         return False
-    order.released_at = now
     fulfilments = await fulfilments_of(session, order.id)
     sold = {f.id for f in fulfilments if f.accepted_at is not None}
     back_already = {f.id for f in fulfilments if f.returned_at is not None}
@@ -208,17 +180,9 @@ async def release_holds(session: AsyncSession, order: Order, *, actor_id: str | 
             await reservations.release(session, line.shop_id, line.variant_id, line.quantity)
             continue
         # Sold but never delivered: the units are still on the shelf, less what was short.
-        back = line.quantity - line.short_quantity
-        if back > 0:
-            await ledger.apply_delta(
-                session,
-                line.shop_id,
-                line.variant_id,
-                back,
-                kind="return",
-                reason=f"order {order.reference} {order.status}",
-                actor_user_id=actor_id,
-            )
+        await _put_back(
+            session, line, reason=f"order {order.reference} {order.status}", actor_id=actor_id
+        )
     if order.promotion_id is not None:
         await promotions.release_use(session, promotion_id=order.promotion_id, order_id=order.id)
     return True
@@ -231,35 +195,35 @@ async def return_fulfilment_stock(
     exactly once: the conditional UPDATE on `returned_at` is the guard, and `release_holds`
     skips such a fulfilment later. False when they were already back, or never sold."""
     now = utcnow()
-    taken = await session.execute(
-        update(Fulfilment)
-        .where(
-            Fulfilment.id == fulfilment.id,
-            Fulfilment.returned_at.is_(None),
-            Fulfilment.accepted_at.is_not(None),
-        )
-        .values(returned_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if not await update_if(
+        session,
+        fulfilment,
+        Fulfilment.returned_at.is_(None),
+        Fulfilment.accepted_at.is_not(None),
+        returned_at=now,
+        updated_at=now,
+    ):
         return False
-    fulfilment.returned_at = now
-    lines = await session.scalars(
-        select(OrderItem).where(OrderItem.fulfilment_id == fulfilment.id).order_by(OrderItem.id)
-    )
-    for line in lines:
-        back = line.quantity - line.short_quantity
-        if back > 0:
-            await ledger.apply_delta(
-                session,
-                line.shop_id,
-                line.variant_id,
-                back,
-                kind="return",
-                reason=reason,
-                actor_user_id=actor_id,
-            )
+    for line in await fulfilment_items(session, fulfilment.id):
+        await _put_back(session, line, reason=reason, actor_id=actor_id)
     return True
+
+
+async def _put_back(
+    session: AsyncSession, line: OrderItem, *, reason: str, actor_id: str | None
+) -> None:
+    """A sold line's units go back on its shop's shelf, less what the shop was short of."""
+    back = line.quantity - line.short_quantity
+    if back > 0:
+        await ledger.apply_delta(
+            session,
+            line.shop_id,
+            line.variant_id,
+            back,
+            kind="return",
+            reason=reason,
+            actor_user_id=actor_id,
+        )
 
 
 async def follow_fulfilments(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
+from loumo.core.once import rows_changed
 from loumo.orders import READ
 from loumo.orders.errors import (
     OrderNotFound,
@@ -158,10 +159,7 @@ async def settle_payment(
         takes += (Order.status == OrderStatus.PENDING_PAYMENT,)
     else:  # cash, collected at delivery
         takes += (Order.status.not_in([OrderStatus.CANCELLED, OrderStatus.EXPIRED]),)
-    taken = await session.execute(
-        update(Order).where(*takes).values(**values).execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if await rows_changed(session, update(Order).where(*takes).values(**values)) != 1:
         return False
     order = await load_order(session, order_id)
     if prepaid:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
+from loumo.core.lookup import one_or_raise
 from loumo.core.pagination import Page, after_position, cut_page, decode_cursor, position_of
 from loumo.orders import READ
 from loumo.orders.errors import OrderNotFound
@@ -58,14 +59,11 @@ def shop_scope(principal: Principal, order: Order) -> frozenset[str] | None:
 
 async def get_visible(session: AsyncSession, principal: Principal, order_id: str) -> Order:
     """The order if `principal` may see it; 404 otherwise, as for an unknown one."""
-    order = await session.scalar(
-        select(Order)
-        .where(Order.id == order_id, visible(principal))
-        .execution_options(populate_existing=True)
+    return await one_or_raise(
+        session,
+        select(Order).where(Order.id == order_id, visible(principal)),
+        OrderNotFound(f"No order {order_id}"),
     )
-    if order is None:
-        raise OrderNotFound(f"No order {order_id}")
-    return order
 
 
 async def order_read(

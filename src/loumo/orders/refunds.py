@@ -7,7 +7,8 @@ share of the order's fidelity points. Payments reach this through `payments_port
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,10 @@ class RefundPlan:
     currency: str
     full: bool
     lines: tuple[RefundLineRequest, ...]
+
+    def stored_lines(self) -> list[dict[str, Any]]:
+        """The lines as a refund row stores them: `{item_id, quantity, restock}` each."""
+        return [asdict(line) for line in self.lines]
 
 
 def line_refund_amount(item: OrderItem, quantity: int) -> int:
@@ -101,10 +106,7 @@ async def apply_refund(
             order_id=order.id,
             amount=plan.amount,
             full=plan.full,
-            lines=[
-                {"item_id": x.item_id, "quantity": x.quantity, "restock": x.restock}
-                for x in plan.lines
-            ],
+            lines=plan.stored_lines(),
             created_at=utcnow(),
         )
         .returning(OrderRefund.refund_id)

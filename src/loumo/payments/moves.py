@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
+from loumo.core.once import rows_changed
 from loumo.payments.models import Payment, Refund
 from loumo.payments.states import PAYMENT_MOVES, REFUND_MOVES, PaymentStatus, RefundStatus
 
@@ -39,11 +40,11 @@ async def _move(
 ) -> bool:
     """One conditional UPDATE, then `row` reloaded (moved or not, it shows the stored status)."""
     model = type(row)
-    moved = await session.execute(
+    moved = await rows_changed(
+        session,
         update(model)
         .where(model.id == row.id, model.status.in_([s.value for s in allowed]))
-        .values(status=to.value, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+        .values(status=to.value, updated_at=utcnow(), **values),
     )
     await session.refresh(row)
-    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+    return moved == 1

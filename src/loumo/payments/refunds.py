@@ -82,10 +82,7 @@ async def start_refund(
         amount=plan.amount,
         currency=payment.currency,
         full=plan.full,
-        lines=[
-            {"item_id": line.item_id, "quantity": line.quantity, "restock": line.restock}
-            for line in plan.lines
-        ],
+        lines=plan.stored_lines(),
         reason=reason,
         cause=cause,
         applies_to_order=applies_to_order,

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
+from loumo.core.idempotency import IdempotencyKeyHeader
+from loumo.core.kit_app_settings import app_settings
+from loumo.core.kit_idempotent import answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
-from loumo.core.settings import Settings
 from loumo.payments import attempts, reads, refunds, webhooks
 from loumo.payments.permissions import REFUND_PERMISSION
 from loumo.payments.providers.base import CallbackRequest
@@ -28,31 +24,6 @@ from loumo.payments.schemas import (
 
 router = APIRouter(tags=["payments"])
 RefundStaff = Depends(require(REFUND_PERMISSION))
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def _created_once(
-    request: Request,
-    session: SessionDep,
-    principal: Principal,
-    key: str | None,
-    body: dict[str, Any],
-    create: Callable[[], Awaitable[object]],
-    read: type[BaseModel],
-) -> JSONResponse:
-    """A money-moving POST: `create()` runs once per `Idempotency-Key` and body; the answer is
-    a 201 of `read` (replayed for the same key and body)."""
-
-    async def work() -> tuple[int, object]:
-        return 201, read.model_validate(await create()).model_dump(mode="json")
-
-    return await idempotent(
-        request, session, principal_id=principal.user_id, key=key, body=body, work=work
-    )
 
 
 @router.post(
@@ -71,14 +42,17 @@ async def create_payment(
     session: SessionDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-    return await _created_once(
+    return await answer_once(
         request,
         session,
         principal,
         idempotency_key,
-        {"order_id": order_id, **data.model_dump(mode="json")},
-        lambda: attempts.create_payment(session, principal, order_id, data, _settings(request)),
-        PaymentRead,
+        body={"order_id": order_id, **data.model_dump(mode="json")},
+        produce=lambda: attempts.create_payment(
+            session, principal, order_id, data, app_settings(request)
+        ),
+        answer=PaymentRead,
+        status=201,
     )
 
 
@@ -121,14 +95,15 @@ async def create_refund(
     principal: Principal = RefundStaff,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-    return await _created_once(
+    return await answer_once(
         request,
         session,
         principal,
         idempotency_key,
-        {"payment_id": payment_id, **data.model_dump(mode="json")},
-        lambda: refunds.create_refund(session, principal, payment_id, data, meta),
-        RefundRead,
+        body={"payment_id": payment_id, **data.model_dump(mode="json")},
+        produce=lambda: refunds.create_refund(session, principal, payment_id, data, meta),
+        answer=RefundRead,
+        status=201,
     )
 
 
@@ -154,7 +129,7 @@ async def _webhook(
         headers=request.headers.items(),
         body=await request.body(),
     )
-    new = await webhooks.receive_callback(session, _settings(request), provider, callback)
+    new = await webhooks.receive_callback(session, app_settings(request), provider, callback)
     return {"received": True, "duplicate": not new}
 
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from loumo.core.db import Database
+from loumo.core.kit_app_settings import app_settings
 from loumo.core.policy import policy
-from loumo.core.settings import Settings
 from loumo.payments.sandbox import service
 from loumo.payments.sandbox.service import Sessions
 
@@ -41,11 +41,6 @@ def _sessions(request: Request) -> Sessions:
     return db.sessionmaker
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
         body = orjson.loads(await request.body())
@@ -60,7 +55,7 @@ async def initiate_deposit(request: Request, authorized: Authorized) -> JSONResp
         return _unauthorized()
     try:
         body = await service.create_deposit(
-            _sessions(request), _settings(request), await _json_body(request)
+            _sessions(request), app_settings(request), await _json_body(request)
         )
     except service.SandboxServerError:
         return JSONResponse({"error": "sandbox: simulated server error"}, status_code=500)
@@ -81,7 +76,7 @@ async def initiate_refund(request: Request, authorized: Authorized) -> JSONRespo
     if not authorized:
         return _unauthorized()
     body = await service.create_refund(
-        _sessions(request), _settings(request), await _json_body(request)
+        _sessions(request), app_settings(request), await _json_body(request)
     )
     return JSONResponse(body)
 
