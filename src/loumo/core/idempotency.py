@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -36,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from loumo.core.auth import Principal
 from loumo.core.db import Base, dialect_insert, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
@@ -288,3 +290,24 @@ async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= (now or utcnow()))
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def answer_once(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    *,
+    body: dict[str, Any],
+    produce: Callable[[], Awaitable[object]],
+    answer: type[BaseModel],
+    status: int = 200,
+) -> JSONResponse:
+    """Run `produce()` once per `key` and `body` of `principal`; answer `answer` with `status`."""
+
+    async def work() -> tuple[int, Any]:
+        return status, answer.model_validate(await produce()).model_dump(mode="json")
+
+    return await idempotent(
+        request, session, principal_id=principal.user_id, key=key, body=body, work=work
+    )

@@ -11,10 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "loumo"})
 MIN_SECRET_LENGTH = 32
@@ -388,3 +391,10 @@ def resolve_secret_key(settings: Settings) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the running app was built with (`app.state.settings`, set by the app
+    factory): how a route reads a setting."""
+    settings: Settings = request.app.state.settings
+    return settings

@@ -11,8 +11,7 @@ from fastapi.responses import JSONResponse
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader
-from loumo.core.kit_idempotent import answer_once
+from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.responses import no_content

@@ -12,11 +12,10 @@ from loumo.audit.deps import RequestMetaDep
 from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader
-from loumo.core.kit_app_settings import app_settings
-from loumo.core.kit_idempotent import answer_once
+from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.settings import app_settings
 from loumo.delivery import (
     DELIVERIES_WRITE,
     closing,

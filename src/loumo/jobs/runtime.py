@@ -7,8 +7,7 @@ from collections.abc import Iterable
 from fastapi import Request
 
 from loumo.core.db import Database
-from loumo.core.kit_app_settings import app_settings
-from loumo.core.settings import Settings
+from loumo.core.settings import Settings, app_settings
 from loumo.jobs import runner
 from loumo.jobs.broker import BrokerRuntime, ping_broker
 from loumo.jobs.dispatcher import Dispatcher, Relay

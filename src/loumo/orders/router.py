@@ -12,9 +12,9 @@ from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
-from loumo.core.kit_app_settings import app_settings
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.settings import app_settings
 from loumo.orders import WRITE, checkout, closing, moves, reading
 from loumo.orders import quote as quoting
 from loumo.orders.schemas import (

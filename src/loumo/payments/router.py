@@ -7,11 +7,10 @@ from fastapi import APIRouter, Depends, Request
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader
-from loumo.core.kit_app_settings import app_settings
-from loumo.core.kit_idempotent import answer_once
+from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
+from loumo.core.settings import app_settings
 from loumo.payments import attempts, reads, refunds, webhooks
 from loumo.payments.permissions import REFUND_PERMISSION
 from loumo.payments.providers.base import CallbackRequest

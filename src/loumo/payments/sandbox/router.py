@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from loumo.core.db import Database
-from loumo.core.kit_app_settings import app_settings
 from loumo.core.policy import policy
+from loumo.core.settings import app_settings
 from loumo.payments.sandbox import service
 from loumo.payments.sandbox.service import Sessions
 
