@@ -1,7 +1,7 @@
 """The loopback cluster (ops/cluster.py) for fault tests: 3 API processes behind HAProxy and 2
-job workers, on a fresh PostgreSQL database of its own (dropped at the end), its own Redis key
-prefix and its own RabbitMQ queue (deleted at the end), so that parallel runs never collide and
-the shared servers are never stopped or reconfigured."""
+job workers, on a private PostgreSQL and a private Redis that the fixture starts on free ports
+(tests/private_services.py), and its own queue on the machine's RabbitMQ (deleted at the end),
+so that parallel runs never collide and the shared servers are never stopped or reconfigured."""
 
 from __future__ import annotations
 
@@ -10,22 +10,31 @@ from collections.abc import Iterator
 
 import pika
 import pytest
-import redis
 
 from ops.cluster import Cluster, ClusterConfig, running
 from tests.conftest import PROCESS_DEADLINE
+from tests.private_services import private_postgres, private_redis
 
 SLOW_JOB_SECONDS = 10  # the first attempt of `test.cluster_slow` sleeps this long
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with private_postgres() as postgres, private_redis() as redis:
+        yield from _cluster(tmp_path_factory, postgres.url, redis.url)
+
+
+def _cluster(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_url: str
+) -> Iterator[Cluster]:
     tag = uuid.uuid4().hex[:12]
     config = ClusterConfig(
         state_dir=tmp_path_factory.mktemp("cluster"),
         api=3,
         workers=2,
         proxy_port=0,
+        postgres_url=postgres_url,
+        redis_url=redis_url,
         database=f"loumo_test_cluster_{tag}",
         fresh_database=True,
         drop_database_on_stop=True,
@@ -52,7 +61,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             yield started
     finally:
         _forget_queue(config.broker_url, config.jobs_queue)
-        _forget_keys(config.redis_url, config.rate_limit_prefix)
 
 
 def _forget_queue(url: str, queue: str) -> None:
@@ -63,13 +71,3 @@ def _forget_queue(url: str, queue: str) -> None:
             channel.queue_delete(queue + suffix)
     finally:
         connection.close()
-
-
-def _forget_keys(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
