@@ -51,31 +51,8 @@ def new_event(
     )
 
 
-async def add_event(
-    session: AsyncSession,
-    order_id: str,
-    *,
-    kind: str,
-    actor: Actor,
-    actor_id: str | None = None,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    reason: str = "",
-    fulfilment_id: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> OrderEvent:
-    """Write one timeline entry (who, when, from, to, why)."""
-    event = new_event(
-        order_id,
-        kind=kind,
-        actor=actor,
-        actor_id=actor_id,
-        from_status=from_status,
-        to_status=to_status,
-        reason=reason,
-        fulfilment_id=fulfilment_id,
-        data=data,
-    )
+async def add_event(session: AsyncSession, event: OrderEvent) -> OrderEvent:
+    """Write one timeline entry made by `new_event`."""
     session.add(event)
     await session.flush()
     return event
@@ -101,13 +78,15 @@ async def move_order(
         return False
     await add_event(
         session,
-        order.id,
-        kind="status",
-        actor=actor,
-        actor_id=actor_id,
-        from_status=frm,
-        to_status=to,
-        reason=reason,
+        new_event(
+            order.id,
+            kind="status",
+            actor=actor,
+            actor_id=actor_id,
+            from_status=frm,
+            to_status=to,
+            reason=reason,
+        ),
     )
     return True
 
@@ -130,14 +109,16 @@ async def move_fulfilment_row(
         return False
     await add_event(
         session,
-        fulfilment.order_id,
-        kind="fulfilment",
-        actor=actor,
-        actor_id=actor_id,
-        fulfilment_id=fulfilment.id,
-        from_status=frm,
-        to_status=to,
-        reason=reason,
+        new_event(
+            fulfilment.order_id,
+            kind="fulfilment",
+            actor=actor,
+            actor_id=actor_id,
+            fulfilment_id=fulfilment.id,
+            from_status=frm,
+            to_status=to,
+            reason=reason,
+        ),
     )
     return True
 
@@ -257,5 +238,7 @@ async def note_money(
 ) -> None:
     """Money moved on the order (a payment in, a refund out): the timeline entry, by the
     system, and the buyer told (`tell` is their notice, `words` fill it)."""
-    await add_event(session, order.id, kind=kind, actor=Actor.SYSTEM, reason=reason, data=data)
+    await add_event(
+        session, new_event(order.id, kind=kind, actor=Actor.SYSTEM, reason=reason, data=data)
+    )
     await tell_customer(session, order, tell, **words)

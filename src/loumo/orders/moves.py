@@ -30,6 +30,7 @@ from loumo.orders.lifecycle import (
     follow_fulfilments,
     move_fulfilment_row,
     move_order,
+    new_event,
     sell_fulfilment,
 )
 from loumo.orders.models import Fulfilment, Order, OrderEvent, OrderItem
@@ -216,12 +217,14 @@ async def _shop_event(
     fulfilment beyond moving it."""
     return await add_event(
         session,
-        fulfilment.order_id,
-        kind=kind,
-        actor=actor,
-        actor_id=principal.user_id,
-        fulfilment_id=fulfilment.id,
-        **more,
+        new_event(
+            fulfilment.order_id,
+            kind=kind,
+            actor=actor,
+            actor_id=principal.user_id,
+            fulfilment_id=fulfilment.id,
+            **more,
+        ),
     )
 
 

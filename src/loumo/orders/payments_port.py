@@ -25,7 +25,7 @@ from loumo.orders.errors import (
     RefundQuantityExceeded,
     UnknownOrderItem,
 )
-from loumo.orders.lifecycle import add_event, note_money, sell_fulfilment
+from loumo.orders.lifecycle import add_event, new_event, note_money, sell_fulfilment
 from loumo.orders.models import Order
 from loumo.orders.notices import tell_customer, tell_managers
 from loumo.orders.queries import fulfilments_of, load_order
@@ -165,12 +165,14 @@ async def settle_payment(
     if prepaid:
         await add_event(
             session,
-            order.id,
-            kind="status",
-            actor=Actor.SYSTEM,
-            from_status=OrderStatus.PENDING_PAYMENT,
-            to_status=OrderStatus.CONFIRMED,
-            reason=f"paid by {method}",
+            new_event(
+                order.id,
+                kind="status",
+                actor=Actor.SYSTEM,
+                from_status=OrderStatus.PENDING_PAYMENT,
+                to_status=OrderStatus.CONFIRMED,
+                reason=f"paid by {method}",
+            ),
         )
         for fulfilment in await fulfilments_of(session, order.id):
             await sell_fulfilment(session, fulfilment, actor_id=None)
@@ -193,11 +195,13 @@ async def note_payment_failed(
     order = await load_order(session, order_id)
     await add_event(
         session,
-        order.id,
-        kind="payment_failed",
-        actor=Actor.SYSTEM,
-        reason=reason,
-        data={"payment_id": payment_id},
+        new_event(
+            order.id,
+            kind="payment_failed",
+            actor=Actor.SYSTEM,
+            reason=reason,
+            data={"payment_id": payment_id},
+        ),
     )
     if order.status == OrderStatus.PENDING_PAYMENT:
         expires = order.expires_at.strftime("%H:%M UTC") if order.expires_at else "-"
