@@ -275,6 +275,30 @@ def seed(
             typer.echo(f"  {role:<15} {email:<28} {password}")
 
 
+@app.command("settings-doc")
+def settings_doc(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only say whether it is up to date (exit 1 if not)")
+    ] = False,
+    file: Annotated[Path | None, typer.Option(help="The document (docs/operations.md)")] = None,
+) -> None:
+    """Regenerate the configuration reference of docs/operations.md from the settings."""
+    from loumo.core import settings_doc as reference
+
+    path = file or reference.DOC
+    wanted = reference.refreshed(path)
+    if wanted is None:
+        return
+    if check:
+        typer.echo(
+            f"{path}: the configuration reference is out of date; run `uv run loumo settings-doc`",
+            err=True,
+        )
+        raise typer.Exit(1)
+    path.write_text(wanted)
+    typer.echo(f"{path}: configuration reference updated")
+
+
 def main() -> None:
     app(prog_name="loumo")
 

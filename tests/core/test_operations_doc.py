@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from loumo.cli import app
 from loumo.core import settings_doc
 from loumo.core.settings import Settings
 
@@ -28,21 +30,23 @@ def test_the_configuration_reference_is_the_settings_class() -> None:
     table = settings_doc.render()
     assert settings_doc.embed(document, table) == document, (
         "docs/operations.md's configuration reference is out of date: run "
-        "`uv run python -m loumo.core.settings_doc`"
+        "`uv run loumo settings-doc`"
     )
     # Every setting is a row, with its description.
     for name, field in Settings.model_fields.items():
         assert f"| `{name.upper()}` |" in table
         assert field.description
-    assert settings_doc.main(["--check"]) == 0
+    assert CliRunner().invoke(app, ["settings-doc", "--check"]).exit_code == 0
 
 
 def test_the_check_fails_on_a_stale_reference_and_the_command_repairs_it(tmp_path: Path) -> None:
     stale = settings_doc.DOC.read_text().replace("| `SHUTDOWN_TIMEOUT` |", "| `SHUTDOWN` |")
     copy = tmp_path / "operations.md"
     copy.write_text(stale)
-    assert settings_doc.main(["--check", "--file", str(copy)]) == 1
-    assert settings_doc.main(["--file", str(copy)]) == 0
+    runner = CliRunner()
+    assert runner.invoke(app, ["settings-doc", "--check", "--file", str(copy)]).exit_code == 1
+    assert copy.read_text() == stale
+    assert runner.invoke(app, ["settings-doc", "--file", str(copy)]).exit_code == 0
     assert copy.read_text() == settings_doc.DOC.read_text()
 
 

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     """Every runtime knob of Loumo; names match the environment variables (case-insensitive).
 
     The string under each field is its description: docs/operations.md's configuration
-    reference is generated from them (`uv run python -m loumo.core.settings_doc`).
+    reference is generated from them (`uv run loumo settings-doc`).
     """
 
     model_config = SettingsConfigDict(
