@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import PROCESS_DEADLINE
+from tests.servers import start_serve, stop
 
 # On a loaded machine one request (an Argon2 login, say) can take longer than httpx's 5 s.
 web = httpx.Client(timeout=PROCESS_DEADLINE)
@@ -20,9 +20,7 @@ web = httpx.Client(timeout=PROCESS_DEADLINE)
 pytestmark = pytest.mark.e2e
 
 
-def test_real_server_serves_docs_health_metrics_and_logs_json(
-    tmp_path: Path, free_port: int
-) -> None:
+def test_real_server_serves_docs_health_metrics_and_logs_json(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}",
@@ -37,26 +35,9 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
         timeout=PROCESS_DEADLINE,
     )
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "loumo", "serve", "--port", str(free_port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{free_port}"
+    server, base = start_serve(env, tmp_path)
     try:
-        deadline = time.monotonic() + PROCESS_DEADLINE
-        while True:
-            assert server.poll() is None, log_path.read_text()
-            try:
-                if web.get(f"{base}/healthz", timeout=10).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
+        assert web.get(f"{base}/healthz").status_code == 200
         assert web.get(f"{base}/readyz").json()["status"] == "ok"
         assert "swagger" in web.get(f"{base}/docs").text.lower()
         assert web.get(f"{base}/openapi.json").json()["openapi"].startswith("3.1")
@@ -65,8 +46,7 @@ def test_real_server_serves_docs_health_metrics_and_logs_json(
         assert missing.status_code == 404
         assert missing.json()["request_id"] == "e2e-trace-0001"
     finally:
-        server.terminate()
-        server.wait(timeout=PROCESS_DEADLINE)
+        stop(server)
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     access = [rec for rec in lines if rec.get("request_id") == "e2e-trace-0001"]
     assert access and access[0]["status"] == 404 and access[0]["route"] == "<unmatched>"

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ from loumo.core.migrations import upgrade_async
 from tests import images
 from tests.conftest import PROCESS_DEADLINE, empty_database
 from tests.factories import create_user
+from tests.servers import start_serve, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +49,7 @@ async def database(tmp_path: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def server(database: str, tmp_path: Path, free_port: int) -> Iterator[str]:
+def server(database: str, tmp_path: Path) -> Iterator[str]:
     env = {
         **os.environ,
         "DATABASE_URL": database,
@@ -60,31 +59,11 @@ def server(database: str, tmp_path: Path, free_port: int) -> Iterator[str]:
         "JOBS_IN_PROCESS": "false",
     }
     env.pop("REDIS_URL", None)
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loumo", "serve", "--port", str(free_port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{free_port}"
+    process, base = start_serve(env, tmp_path)
     try:
-        deadline = time.monotonic() + PROCESS_DEADLINE
-        while True:
-            assert process.poll() is None, log_path.read_text(errors="replace")[-2000:]
-            try:
-                if web.get(f"{base}/readyz", timeout=10).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-2000:]
-            time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=PROCESS_DEADLINE)
+        stop(process)
 
 
 def _in_flight(base: str) -> float:
@@ -112,13 +91,15 @@ def _slow_upload(port: int, token: str) -> socket.socket:
 
 
 async def test_slow_uploads_do_not_starve_sign_ins_or_catalog_reads(
-    server: str, free_port: int
+    server: str,
 ) -> None:
     login = web.post(f"{server}/api/v1/auth/login", json=ADMIN)
     assert login.status_code == 200, login.text
     token = login.json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    sockets = [_slow_upload(free_port, token) for _ in range(SLOW_UPLOADS)]
+    port = httpx.URL(server).port
+    assert port
+    sockets = [_slow_upload(port, token) for _ in range(SLOW_UPLOADS)]
     try:
         deadline = time.monotonic() + PROCESS_DEADLINE
         while _in_flight(server) < SLOW_UPLOADS:  # the server holds every one of them
