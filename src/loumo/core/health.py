@@ -54,7 +54,8 @@ async def _run_check(name: str, check: ReadinessCheck, request: Request) -> str:
     """ "ok" or "error: <what>", where <what> never carries a driver's text (hosts, users,
     paths): that goes to the log, for operators."""
     try:
-        await asyncio.wait_for(check(request), CHECK_TIMEOUT)
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            await check(request)
     except TimeoutError:
         logger.warning("readiness_check_timeout", check=name, timeout=CHECK_TIMEOUT)
         return f"error: no answer within {CHECK_TIMEOUT:g}s"

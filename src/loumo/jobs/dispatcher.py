@@ -42,6 +42,7 @@ class _Loop(abc.ABC):
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_prune = float("-inf")  # prune once at start, then hourly
+        self._stopping = False
 
     def _on_commit(self) -> None:
         loop = self._loop
@@ -55,16 +56,22 @@ class _Loop(abc.ABC):
 
     async def stop(self) -> None:
         remove_commit_listener(self._on_commit)
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the caller itself is being cancelled
             self._task = None
             logger.info("job_loop_stopped", loop=type(self).__name__)
 
     async def _run(self) -> None:
         logger.info("job_loop_started", loop=type(self).__name__)
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.scheduler.tick()
@@ -74,8 +81,11 @@ class _Loop(abc.ABC):
                 raise
             except Exception:
                 logger.exception("job_loop_error", loop=type(self).__name__)
+            # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancel that lands as the wake
+            # event is set (a job finishing at SIGTERM), and the loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.jobs_poll_interval)
+                async with asyncio.timeout(self.settings.jobs_poll_interval):
+                    await self._wake.wait()
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()
