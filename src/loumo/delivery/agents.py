@@ -101,12 +101,8 @@ async def create_agent(
     if await session.scalar(select(DeliveryAgent.id).where(DeliveryAgent.user_id == user.id)):
         raise AlreadyAnAgent("This user already has an agent profile", field="user_id")
     agent = DeliveryAgent(
-        user_id=user.id,
+        **body.model_dump(exclude={"zone_ids"}),
         zone_ids=await zones.check_zones(session, body.zone_ids, field="zone_ids"),
-        max_deliveries=body.max_deliveries,
-        available=body.available,
-        vehicle=body.vehicle,
-        notes=body.notes,
     )
     session.add(agent)
     await flush_or_conflict(
@@ -265,13 +261,7 @@ async def record_hand_in(
 ) -> CashHandInRead:
     """Staff record cash an agent handed in (audited)."""
     agent = await _get(session, agent_id)
-    hand_in = CashHandIn(
-        agent_id=agent.id,
-        amount=body.amount,
-        currency=body.currency,
-        received_by=principal.user_id,
-        note=body.note,
-    )
+    hand_in = CashHandIn(agent_id=agent.id, received_by=principal.user_id, **body.model_dump())
     session.add(hand_in)
     await session.flush()
     await _audit(
