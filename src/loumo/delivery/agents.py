@@ -15,7 +15,7 @@ from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
 from loumo.core.lookup import get_or_raise
-from loumo.core.pagination import Page, id_after, id_cursor
+from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.core.permissions import DELIVERY_AGENT
 from loumo.delivery.dispatch import LIVE
 from loumo.delivery.errors import (
@@ -36,6 +36,7 @@ from loumo.delivery.schemas import (
     CashHandInRead,
     DeliveryStatus,
 )
+from loumo.delivery.visibility import agent_of
 from loumo.zones import service as zones
 
 
@@ -82,10 +83,7 @@ async def list_agents(session: AsyncSession, query: AgentQuery) -> Page[AgentRea
         for a in await session.scalars(stmt)
         if query.zone_id is None or query.zone_id in (a.zone_ids or [])
     ]
-    next_cursor = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        next_cursor = id_cursor("agents", rows[-1].id)
+    rows, next_cursor = cut_page(rows, query.limit, lambda a: id_cursor("agents", a.id))
     return Page(items=[await _read(session, a) for a in rows], next_cursor=next_cursor)
 
 
@@ -103,12 +101,8 @@ async def create_agent(
     if await session.scalar(select(DeliveryAgent.id).where(DeliveryAgent.user_id == user.id)):
         raise AlreadyAnAgent("This user already has an agent profile", field="user_id")
     agent = DeliveryAgent(
-        user_id=user.id,
+        **body.model_dump(exclude={"zone_ids"}),
         zone_ids=await zones.check_zones(session, body.zone_ids, field="zone_ids"),
-        max_deliveries=body.max_deliveries,
-        available=body.available,
-        vehicle=body.vehicle,
-        notes=body.notes,
     )
     session.add(agent)
     await flush_or_conflict(
@@ -165,11 +159,7 @@ async def delete_agent(
 
 
 async def _own(session: AsyncSession, principal: Principal) -> DeliveryAgent:
-    agent = await session.scalar(
-        select(DeliveryAgent)
-        .where(DeliveryAgent.user_id == principal.user_id)
-        .execution_options(populate_existing=True)
-    )
+    agent = await agent_of(session, principal)
     if agent is None:
         raise AgentNotFound("You have no agent profile")
     return agent
@@ -271,13 +261,7 @@ async def record_hand_in(
 ) -> CashHandInRead:
     """Staff record cash an agent handed in (audited)."""
     agent = await _get(session, agent_id)
-    hand_in = CashHandIn(
-        agent_id=agent.id,
-        amount=body.amount,
-        currency=body.currency,
-        received_by=principal.user_id,
-        note=body.note,
-    )
+    hand_in = CashHandIn(agent_id=agent.id, received_by=principal.user_id, **body.model_dump())
     session.add(hand_in)
     await session.flush()
     await _audit(

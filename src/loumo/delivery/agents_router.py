@@ -3,7 +3,7 @@ their own profile (`/agents/me`), the agent's day and the cash they hand in."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -36,13 +36,22 @@ agents_router = APIRouter(tags=["delivery"])
 AgentId = Annotated[str, Path(min_length=1, max_length=32, description="An agent id")]
 AgentReader = Annotated[Principal, Depends(require(AGENTS_READ))]
 AgentWriter = Annotated[Principal, Depends(require(AGENTS_WRITE))]
+# What the routes declare besides path and summary: staff reading or managing agents, and an
+# agent's own profile.
+READ_AGENTS = policy(f"permission:{AGENTS_READ}")
+MANAGE_AGENTS = policy(f"permission:{AGENTS_WRITE}")
+OWN_PROFILE: dict[str, Any] = {
+    "response_model": AgentRead,
+    "description": "A caller without an agent profile gets a 404.",
+    **policy("owner"),
+}
 
 
 @agents_router.get(
     "/agents",
     response_model=Page[AgentRead],
     summary="Delivery agents, by id (filter by zone or availability)",
-    **policy(f"permission:{AGENTS_READ}"),
+    **READ_AGENTS,
 )
 async def list_agents(
     session: SessionDep, _: AgentReader, query: Annotated[AgentQuery, Query()]
@@ -55,7 +64,7 @@ async def list_agents(
     response_model=AgentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Make a user a delivery agent (zones served, capacity)",
-    **policy(f"permission:{AGENTS_WRITE}"),
+    **MANAGE_AGENTS,
 )
 async def create_agent(
     body: AgentCreate, session: SessionDep, principal: AgentWriter, meta: RequestMetaDep
@@ -63,38 +72,20 @@ async def create_agent(
     return await agents.create_agent(session, principal, body, meta=meta)
 
 
-@agents_router.get(
-    "/agents/me",
-    response_model=AgentRead,
-    summary="Your own agent profile",
-    description="A caller without an agent profile gets a 404.",
-    **policy("owner"),
-)
+@agents_router.get("/agents/me", summary="Your own agent profile", **OWN_PROFILE)
 async def my_agent_profile(session: SessionDep, principal: CurrentPrincipal) -> AgentRead:
     return await agents.my_profile(session, principal)
 
 
-@agents_router.patch(
-    "/agents/me",
-    response_model=AgentRead,
-    summary="Set your own availability",
-    description="A caller without an agent profile gets a 404.",
-    **policy("owner"),
-)
+@agents_router.patch("/agents/me", summary="Set your own availability", **OWN_PROFILE)
 async def set_my_availability(
-    body: AvailabilityUpdate,
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    meta: RequestMetaDep,
+    body: AvailabilityUpdate, session: SessionDep, principal: CurrentPrincipal, meta: RequestMetaDep
 ) -> AgentRead:
     return await agents.set_my_availability(session, principal, body, meta=meta)
 
 
 @agents_router.get(
-    "/agents/{agent_id}",
-    response_model=AgentRead,
-    summary="A delivery agent",
-    **policy(f"permission:{AGENTS_READ}"),
+    "/agents/{agent_id}", response_model=AgentRead, summary="A delivery agent", **READ_AGENTS
 )
 async def get_agent(agent_id: AgentId, session: SessionDep, _: AgentReader) -> AgentRead:
     return await agents.get_agent(session, agent_id)
@@ -104,7 +95,7 @@ async def get_agent(agent_id: AgentId, session: SessionDep, _: AgentReader) -> A
     "/agents/{agent_id}",
     response_model=AgentRead,
     summary="Change an agent's zones, capacity, availability or notes",
-    **policy(f"permission:{AGENTS_WRITE}"),
+    **MANAGE_AGENTS,
 )
 async def update_agent(
     agent_id: AgentId,
@@ -120,7 +111,7 @@ async def update_agent(
     "/agents/{agent_id}",
     summary="Remove an agent without deliveries",
     **no_content(),
-    **policy(f"permission:{AGENTS_WRITE}"),
+    **MANAGE_AGENTS,
 )
 async def delete_agent(
     agent_id: AgentId, session: SessionDep, principal: AgentWriter, meta: RequestMetaDep
@@ -132,13 +123,10 @@ async def delete_agent(
     "/agents/{agent_id}/summary",
     response_model=AgentSummary,
     summary="An agent's day: deliveries done and failed, cash collected and still owed",
-    **policy(f"permission:{AGENTS_READ}"),
+    **READ_AGENTS,
 )
 async def agent_summary(
-    agent_id: AgentId,
-    session: SessionDep,
-    _: AgentReader,
-    query: Annotated[SummaryQuery, Query()],
+    agent_id: AgentId, session: SessionDep, _: AgentReader, query: Annotated[SummaryQuery, Query()]
 ) -> AgentSummary:
     return await agents.summary(session, agent_id, query.day)
 
@@ -148,7 +136,7 @@ async def agent_summary(
     response_model=CashHandInRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record cash an agent handed in (`Idempotency-Key` required)",
-    **policy(f"permission:{AGENTS_WRITE}"),
+    **MANAGE_AGENTS,
 )
 async def record_hand_in(
     agent_id: AgentId,

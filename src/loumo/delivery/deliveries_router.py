@@ -3,10 +3,12 @@ code, proof, fail), staff's (reschedule, cancel, reissue the code), the customer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.types import DecoratedCallable
 
 from loumo.audit.deps import RequestMetaDep
 from loumo.content import settings as business
@@ -38,16 +40,43 @@ from loumo.delivery.schemas import (
 )
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
+from loumo.orders.router import OrderId
 
 deliveries_router = APIRouter(tags=["delivery"])
 DeliveryId = Annotated[str, Path(min_length=1, max_length=32, description="A delivery id")]
-OrderId = Annotated[str, Path(min_length=1, max_length=32, description="An order id")]
 DeliveryWriter = Annotated[Principal, Depends(require(DELIVERIES_WRITE))]
 
 AGENT_ONLY = (
     "Only the agent the delivery is assigned to; a delivery the caller cannot see is a 404, "
     "one they see but do not carry a 403."
 )
+
+
+def _agent_move(
+    action: str, summary: str, more: str = "", **declared: Any
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """`POST /deliveries/{delivery_id}/<action>` by the delivery's agent: answered with the
+    delivery as its agent sees it, described by `AGENT_ONLY` and then `more`."""
+    extra = {**declared.pop("openapi_extra", {}), **policy("owner")["openapi_extra"]}
+    return deliveries_router.post(
+        f"/deliveries/{{delivery_id}}/{action}",
+        response_model=DeliveryRead,
+        summary=summary,
+        description=AGENT_ONLY + more,
+        openapi_extra=extra,
+        **declared,
+    )
+
+
+def _staff_move(action: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """`POST /deliveries/{delivery_id}/<action>` by staff holding `deliveries:write`: answered
+    with the delivery as staff see it."""
+    return deliveries_router.post(
+        f"/deliveries/{{delivery_id}}/{action}",
+        response_model=DeliveryRead,
+        summary=summary,
+        **policy(f"permission:{DELIVERIES_WRITE}"),
+    )
 
 
 @deliveries_router.post(
@@ -70,7 +99,7 @@ async def assign_delivery(
     storage: StorageDep,
 ) -> DeliveryRead:
     delivery = await dispatch.assign(session, principal, order_id, body, meta=meta)
-    return await visibility.read(session, delivery, visibility.STAFF, storage)
+    return await _staff_answer(session, delivery, storage)
 
 
 @deliveries_router.get(
@@ -128,13 +157,11 @@ async def _agent_answer(session: SessionDep, delivery: Any, storage: StorageDep)
     return await visibility.read(session, delivery, visibility.AGENT, storage)
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/start",
-    response_model=DeliveryRead,
-    summary="Set off with a delivery (the customer is told the estimated arrival)",
-    description=AGENT_ONLY,
-    **policy("owner"),
-)
+async def _staff_answer(session: SessionDep, delivery: Any, storage: StorageDep) -> DeliveryRead:
+    return await visibility.read(session, delivery, visibility.STAFF, storage)
+
+
+@_agent_move("start", "Set off with a delivery (the customer is told the estimated arrival)")
 async def start_delivery(
     delivery_id: DeliveryId,
     request: Request,
@@ -157,13 +184,11 @@ async def start_delivery(
     return await _agent_answer(session, delivery, storage)
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/complete",
-    response_model=DeliveryRead,
-    summary="Close a delivery with the customer's code (`Idempotency-Key` required)",
-    description=AGENT_ONLY + " A wrong code is a 400 `wrong_code` with `tries_left`; the fifth "
-    "locks the code (409 `code_locked`, staff alerted). A cash order's money is recorded.",
-    **policy("owner"),
+@_agent_move(
+    "complete",
+    "Close a delivery with the customer's code (`Idempotency-Key` required)",
+    " A wrong code is a 400 `wrong_code` with `tries_left`; the fifth locks the code (409 "
+    "`code_locked`, staff alerted). A cash order's money is recorded.",
 )
 async def complete_delivery(
     delivery_id: DeliveryId,
@@ -201,18 +226,17 @@ async def complete_delivery(
     )
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/proof",
-    response_model=DeliveryRead,
-    summary="Attach a proof photo or the customer's signature (upload or media key)",
-    description=AGENT_ONLY + " `kind` is `photo` (default) or `signature`.",
+@_agent_move(
+    "proof",
+    "Attach a proof photo or the customer's signature (upload or media key)",
+    " `kind` is `photo` (default) or `signature`.",
     responses={
         400: {"description": "Unknown media key"},
         413: {"description": "File or image too large"},
         415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
         429: {"description": "Too many uploads by this user in the last minute"},
     },
-    openapi_extra={**intake.upload_body(), **policy("owner")["openapi_extra"]},
+    openapi_extra=intake.upload_body(),
 )
 async def add_proof(
     delivery_id: DeliveryId,
@@ -230,12 +254,10 @@ async def add_proof(
     return await _agent_answer(session, delivery, storage)
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/fail",
-    response_model=DeliveryRead,
-    summary="Report a failed attempt (customer absent, refused, address wrong)",
-    description=AGENT_ONLY + " A refusal puts the goods back on the shop's shelf.",
-    **policy("owner"),
+@_agent_move(
+    "fail",
+    "Report a failed attempt (customer absent, refused, address wrong)",
+    " A refusal puts the goods back on the shop's shelf.",
 )
 async def fail_delivery(
     delivery_id: DeliveryId,
@@ -249,11 +271,8 @@ async def fail_delivery(
     return await _agent_answer(session, delivery, storage)
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/reschedule",
-    response_model=DeliveryRead,
-    summary="Reschedule a delivery (time, agent, priority); a failed one is assigned again",
-    **policy(f"permission:{DELIVERIES_WRITE}"),
+@_staff_move(
+    "reschedule", "Reschedule a delivery (time, agent, priority); a failed one is assigned again"
 )
 async def reschedule_delivery(
     delivery_id: DeliveryId,
@@ -264,15 +283,10 @@ async def reschedule_delivery(
     storage: StorageDep,
 ) -> DeliveryRead:
     delivery = await moves.reschedule(session, principal, delivery_id, body, meta=meta)
-    return await visibility.read(session, delivery, visibility.STAFF, storage)
+    return await _staff_answer(session, delivery, storage)
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/cancel",
-    response_model=DeliveryRead,
-    summary="Call off a delivery not under way (a failed one's goods go back)",
-    **policy(f"permission:{DELIVERIES_WRITE}"),
-)
+@_staff_move("cancel", "Call off a delivery not under way (a failed one's goods go back)")
 async def cancel_delivery(
     delivery_id: DeliveryId,
     session: SessionDep,
@@ -284,14 +298,11 @@ async def cancel_delivery(
     delivery = await moves.cancel(
         session, principal, delivery_id, body or DeliveryCancel(), meta=meta
     )
-    return await visibility.read(session, delivery, visibility.STAFF, storage)
+    return await _staff_answer(session, delivery, storage)
 
 
-@deliveries_router.post(
-    "/deliveries/{delivery_id}/reissue-code",
-    response_model=DeliveryRead,
-    summary="Issue a new closing code (the old one stops working; tries start again)",
-    **policy(f"permission:{DELIVERIES_WRITE}"),
+@_staff_move(
+    "reissue-code", "Issue a new closing code (the old one stops working; tries start again)"
 )
 async def reissue_code(
     delivery_id: DeliveryId,
@@ -301,4 +312,4 @@ async def reissue_code(
     storage: StorageDep,
 ) -> DeliveryRead:
     delivery = await closing.reissue_code(session, principal, delivery_id, meta=meta)
-    return await visibility.read(session, delivery, visibility.STAFF, storage)
+    return await _staff_answer(session, delivery, storage)

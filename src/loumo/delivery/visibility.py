@@ -22,7 +22,7 @@ from loumo.core.auth import Principal
 from loumo.core.db import as_utc
 from loumo.core.errors import PermissionDenied
 from loumo.core.lookup import one_or_raise
-from loumo.core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor
+from loumo.core.pagination import InvalidCursor, Page, cut_page, decode_cursor, encode_cursor
 from loumo.delivery import DELIVERIES_READ, codes
 from loumo.delivery.errors import (
     DeliveryNotFound,
@@ -182,6 +182,11 @@ def _after(cursor: str | None) -> ColumnElement[bool] | None:
     )
 
 
+def _position(last: Delivery) -> str:
+    """The cursor after `last` in (priority, due_at, id) order; `_after` reads it."""
+    return encode_cursor({"p": last.priority, "t": as_utc(last.due_at).isoformat(), "id": last.id})
+
+
 async def list_deliveries(
     session: AsyncSession, principal: Principal, query: DeliveryQuery, storage: Storage
 ) -> Page[DeliveryRead]:
@@ -205,13 +210,7 @@ async def list_deliveries(
             stmt.order_by(Delivery.priority, Delivery.due_at, Delivery.id).limit(query.limit + 1)
         )
     )
-    next_cursor = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(
-            {"p": last.priority, "t": as_utc(last.due_at).isoformat(), "id": last.id}
-        )
+    rows, next_cursor = cut_page(rows, query.limit, _position)
     agent_id = agent.id if agent else None
     items = [
         await read(session, d, await _view(session, principal, d, agent_id), storage) for d in rows

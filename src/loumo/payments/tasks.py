@@ -3,12 +3,14 @@ the jobs `orders` emits for payments (it never imports this package)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.core.settings import Settings
 from loumo.jobs.context import current_job
-from loumo.jobs.registry import PermanentJobError, job, periodic
+from loumo.jobs.registry import Handler, PermanentJobError, job, periodic
 from loumo.payments import attempts, reconciliation, refunds, settlement, webhooks
 from loumo.payments.job_names import (
     CHECK_JOB,
@@ -28,28 +30,26 @@ def _str(payload: dict[str, Any], key: str) -> str:
     return value
 
 
-@job(INITIATE_JOB)
-async def initiate(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """`{"payment_id"}`: ask the provider for the money."""
-    await attempts.initiate(session, _str(payload, "payment_id"), current_job().settings)
+IdWork = Callable[[AsyncSession, str, Settings], Awaitable[None]]
+
+# The jobs whose payload is one id, handed with the settings to the service that acts on it.
+BY_ID: dict[str, tuple[str, IdWork]] = {
+    INITIATE_JOB: ("payment_id", attempts.initiate),  # ask the provider for the money
+    CHECK_JOB: ("payment_id", settlement.check),  # fetch a payment's status and act on it
+    REFUND_JOB: ("refund_id", refunds.execute_refund),  # ask to refund, or check on the refund
+    WEBHOOK_JOB: ("event_id", webhooks.process_event),  # process a stored provider notification
+}
 
 
-@job(CHECK_JOB)
-async def check(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """`{"payment_id"}`: fetch a payment's status and act on it."""
-    await settlement.check(session, _str(payload, "payment_id"), current_job().settings)
+def _by_id(key: str, work: IdWork) -> Handler:
+    async def handler(session: AsyncSession, payload: dict[str, Any]) -> None:
+        await work(session, _str(payload, key), current_job().settings)
+
+    return handler
 
 
-@job(REFUND_JOB)
-async def refund(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """`{"refund_id"}`: ask the provider to refund, or check on the refund."""
-    await refunds.execute_refund(session, _str(payload, "refund_id"), current_job().settings)
-
-
-@job(WEBHOOK_JOB)
-async def webhook(session: AsyncSession, payload: dict[str, Any]) -> None:
-    """`{"event_id"}`: process a stored provider notification."""
-    await webhooks.process_event(session, _str(payload, "event_id"), current_job().settings)
+for _name, (_key, _work) in BY_ID.items():
+    job(_name)(_by_id(_key, _work))
 
 
 @periodic(RECONCILE_JOB, every=30)

@@ -5,6 +5,7 @@ Like pawaPay, it wants a bearer token (any one will do here) and answers pawaPay
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -49,45 +50,53 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-@router.post("/v2/deposits", summary="Initiate a deposit (pawaPay v2)", **policy("public"))
-async def initiate_deposit(request: Request, authorized: Authorized) -> JSONResponse:
+Answer = dict[str, Any] | JSONResponse
+
+
+async def _answer(authorized: bool, work: Callable[[], Awaitable[Answer]]) -> JSONResponse:
+    """pawaPay's 401 to a caller without a bearer token, before any work; otherwise what
+    `work()` answers (a body of 200, or a response of its own)."""
     if not authorized:
         return _unauthorized()
-    try:
-        body = await service.create_deposit(
-            _sessions(request), app_settings(request), await _json_body(request)
-        )
-    except service.SandboxServerError:
-        return JSONResponse({"error": "sandbox: simulated server error"}, status_code=500)
-    return JSONResponse(body)
+    answer = await work()
+    return answer if isinstance(answer, JSONResponse) else JSONResponse(answer)
+
+
+@router.post("/v2/deposits", summary="Initiate a deposit (pawaPay v2)", **policy("public"))
+async def initiate_deposit(request: Request, authorized: Authorized) -> JSONResponse:
+    async def deposit() -> Answer:
+        try:
+            return await service.create_deposit(
+                _sessions(request), app_settings(request), await _json_body(request)
+            )
+        except service.SandboxServerError:
+            return JSONResponse({"error": "sandbox: simulated server error"}, status_code=500)
+
+    return await _answer(authorized, deposit)
 
 
 @router.get(
     "/v2/deposits/{deposit_id}", summary="Check a deposit's status (pawaPay v2)", **policy("public")
 )
 async def check_deposit(request: Request, deposit_id: str, authorized: Authorized) -> JSONResponse:
-    if not authorized:
-        return _unauthorized()
-    return JSONResponse(await service.get_deposit(_sessions(request), deposit_id))
+    return await _answer(authorized, lambda: service.get_deposit(_sessions(request), deposit_id))
 
 
 @router.post("/v2/refunds", summary="Initiate a refund (pawaPay v2)", **policy("public"))
 async def initiate_refund(request: Request, authorized: Authorized) -> JSONResponse:
-    if not authorized:
-        return _unauthorized()
-    body = await service.create_refund(
-        _sessions(request), app_settings(request), await _json_body(request)
-    )
-    return JSONResponse(body)
+    async def refund() -> Answer:
+        return await service.create_refund(
+            _sessions(request), app_settings(request), await _json_body(request)
+        )
+
+    return await _answer(authorized, refund)
 
 
 @router.get(
     "/v2/refunds/{refund_id}", summary="Check a refund's status (pawaPay v2)", **policy("public")
 )
 async def check_refund(request: Request, refund_id: str, authorized: Authorized) -> JSONResponse:
-    if not authorized:
-        return _unauthorized()
-    return JSONResponse(await service.get_refund(_sessions(request), refund_id))
+    return await _answer(authorized, lambda: service.get_refund(_sessions(request), refund_id))
 
 
 @router.post(
@@ -96,20 +105,17 @@ async def check_refund(request: Request, refund_id: str, authorized: Authorized)
     **policy("public"),
 )
 async def predict_provider(request: Request, authorized: Authorized) -> JSONResponse:
-    if not authorized:
-        return _unauthorized()
-    body = service.predict_provider(await _json_body(request))
-    if body is None:
-        return JSONResponse(
-            {
-                "failureReason": {
-                    "failureCode": "INVALID_PHONE_NUMBER",
-                    "failureMessage": "Not a mobile money number of a configured country",
-                }
-            },
-            status_code=400,
-        )
-    return JSONResponse(body)
+    async def prediction() -> Answer:
+        body = service.predict_provider(await _json_body(request))
+        if body is not None:
+            return body
+        reason = {
+            "failureCode": "INVALID_PHONE_NUMBER",
+            "failureMessage": "Not a mobile money number of a configured country",
+        }
+        return JSONResponse({"failureReason": reason}, status_code=400)
+
+    return await _answer(authorized, prediction)
 
 
 @router.get(
@@ -118,6 +124,7 @@ async def predict_provider(request: Request, authorized: Authorized) -> JSONResp
     **policy("public"),
 )
 async def active_configuration(authorized: Authorized) -> JSONResponse:
-    if not authorized:
-        return _unauthorized()
-    return JSONResponse(service.active_conf())
+    async def configuration() -> Answer:
+        return service.active_conf()
+
+    return await _answer(authorized, configuration)
