@@ -23,7 +23,7 @@ from tests.delivery.conftest import (
     make_ready,
     start,
 )
-from tests.factories import create_user
+from tests.factories import create_user, create_zone
 from tests.orders.conftest import (
     API,
     World,
@@ -232,3 +232,34 @@ async def test_an_agent_lists_zones_that_exist(
     body["zone_ids"] = [world.zone_id, world.zone_id]
     made = await client.post(f"{API}/agents", json=body, headers=dispatcher)
     assert made.status_code == 201 and made.json()["zone_ids"] == [world.zone_id]
+
+
+async def test_agents_of_a_zone_page_through_all_of_them(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    db: AsyncSession,
+    world: World,
+    dispatcher: dict[str, str],
+) -> None:
+    """The zone filter is applied before the page is cut: no short page, no agent left out."""
+    other = await create_zone(db)
+    await db.commit()
+    ours = []
+    for n in range(6):
+        zone = world.zone_id if n % 3 == 0 else other.id
+        made = await make_agent(client, app, db, dispatcher, [zone], name=f"Agent {n}")
+        if zone == world.zone_id:
+            ours.append(made.id)
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"zone_id": world.zone_id, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = await client.get(f"{API}/agents", params=params, headers=dispatcher)
+        assert page.status_code == 200, page.text
+        items = page.json()["items"]
+        seen += [a["id"] for a in items]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+        assert items, "an empty page before the end"
+    assert sorted(seen) == sorted(ours) and len(ours) == 2

@@ -14,6 +14,7 @@ from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
+from loumo.core.json_sql import list_contains
 from loumo.core.lookup import get_or_raise
 from loumo.core.pagination import Page, cut_page, id_after, id_cursor
 from loumo.core.permissions import DELIVERY_AGENT
@@ -76,14 +77,13 @@ async def list_agents(session: AsyncSession, query: AgentQuery) -> Page[AgentRea
     stmt = select(DeliveryAgent).order_by(DeliveryAgent.id).limit(query.limit + 1)
     if query.available is not None:
         stmt = stmt.where(DeliveryAgent.available.is_(query.available))
+    if query.zone_id is not None:
+        stmt = stmt.where(list_contains(DeliveryAgent.zone_ids, query.zone_id))
     if query.cursor:
         stmt = stmt.where(DeliveryAgent.id > id_after(query.cursor, "agents"))
-    rows = [
-        a
-        for a in await session.scalars(stmt)
-        if query.zone_id is None or query.zone_id in (a.zone_ids or [])
-    ]
-    rows, next_cursor = cut_page(rows, query.limit, lambda a: id_cursor("agents", a.id))
+    rows, next_cursor = cut_page(
+        list(await session.scalars(stmt)), query.limit, lambda a: id_cursor("agents", a.id)
+    )
     return Page(items=[await _read(session, a) for a in rows], next_cursor=next_cursor)
 
 

@@ -20,6 +20,7 @@ from loumo.audit import service as audit
 from loumo.audit.service import RequestMeta
 from loumo.core.auth import Principal
 from loumo.core.db import flush_or_conflict, utcnow
+from loumo.core.json_sql import list_contains
 from loumo.core.once import rows_changed, update_if
 from loumo.delivery.errors import (
     AgentAtCapacity,
@@ -120,6 +121,7 @@ async def candidates(session: AsyncSession, zone_id: str) -> list[DeliveryAgent]
         .where(
             DeliveryAgent.available.is_(True),
             DeliveryAgent.active < DeliveryAgent.max_deliveries,
+            list_contains(DeliveryAgent.zone_ids, zone_id),
         )
         .order_by(
             DeliveryAgent.active,
@@ -128,7 +130,7 @@ async def candidates(session: AsyncSession, zone_id: str) -> list[DeliveryAgent]
         )
         .execution_options(populate_existing=True)
     )
-    return [agent for agent in rows if serves(agent, zone_id)]
+    return list(rows)
 
 
 async def pick_agent(session: AsyncSession, zone_id: str) -> str | None:
