@@ -253,7 +253,9 @@ async def test_agents_of_a_zone_page_through_all_of_them(
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        params = {"zone_id": world.zone_id, "limit": 1, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"zone_id": world.zone_id, "limit": 1}
+        if cursor:
+            params["cursor"] = cursor
         page = await client.get(f"{API}/agents", params=params, headers=dispatcher)
         assert page.status_code == 200, page.text
         items = page.json()["items"]
