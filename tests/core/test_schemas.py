@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 from loumo.core.db import flush_or_conflict
 from loumo.core.errors import Conflict, InvalidPayload
@@ -85,6 +85,53 @@ def test_nullable_must_name_fields() -> None:
             nullable: ClassVar[frozenset[str]] = frozenset({"colour"})
 
             name: str | None = None
+
+
+Kilos = Annotated[int, Field(ge=0, description="Whole kilograms")]
+
+
+class ThingCreate(Input):
+    name: Name
+    size: int = Field(default=1, ge=1, le=10, description="1 when left out")
+    weight: Kilos = 0
+    note: str | None = None
+    code: str
+
+
+class ThingUpdate(PatchInput):
+    patch_of = ThingCreate
+    fixed = frozenset({"code"})
+    nullable = frozenset({"note"})
+
+    name: Name | None = Field(default=None, description="The new name")
+
+
+def test_a_patch_takes_the_fields_of_its_create_body() -> None:
+    assert list(ThingUpdate.model_fields) == ["name", "size", "weight", "note"]
+    body = ThingUpdate.model_validate({"size": 3, "name": " Nord ", "note": None})
+    assert body.model_dump(exclude_unset=True) == {"size": 3, "name": "Nord", "note": None}
+    with pytest.raises(ValidationError) as caught:
+        ThingUpdate.model_validate({"name": None, "size": 11, "weight": -1, "code": "A"})
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [
+        (("name",), "null_not_allowed"),
+        (("size",), "less_than_equal"),
+        (("weight",), "greater_than_equal"),
+        (("code",), "extra_forbidden"),
+    ]
+    properties = ThingUpdate.model_json_schema()["properties"]
+    assert properties["name"]["description"] == "The new name"  # declared: kept as declared
+    assert "description" not in properties["size"]  # it speaks of creating
+    assert properties["weight"]["description"] == "Whole kilograms"  # part of the type
+    assert {"type": "null"} in properties["note"]["anyOf"]
+    assert "anyOf" not in properties["size"] and "default" not in properties["size"]
+
+
+def test_fixed_must_name_fields_of_the_create_body() -> None:
+    with pytest.raises(TypeError, match="colour"):
+
+        class Wrong(PatchInput):
+            patch_of = ThingCreate
+            fixed = frozenset({"colour"})
 
 
 class Window(Input):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loumo.core.db import Base, TimestampMixin, utcnow
+from loumo.core.db import Base, TimestampMixin, partial_unique_index, utcnow
 from loumo.core.ids import new_id
 
 
@@ -149,13 +149,11 @@ class FidelityEntry(Base):
 
     __tablename__ = "fidelity_entries"
     __table_args__ = (
-        Index(
+        partial_unique_index(
             "uq_fidelity_entries_order_id_reason",
             "order_id",
             "reason",
-            unique=True,
-            postgresql_where=text("order_id IS NOT NULL"),
-            sqlite_where=text("order_id IS NOT NULL"),
+            where="order_id IS NOT NULL",
         ),
     )
 

@@ -132,11 +132,9 @@ class UserRead(Read):
 class UserUpdate(PatchInput):
     """The fields a user may change on their own account; `phone: null` removes the phone."""
 
+    patch_of = UserCreate
+    fixed = frozenset({"email", "password"})
     nullable = frozenset({"phone"})
-
-    name: Name | None = None
-    phone: Phone | None = None
-    language: Language | None = None
 
 
 class UserAdminRead(UserRead):
@@ -170,16 +168,8 @@ class AddressCreate(Input):
 class AddressUpdate(PatchInput):
     """Fields to change; `latitude: null` and `longitude: null` remove the coordinates."""
 
+    patch_of = AddressCreate
     nullable = frozenset({"latitude", "longitude"})
-
-    label: Label | None = None
-    street: Text | None = None
-    locality: Name | None = None
-    description: LongText | None = None
-    zone_id: Id | None = None
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-    is_default: bool | None = None
 
 
 class AddressRead(Read):

@@ -34,16 +34,8 @@ class CategoryCreate(Input):
 class CategoryUpdate(PatchInput):
     """Fields to change; `parent_id: null` moves the category to the root."""
 
+    patch_of = CategoryCreate
     nullable = frozenset({"parent_id", "image_key"})
-
-    name: Name | None = None
-    name_en: Annotated[str, StringConstraints(max_length=120)] | None = None
-    slug: Slug | None = None
-    parent_id: Id | None = None
-    position: int | None = Field(default=None, ge=0, le=1_000_000)
-    is_displayed: bool | None = None
-    is_active: bool | None = None
-    image_key: MediaKey | None = None
 
 
 class CategoryRead(Read):
@@ -86,16 +78,9 @@ class VariantCreate(Input):
 class VariantUpdate(PatchInput):
     """Fields to change; `weight: null` and `image_key: null` clear them."""
 
+    patch_of = VariantCreate
+    fixed = frozenset({"currency"})
     nullable = frozenset({"weight", "image_key"})
-
-    name: Name | None = None
-    sku: Sku | None = None
-    price: int | None = Field(default=None, ge=0, le=MAX_PRICE)
-    weight: float | None = Field(default=None, gt=0, le=1_000_000)
-    unit: Unit | None = None
-    position: int | None = Field(default=None, ge=0, le=1_000_000)
-    is_active: bool | None = None
-    image_key: MediaKey | None = None
 
 
 class AvailabilityRead(BaseModel):
@@ -143,14 +128,9 @@ class ProductCreate(Input):
 
 
 class ProductUpdate(PatchInput):
-    reference: Reference | None = None
-    name_fr: ProductName | None = None
-    name_en: ProductName | None = None
-    description_fr: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    description_en: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    slug: Slug | None = None
-    category_id: Id | None = None
-    is_active: bool | None = None
+    patch_of = ProductCreate
+    fixed = frozenset({"currency", "variants"})
+
     images: list[MediaKey] | None = Field(
         default=None, max_length=MAX_IMAGES, description="Replaces the ordered list of media keys"
     )

@@ -31,11 +31,7 @@ class FaqTopicCreate(Input):
 
 
 class FaqTopicUpdate(PatchInput):
-    slug: Slug | None = None
-    title_fr: Title | None = None
-    title_en: TitleEn | None = None
-    position: Position | None = None
-    is_published: bool | None = None
+    patch_of = FaqTopicCreate
 
 
 class FaqTopicRead(Read):
@@ -62,13 +58,7 @@ class FaqEntryCreate(Input):
 class FaqEntryUpdate(PatchInput):
     """Fields to change; `topic_id` moves the entry to another topic."""
 
-    topic_id: Id | None = None
-    question_fr: Question | None = None
-    question_en: QuestionEn | None = None
-    answer_fr: Answer | None = None
-    answer_en: AnswerEn | None = None
-    position: Position | None = None
-    is_published: bool | None = None
+    patch_of = FaqEntryCreate
 
 
 class FaqEntryRead(Read):

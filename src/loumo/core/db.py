@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from sqlalchemy import (
     ColumnElement,
     DateTime,
+    Index,
     MetaData,
     Select,
     Table,
@@ -87,6 +88,14 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def partial_unique_index(name: str, *columns: str, where: str) -> Index:
+    """A unique index over the rows that match `where`, an SQL condition PostgreSQL and SQLite
+    both read: one copy of the condition for the two dialects."""
+    return Index(
+        name, *columns, unique=True, postgresql_where=text(where), sqlite_where=text(where)
+    )
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:

@@ -6,7 +6,8 @@
 - `Read`: base of every answer schema built from a row (`XRead.model_validate(row)`).
 - `PatchInput`: base of every PATCH body; an explicit `null` for a field that cannot be null is a
   422 with one field error per offending field. Fields that may be cleared with `null` are named
-  in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable.
+  in the class's `nullable`; the OpenAPI schema shows every other field as non-nullable. A PATCH
+  that changes what a create body sets names it in `patch_of` and takes its fields from it.
 - `Id`, `Currency`, `Slug`, `Name`, `Phone`, `UtcDatetime`, `Latitude`, `Longitude`: one
   definition each.
 - `validate_document`: checks a stored object merged with a PATCH against the rules of its
@@ -15,10 +16,11 @@
 
 from __future__ import annotations
 
+import inspect
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, get_type_hints
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +32,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from loumo.core.errors import InvalidPayload, field_errors
@@ -187,13 +190,55 @@ class Problem(BaseModel):
     field: str | None = Field(default=None, description="The field a refused rule is about")
 
 
+def _patch_fields(cls: type[PatchInput], create: type[BaseModel]) -> None:
+    """Give `cls` the fields of `create` but those in `cls.fixed`, in `create`'s order, each
+    optional (default `None`) with its type and constraints; a field `cls` declares itself stays
+    as declared.
+
+    The create field's own description and default are not carried: they speak of creating
+    ("derived from `name` when omitted"). A description that is part of the type (`Position`)
+    comes with the type.
+    """
+    unknown = cls.fixed - set(create.model_fields)
+    if unknown:
+        raise TypeError(f"{cls.__name__}.fixed names no field of `patch_of`: {sorted(unknown)}")
+    declared = inspect.get_annotations(cls)
+    hints = get_type_hints(create, include_extras=True)
+    annotations: dict[str, Any] = {}
+    for name, field in create.model_fields.items():
+        if name in declared:
+            annotations[name] = declared[name]
+        elif name not in cls.fixed:
+            of_type = FieldInfo.from_annotation(hints[name]).metadata
+            constraints = [m for m in field.metadata if m not in of_type]
+            optional = hints[name] | None
+            annotations[name] = Annotated[(optional, *constraints)] if constraints else optional
+            setattr(cls, name, None)
+    cls.__annotations__ = {**annotations, **declared}
+
+
 class PatchInput(Input):
     """Base of every PATCH body: fields left out stay as they are; `null` is refused (422)
-    except for the fields named in `nullable`, where it clears the value."""
+    except for the fields named in `nullable`, where it clears the value.
+
+    `patch_of = XCreate` gives the class every field of `XCreate` but those named in `fixed`
+    (set once, or changed by a route of their own), each optional, with its type and
+    constraints. Read such a body with `model_dump(exclude_unset=True)`: its derived fields are
+    unknown to the type checker (declare a field in the class to read it as an attribute).
+    """
 
     model_config = ConfigDict(json_schema_extra=_non_nullable_schema)
 
     nullable: ClassVar[frozenset[str]] = frozenset()
+    patch_of: ClassVar[type[BaseModel] | None] = None
+    fixed: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Called before pydantic collects the fields, so derived fields are plain fields.
+        create = cls.__dict__.get("patch_of")
+        if create is not None:
+            _patch_fields(cls, create)
+        super().__init_subclass__(**kwargs)
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -48,11 +48,8 @@ class AgentCreate(Input):
 
 
 class AgentUpdate(PatchInput):
-    zone_ids: list[Id] | None = Field(default=None, max_length=50)
-    max_deliveries: int | None = Field(default=None, ge=0, le=100)
-    available: bool | None = None
-    vehicle: Vehicle | None = None
-    notes: Note | None = None
+    patch_of = AgentCreate
+    fixed = frozenset({"user_id"})
 
 
 class AvailabilityUpdate(PatchInput):

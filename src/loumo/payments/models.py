@@ -15,11 +15,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from loumo.core.db import Base, TimestampMixin, utcnow
+from loumo.core.db import Base, TimestampMixin, partial_unique_index, utcnow
 from loumo.core.ids import new_id
 from loumo.payments.states import PaymentStatus, RefundStatus
 
@@ -32,12 +31,10 @@ class Payment(TimestampMixin, Base):
         Index("ix_payments_order_id_created_at", "order_id", "created_at"),
         Index("ix_payments_status_next_check_at", "status", "next_check_at"),
         # At most one attempt under way per order: a second one would risk a second charge.
-        Index(
+        partial_unique_index(
             "uq_payments_order_id_in_flight",
             "order_id",
-            unique=True,
-            sqlite_where=text("status IN ('pending', 'processing')"),
-            postgresql_where=text("status IN ('pending', 'processing')"),
+            where="status IN ('pending', 'processing')",
         ),
     )
 

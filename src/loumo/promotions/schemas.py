@@ -66,19 +66,11 @@ class PromotionUpdate(PatchInput):
     """Fields to change; kind, scope and currency are fixed once created. `null` lifts a limit
     (`min_order_amount`, `starts_at`, `ends_at`, `max_uses`, `max_uses_per_customer`)."""
 
+    patch_of = PromotionCreate
+    fixed = frozenset({"code", "kind", "scope", "currency"})
     nullable = frozenset(
         {"min_order_amount", "starts_at", "ends_at", "max_uses", "max_uses_per_customer"}
     )
-
-    description: str | None = Field(default=None, max_length=300)
-    value: int | None = Field(default=None, gt=0, le=MAX_AMOUNT)
-    min_order_amount: Amount | None = None
-    target_ids: list[Id] | None = Field(default=None, max_length=500)
-    starts_at: UtcDatetime | None = None
-    ends_at: UtcDatetime | None = None
-    max_uses: Uses | None = None
-    max_uses_per_customer: Uses | None = None
-    is_active: bool | None = None
 
 
 class PromotionRead(Read):

@@ -47,16 +47,8 @@ class ShopCreate(Input):
 class ShopUpdate(PatchInput):
     """Fields to change; `phone: null` and `image_key: null` clear them."""
 
+    patch_of = ShopCreate
     nullable = frozenset({"phone", "image_key"})
-
-    name: Name | None = None
-    slug: Slug | None = None
-    address: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    zone_id: Id | None = None
-    phone: Phone | None = None
-    opening_hours: OpeningHours | None = None
-    image_key: MediaKey | None = None
-    is_active: bool | None = None
 
 
 class ShopRead(Read):

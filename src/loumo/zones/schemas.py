@@ -79,15 +79,8 @@ class ZoneCreate(Input):
 class ZoneUpdate(PatchInput):
     """Fields to change; `localities: []` empties the list, `polygon: null` removes the area."""
 
+    patch_of = ZoneCreate
     nullable = frozenset({"polygon"})
-
-    name: Name | None = None
-    description: Description | None = None
-    delivery_fee: int | None = Field(default=None, ge=0, le=10**9)
-    currency: Currency | None = None
-    is_active: bool | None = None
-    localities: Localities | None = None
-    polygon: Polygon | None = None
 
 
 class ZoneRead(Read):
