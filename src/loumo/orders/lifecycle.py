@@ -58,6 +58,23 @@ async def add_event(session: AsyncSession, event: OrderEvent) -> OrderEvent:
     return event
 
 
+async def _move(
+    session: AsyncSession,
+    row: Order | Fulfilment,
+    *where: ColumnElement[bool],
+    event: OrderEvent,
+    **values: Any,
+) -> bool:
+    """The one conditional UPDATE of a move (to `event.to_status`, if `where` holds) and its
+    timeline `event`; False when another request moved `row` first."""
+    if not await update_if(
+        session, row, *where, status=event.to_status, updated_at=utcnow(), **values
+    ):
+        return False
+    await add_event(session, event)
+    return True
+
+
 async def move_order(
     session: AsyncSession,
     order: Order,
@@ -72,23 +89,16 @@ async def move_order(
 ) -> bool:
     """One conditional UPDATE from `frm` to `to` (plus `values`, if `where` also holds); False
     when another request moved the order first. The caller checked the state machine."""
-    if not await update_if(
-        session, order, Order.status == frm, *where, status=to, updated_at=utcnow(), **values
-    ):
-        return False
-    await add_event(
-        session,
-        new_event(
-            order.id,
-            kind="status",
-            actor=actor,
-            actor_id=actor_id,
-            from_status=frm,
-            to_status=to,
-            reason=reason,
-        ),
+    event = new_event(
+        order.id,
+        kind="status",
+        actor=actor,
+        actor_id=actor_id,
+        from_status=frm,
+        to_status=to,
+        reason=reason,
     )
-    return True
+    return await _move(session, order, Order.status == frm, *where, event=event, **values)
 
 
 async def move_fulfilment_row(
@@ -103,24 +113,17 @@ async def move_fulfilment_row(
     """One conditional UPDATE of a fulfilment from its current status to `to`, with its
     timeline entry; False when another request moved it first."""
     frm = fulfilment.status
-    if not await update_if(
-        session, fulfilment, Fulfilment.status == frm, status=to, updated_at=utcnow()
-    ):
-        return False
-    await add_event(
-        session,
-        new_event(
-            fulfilment.order_id,
-            kind="fulfilment",
-            actor=actor,
-            actor_id=actor_id,
-            fulfilment_id=fulfilment.id,
-            from_status=frm,
-            to_status=to,
-            reason=reason,
-        ),
+    event = new_event(
+        fulfilment.order_id,
+        kind="fulfilment",
+        actor=actor,
+        actor_id=actor_id,
+        fulfilment_id=fulfilment.id,
+        from_status=frm,
+        to_status=to,
+        reason=reason,
     )
-    return True
+    return await _move(session, fulfilment, Fulfilment.status == frm, event=event)
 
 
 async def sell_fulfilment(
