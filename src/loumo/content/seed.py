@@ -4,8 +4,6 @@ already set is kept."""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import select
@@ -13,16 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.content.models import FaqEntry, FaqTopic, StoredSetting
 from loumo.content.registry import CONTACT_PHONE
+from loumo.core.data_files import read_data
 
 DEMO_CONTACT_PHONE = "+237 222 22 00 00"
-
-
-def _demo_faq() -> list[dict[str, Any]]:
-    """The demo topics of `demo_faq.json`: each topic's columns, and its `entries` (each
-    entry's columns), in order."""
-    path = resources.files("loumo.content").joinpath("demo_faq.json")
-    topics: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return topics
 
 
 async def seed_content(session: AsyncSession) -> int:
@@ -30,7 +21,9 @@ async def seed_content(session: AsyncSession) -> int:
     when none is set; returns how many topics were created."""
     existing = set(await session.scalars(select(FaqTopic.slug)))
     made = 0
-    for position, demo in enumerate(_demo_faq()):
+    # each topic's columns, and its `entries` (each entry's columns), in order
+    demos: list[dict[str, Any]] = read_data("loumo.content", "demo_faq.json")
+    for position, demo in enumerate(demos):
         entries = demo.pop("entries")
         if demo["slug"] in existing:
             continue

@@ -5,15 +5,14 @@ the `notifications` templates they name."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.core.data_files import read_data
 from loumo.core.settings import get_settings
 from loumo.notifications.email import LANGUAGES, format_money
 from loumo.notifications.recipients import resolve_recipients
@@ -46,9 +45,7 @@ def _notices(steps: dict[str, dict[str, Any]]) -> dict[str, Notice]:
     }
 
 
-_TABLES = tomllib.loads(
-    resources.files("loumo.orders").joinpath("notices.toml").read_text(encoding="utf-8")
-)
+_TABLES = read_data("loumo.orders", "notices.toml")
 CUSTOMER_NOTICES = _notices(_TABLES["customer"])
 """The buyer's notices, by step (an order status or another event)."""
 MANAGER_NOTICES = _notices(_TABLES["manager"])

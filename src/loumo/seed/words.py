@@ -4,8 +4,7 @@ first, then English)."""
 
 from __future__ import annotations
 
-import json
-from importlib import resources
+from loumo.core.data_files import read_data
 
 ZONES = [  # name, description, delivery fee, the localities it covers
     ("Douala Akwa", "Akwa, Bonanjo et Deïdo", 1000, ["Akwa", "Bonanjo", "Deïdo"]),
@@ -53,8 +52,7 @@ SIZES = {
 def _tree() -> list[tuple[str, str, list[Leaf]]]:
     """The category tree, from `catalog_tree.json` (roots with their leaves, each leaf's sizes
     named by a key of `SIZES` and its items as `[fr, en, price]`)."""
-    path = resources.files("loumo.seed").joinpath("catalog_tree.json")
-    roots = json.loads(path.read_text(encoding="utf-8"))
+    roots = read_data("loumo.seed", "catalog_tree.json")
     return [
         (
             root["fr"],
