@@ -15,6 +15,7 @@ from loumo.core.errors import NotFound
 from loumo.core.ids import new_id
 from loumo.core.once import rowcount
 from loumo.core.pagination import Page, after_position, decode_cursor, position_of
+from loumo.core.rows import from_row
 from loumo.media.storage import Storage
 
 
@@ -29,13 +30,11 @@ def _own_favorites(principal: Principal) -> Select[Favorite, Product]:
 
 def _read(favorite: Favorite, product: Product, storage: Storage) -> FavoriteRead:
     first = product.image_keys[0] if product.image_keys else None
-    return FavoriteRead(
+    return from_row(
+        FavoriteRead,
+        product,
         product_id=product.id,
-        slug=product.slug,
-        name_fr=product.name_fr,
-        name_en=product.name_en,
         price=product.min_price,
-        currency=product.currency,
         image=image_model(storage, first),
         favorited_at=favorite.created_at,
     )

@@ -5,7 +5,7 @@ Recomputed after every change to a product or its variants; the bulk seed comput
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,23 +24,20 @@ class VariantFacts:
     is_active: bool
 
 
-def derived_columns(
-    *,
-    reference: str,
-    name_fr: str,
-    name_en: str,
-    description_fr: str,
-    description_en: str,
-    variants: Sequence[VariantFacts],
-) -> dict[str, Any]:
-    """The service-maintained columns of a product (also used by the bulk seed)."""
-    words = [reference, name_fr, name_en, description_fr, description_en]
+TEXT_COLUMNS = ("reference", "name_fr", "name_en", "description_fr", "description_en")
+"""The product columns its search text is made of."""
+
+
+def derived_columns(texts: Mapping[str, Any], variants: Sequence[VariantFacts]) -> dict[str, Any]:
+    """The service-maintained columns of a product from its `texts` (`TEXT_COLUMNS` by name:
+    the product's values, or a row of the bulk seed) and its variants."""
+    words = [texts[column] for column in TEXT_COLUMNS]
     words += [f"{v.sku} {v.name}" for v in variants]
     prices = [v.price for v in variants if v.is_active]
     return {
         "search_text": fold(" ".join(words)),
-        "name_key": fold(name_fr)[:200],
-        "name_en_key": fold(name_en)[:200],
+        "name_key": fold(texts["name_fr"])[:200],
+        "name_en_key": fold(texts["name_en"])[:200],
         "min_price": min(prices) if prices else None,
     }
 
@@ -52,13 +49,7 @@ async def refresh_derived(session: AsyncSession, product: Product) -> None:
             Variant.product_id == product.id
         )
     )
-    values = derived_columns(
-        reference=product.reference,
-        name_fr=product.name_fr,
-        name_en=product.name_en,
-        description_fr=product.description_fr,
-        description_en=product.description_en,
-        variants=[VariantFacts(*row) for row in rows],
-    )
+    texts = {column: getattr(product, column) for column in TEXT_COLUMNS}
+    values = derived_columns(texts, [VariantFacts(*row) for row in rows])
     for key, value in values.items():
         setattr(product, key, value)

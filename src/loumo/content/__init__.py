@@ -8,7 +8,8 @@ What is where:
   settings)`: the stored value, else the environment default, typed; cached per process for
   `CACHE_SECONDS`) and the staff reads and writes of `/settings` (audited).
 - `faq.py`: topics and entries: public reads of published ones, staff writes.
-- `seed.py`: the demo FAQ and contact phone; `models.py`, `schemas.py`, `router.py` (HTTP only).
+- `seed.py`: the demo FAQ (`demo_faq.json`) and contact phone; `models.py`, `schemas.py`,
+  `router.py` (HTTP only).
 
 The package sits low in the layers (with catalog, zones, notifications) so that orders,
 payments and delivery can read settings; it imports only `core`, `audit` and below.

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from loumo.core.rows import from_row
 from loumo.core.schemas import Input
 from loumo.media.models import MediaFile
 from loumo.media.storage import Storage
@@ -54,15 +55,7 @@ class MediaRead(BaseModel):
             for name, entry in media.renditions.items()
         ]
         original = next(r for r in renditions if r.name == "original")
-        return cls(
-            key=media.key,
-            content_type=media.content_type,
-            width=media.width,
-            height=media.height,
-            bytes=media.bytes,
-            url=original.url,
-            renditions=renditions,
-        )
+        return from_row(cls, media, url=original.url, renditions=renditions)
 
 
 class ImageRead(BaseModel):

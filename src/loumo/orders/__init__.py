@@ -11,7 +11,7 @@ What is where:
   (`ORDER_COMPLETE_AFTER` after delivery, or staff), which awards fidelity points.
 - `lifecycle.py`: the moves themselves: conditional UPDATEs with their timeline events, stock
   and the promotion use given back or sold exactly once, the status derived from fulfilments.
-- `notices.py`: who is told about each step, and the FR/EN in-app texts.
+- `notices.py`: who is told about each step; its FR/EN in-app texts are `notices.toml`.
 - `fidelity.py`: the points an order earns when it completes (`FIDELITY_RATE`) and what a
   refund takes back, on the ledger of `accounts.fidelity`.
 - `refunds.py`: the refund arithmetic of DESIGN.md, and applying a refund once.

@@ -58,6 +58,38 @@ async def add_event(session: AsyncSession, event: OrderEvent) -> OrderEvent:
     return event
 
 
+async def _move(
+    session: AsyncSession,
+    row: Order | Fulfilment,
+    frm: str,
+    to: str,
+    *where: ColumnElement[bool],
+    actor: Actor,
+    actor_id: str | None,
+    reason: str,
+    **values: Any,
+) -> bool:
+    """One conditional UPDATE of `row` from `frm` to `to` (plus `values`, if `where` also
+    holds) with its timeline entry; False when another request moved it first."""
+    if not await update_if(
+        session, row, type(row).status == frm, *where, status=to, updated_at=utcnow(), **values
+    ):
+        return False
+    fulfilment = row if isinstance(row, Fulfilment) else None
+    event = new_event(
+        fulfilment.order_id if fulfilment else row.id,
+        kind="fulfilment" if fulfilment else "status",
+        fulfilment_id=fulfilment.id if fulfilment else None,
+        actor=actor,
+        actor_id=actor_id,
+        from_status=frm,
+        to_status=to,
+        reason=reason,
+    )
+    await add_event(session, event)
+    return True
+
+
 async def move_order(
     session: AsyncSession,
     order: Order,
@@ -72,23 +104,9 @@ async def move_order(
 ) -> bool:
     """One conditional UPDATE from `frm` to `to` (plus `values`, if `where` also holds); False
     when another request moved the order first. The caller checked the state machine."""
-    if not await update_if(
-        session, order, Order.status == frm, *where, status=to, updated_at=utcnow(), **values
-    ):
-        return False
-    await add_event(
-        session,
-        new_event(
-            order.id,
-            kind="status",
-            actor=actor,
-            actor_id=actor_id,
-            from_status=frm,
-            to_status=to,
-            reason=reason,
-        ),
+    return await _move(
+        session, order, frm, to, *where, actor=actor, actor_id=actor_id, reason=reason, **values
     )
-    return True
 
 
 async def move_fulfilment_row(
@@ -103,24 +121,7 @@ async def move_fulfilment_row(
     """One conditional UPDATE of a fulfilment from its current status to `to`, with its
     timeline entry; False when another request moved it first."""
     frm = fulfilment.status
-    if not await update_if(
-        session, fulfilment, Fulfilment.status == frm, status=to, updated_at=utcnow()
-    ):
-        return False
-    await add_event(
-        session,
-        new_event(
-            fulfilment.order_id,
-            kind="fulfilment",
-            actor=actor,
-            actor_id=actor_id,
-            fulfilment_id=fulfilment.id,
-            from_status=frm,
-            to_status=to,
-            reason=reason,
-        ),
-    )
-    return True
+    return await _move(session, fulfilment, frm, to, actor=actor, actor_id=actor_id, reason=reason)
 
 
 async def sell_fulfilment(

@@ -1,7 +1,7 @@
 """Who is told about an order, and what: the buyer at each step, the shop's managers when a
 fulfilment of theirs must be accepted, prepared or is cancelled. In-app and by email, in each
-recipient's language (FR/EN): the in-app texts are the tables below, the emails the
-`notifications` templates they name."""
+recipient's language (FR/EN): the in-app texts are the tables of `notices.toml`, the emails
+the `notifications` templates they name."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.core.data_files import read_data
 from loumo.core.settings import get_settings
 from loumo.notifications.email import LANGUAGES, format_money
 from loumo.notifications.recipients import resolve_recipients
@@ -37,109 +38,18 @@ class Notice:
         return self.fr if language == "fr" else self.en
 
 
-# The buyer's notices, by step (an order status or another event).
-CUSTOMER_NOTICES: dict[str, Notice] = {
-    "received": Notice(
-        "order_received",
-        Severity.INFO,
-        fr=("Commande {ref} reçue", "Total : {total}. {next_fr}"),
-        en=("Order {ref} received", "Total: {total}. {next_en}"),
-    ),
-    "paid": Notice(
-        "payment_received",
-        Severity.SUCCESS,
-        fr=("Paiement reçu pour {ref}", "Nous avons reçu {total}. Merci !"),
-        en=("Payment received for {ref}", "We received {total}. Thank you!"),
-    ),
-    OrderStatus.CONFIRMED: Notice(
-        "order_confirmation",
-        Severity.SUCCESS,
-        fr=("Commande {ref} confirmée", "Les boutiques ont accepté votre commande."),
-        en=("Order {ref} confirmed", "The shops accepted your order."),
-    ),
-    OrderStatus.PREPARING: Notice(
-        "order_preparing",
-        Severity.INFO,
-        fr=("Commande {ref} en préparation", "Votre commande est en préparation."),
-        en=("Order {ref} is being prepared", "Your order is being prepared."),
-    ),
-    OrderStatus.READY: Notice(
-        None,
-        Severity.INFO,
-        fr=("Commande {ref} prête", "Votre commande attend son livreur."),
-        en=("Order {ref} is ready", "Your order is waiting for its courier."),
-    ),
-    OrderStatus.OUT_FOR_DELIVERY: Notice(
-        "order_out_for_delivery",
-        Severity.INFO,
-        fr=("Commande {ref} en route", "Votre commande est en cours de livraison."),
-        en=("Order {ref} is on its way", "Your order is out for delivery."),
-    ),
-    OrderStatus.DELIVERED: Notice(
-        "delivered",
-        Severity.SUCCESS,
-        fr=("Commande {ref} livrée", "Votre commande a été livrée. Bon appétit !"),
-        en=("Order {ref} delivered", "Your order was delivered. Enjoy!"),
-    ),
-    OrderStatus.COMPLETED: Notice(
-        None,
-        Severity.SUCCESS,
-        fr=("Commande {ref} terminée", "Merci d'avoir commandé sur Loumo ! {points_fr}"),
-        en=("Order {ref} completed", "Thank you for ordering with Loumo! {points_en}"),
-    ),
-    OrderStatus.CANCELLED: Notice(
-        "order_cancelled",
-        Severity.WARNING,
-        fr=("Commande {ref} annulée", "Votre commande a été annulée. {reason}"),
-        en=("Order {ref} cancelled", "Your order was cancelled. {reason}"),
-    ),
-    OrderStatus.EXPIRED: Notice(
-        "order_expired",
-        Severity.WARNING,
-        fr=("Commande {ref} expirée", "Sans paiement à temps, la commande a expiré."),
-        en=("Order {ref} expired", "It was not paid in time, so the order expired."),
-    ),
-    "refunded": Notice(
-        "refund_issued",
-        Severity.INFO,
-        fr=("Remboursement pour {ref}", "{amount} vous sont remboursés."),
-        en=("Refund for {ref}", "{amount} is refunded to you."),
-    ),
-    "payment_failed": Notice(
-        "payment_failed",
-        Severity.WARNING,
-        fr=("Paiement échoué pour {ref}", "Vous pouvez réessayer avant {expires}."),
-        en=("Payment failed for {ref}", "You can try again before {expires}."),
-    ),
-    "line_short": Notice(
-        None,
-        Severity.WARNING,
-        fr=("Article manquant dans {ref}", "{item_fr} : {quantity} manquant(s). {money_fr}"),
-        en=("Item missing from {ref}", "{item_en}: {quantity} missing. {money_en}"),
-    ),
-}
+def _notices(steps: dict[str, dict[str, Any]]) -> dict[str, Notice]:
+    return {
+        step: Notice(n.get("template"), Severity(n["severity"]), tuple(n["fr"]), tuple(n["en"]))
+        for step, n in steps.items()
+    }
 
-# The shop managers' notices, by what their fulfilment needs.
-MANAGER_NOTICES: dict[str, Notice] = {
-    "prepare": Notice(
-        "fulfilment_to_prepare",
-        Severity.INFO,
-        fr=("À préparer : commande {ref}", "{count} article(s) à préparer chez {shop}."),
-        en=("To prepare: order {ref}", "{count} item(s) to prepare at {shop}."),
-    ),
-    "accept": Notice(
-        "fulfilment_to_prepare",
-        Severity.INFO,
-        fr=("À accepter : commande {ref}", "Commande payable à la livraison chez {shop}."),
-        en=("To accept: order {ref}", "A cash-on-delivery order at {shop}."),
-    ),
-    "cancelled": Notice(
-        "fulfilment_cancelled",
-        Severity.WARNING,
-        fr=("Commande {ref} annulée", "Ne préparez pas ses articles chez {shop}."),
-        en=("Order {ref} cancelled", "Do not prepare its items at {shop}."),
-    ),
-}
+
+_TABLES = read_data("loumo.orders", "notices.toml")
+CUSTOMER_NOTICES = _notices(_TABLES["customer"])
+"""The buyer's notices, by step (an order status or another event)."""
+MANAGER_NOTICES = _notices(_TABLES["manager"])
+"""The shop managers' notices, by what their fulfilment needs."""
 
 
 def order_link(order_id: str) -> str:

@@ -17,6 +17,7 @@ from loumo.accounts.models import User
 from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.core.once import rows_changed
+from loumo.core.rows import from_row
 from loumo.orders import READ
 from loumo.orders.errors import (
     OrderNotFound,
@@ -64,17 +65,9 @@ async def _payable(session: AsyncSession, order_id: str, *, user_id: str | None)
     if row is None:
         raise OrderNotFound(f"No order {order_id}")
     order, email, language = row
-    return PayableOrder(
-        id=order.id,
-        reference=order.reference,
-        user_id=order.user_id,
-        status=order.status,
-        payment_status=order.payment_status,
-        payment_method=order.payment_method,
-        currency=order.currency,
-        total=order.total,
-        refunded=order.refunded,
-        contact_phone=order.contact_phone,
+    return from_row(
+        PayableOrder,
+        order,
         customer_email=email,
         customer_language=language if language in ("fr", "en") else "fr",
     )

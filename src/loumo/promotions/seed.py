@@ -1,11 +1,14 @@
-"""Demo promotions (idempotent: existing codes are left alone)."""
+"""Demo promotions, from `demo_promotions.json` (idempotent: existing codes are left alone)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category
+from loumo.core.data_files import read_data
 from loumo.promotions import service
 from loumo.promotions.models import Promotion
 from loumo.promotions.schemas import PromotionCreate
@@ -16,35 +19,15 @@ async def seed_promotions(session: AsyncSession) -> int:
     category_id = await session.scalar(
         select(Category.id).where(Category.parent_id.is_(None)).order_by(Category.position).limit(1)
     )
+    # one promotion scoped to `categories` targets the first root category (none: left out)
+    demos: list[dict[str, Any]] = read_data("loumo.promotions", "demo_promotions.json")
     wanted = [
-        PromotionCreate(
-            code="BIENVENUE10",
-            description="10 % sur la première commande dès 5 000 XAF",
-            kind="percentage",
-            value=10,
-            min_order_amount=5000,
-            max_uses_per_customer=1,
-        ),
-        PromotionCreate(
-            code="MOINS1000",
-            description="1 000 XAF de moins dès 15 000 XAF",
-            kind="fixed",
-            value=1000,
-            min_order_amount=15000,
-            max_uses=500,
-        ),
-    ]
-    if category_id:
-        wanted.append(
-            PromotionCreate(
-                code="RAYON15",
-                description="15 % sur un rayon",
-                kind="percentage",
-                value=15,
-                scope="categories",
-                target_ids=[category_id],
-            )
+        PromotionCreate.model_validate(
+            demo | {"target_ids": [category_id]} if demo.get("scope") == "categories" else demo
         )
+        for demo in demos
+        if category_id or demo.get("scope") != "categories"
+    ]
     existing = set(await session.scalars(select(Promotion.code)))
     made = 0
     for data in wanted:

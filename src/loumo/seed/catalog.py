@@ -173,14 +173,6 @@ def _products(
                     "updated_at": now,
                 }
             )
-        derived = derived_columns(
-            reference=reference,
-            name_fr=name_fr,
-            name_en=name_en,
-            description_fr=desc_fr,
-            description_en=desc_en,
-            variants=[VariantFacts(v["sku"], v["name"], v["price"], True) for v in variants],
-        )
         product = {
             "id": product_id,
             "reference": reference,
@@ -195,8 +187,9 @@ def _products(
             "created_at": now,
             "updated_at": now,
             "image_keys": [],
-            **derived,
         }
+        facts = [VariantFacts(v["sku"], v["name"], v["price"], True) for v in variants]
+        product |= derived_columns(product, facts)
         stock: list[dict[str, Any]] = []
         for variant in variants:
             shops = structure.shop_ids

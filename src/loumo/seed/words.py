@@ -1,7 +1,10 @@
 """The word lists the demo catalog is generated from: zones, shops, the category tree with its
-items and sizes, name qualifiers and descriptions (French first, then English)."""
+items and sizes (its words in `catalog_tree.json`), name qualifiers and descriptions (French
+first, then English)."""
 
 from __future__ import annotations
+
+from loumo.core.data_files import read_data
 
 ZONES = [  # name, description, delivery fee, the localities it covers
     ("Douala Akwa", "Akwa, Bonanjo et Deïdo", 1000, ["Akwa", "Bonanjo", "Deïdo"]),
@@ -36,219 +39,39 @@ PIECES: list[Size] = [
 ]
 
 Item = tuple[str, str, int]  # French name, English name, base price (XAF)
-# (root fr, root en) -> [(leaf fr, leaf en, sizes, items)]
-TREE: list[tuple[str, str, list[tuple[str, str, list[Size], list[Item]]]]] = [
-    (
-        "Fruits et légumes",
-        "Fruits and vegetables",
-        [
-            (
-                "Fruits",
-                "Fruit",
-                KILOS,
-                [
-                    ("Mangues", "Mangoes", 900),
-                    ("Ananas", "Pineapples", 700),
-                    ("Bananes plantain", "Plantains", 600),
-                    ("Papayes", "Papayas", 800),
-                    ("Avocats", "Avocados", 1000),
-                ],
-            ),
-            (
-                "Légumes",
-                "Vegetables",
-                KILOS,
-                [
-                    ("Tomates", "Tomatoes", 800),
-                    ("Oignons", "Onions", 600),
-                    ("Gombos", "Okra", 900),
-                    ("Piments", "Chilli peppers", 1200),
-                    ("Feuilles de ndolé", "Ndole leaves", 1500),
-                ],
-            ),
-            (
-                "Herbes et épices",
-                "Herbs and spices",
-                GRAMS,
-                [
-                    ("Poivre de Penja", "Penja pepper", 2500),
-                    ("Gingembre", "Ginger", 700),
-                    ("Ail", "Garlic", 600),
-                    ("Njansang", "Njansang seeds", 1800),
-                    ("Curcuma", "Turmeric", 900),
-                ],
-            ),
-        ],
-    ),
-    (
-        "Épicerie",
-        "Grocery",
-        [
-            (
-                "Riz et pâtes",
-                "Rice and pasta",
-                KILOS,
-                [
-                    ("Riz parfumé", "Fragrant rice", 900),
-                    ("Spaghetti", "Spaghetti", 700),
-                    ("Riz brisé", "Broken rice", 600),
-                    ("Macaronis", "Macaroni", 750),
-                    ("Couscous de maïs", "Corn couscous", 800),
-                ],
-            ),
-            (
-                "Huiles et condiments",
-                "Oils and condiments",
-                LITRES,
-                [
-                    ("Huile de palme", "Palm oil", 1500),
-                    ("Huile d'arachide", "Peanut oil", 1800),
-                    ("Vinaigre", "Vinegar", 700),
-                    ("Sauce tomate", "Tomato sauce", 900),
-                    ("Moutarde", "Mustard", 1100),
-                ],
-            ),
-            (
-                "Conserves",
-                "Canned food",
-                GRAMS,
-                [
-                    ("Sardines à l'huile", "Sardines in oil", 600),
-                    ("Concentré de tomate", "Tomato paste", 400),
-                    ("Petits pois", "Green peas", 700),
-                    ("Maquereaux", "Mackerel", 900),
-                    ("Haricots rouges", "Red beans", 650),
-                ],
-            ),
-            (
-                "Farines et céréales",
-                "Flours and cereals",
-                KILOS,
-                [
-                    ("Farine de blé", "Wheat flour", 700),
-                    ("Farine de manioc", "Cassava flour", 800),
-                    ("Flocons d'avoine", "Oat flakes", 1500),
-                    ("Semoule de maïs", "Corn semolina", 700),
-                    ("Tapioca", "Tapioca", 900),
-                ],
-            ),
-        ],
-    ),
-    (
-        "Produits laitiers",
-        "Dairy",
-        [
-            (
-                "Lait",
-                "Milk",
-                SMALL_LIQUID,
-                [
-                    ("Lait entier", "Whole milk", 800),
-                    ("Lait demi-écrémé", "Semi-skimmed milk", 800),
-                    ("Lait concentré sucré", "Sweetened condensed milk", 900),
-                    ("Lait en poudre", "Powdered milk", 2500),
-                    ("Lait de coco", "Coconut milk", 1100),
-                ],
-            ),
-            (
-                "Yaourts",
-                "Yogurts",
-                PIECES,
-                [
-                    ("Yaourt nature", "Plain yogurt", 300),
-                    ("Yaourt à la fraise", "Strawberry yogurt", 350),
-                    ("Yaourt à boire", "Drinking yogurt", 400),
-                    ("Yaourt grec", "Greek yogurt", 500),
-                    ("Fromage blanc", "Fromage frais", 450),
-                ],
-            ),
-            (
-                "Crèmes et beurres",
-                "Cream and butter",
-                GRAMS,
-                [
-                    ("Crème fraîche", "Fresh cream", 1200),
-                    ("Beurre doux", "Unsalted butter", 1500),
-                    ("Beurre demi-sel", "Salted butter", 1500),
-                    ("Crème dessert", "Custard", 900),
-                    ("Crème de karité", "Shea cream", 2000),
-                ],
-            ),
-        ],
-    ),
-    (
-        "Boissons",
-        "Drinks",
-        [
-            (
-                "Eaux",
-                "Water",
-                LITRES,
-                [
-                    ("Eau minérale", "Mineral water", 400),
-                    ("Eau gazeuse", "Sparkling water", 600),
-                    ("Eau de source", "Spring water", 350),
-                    ("Eau aromatisée", "Flavoured water", 700),
-                    ("Eau de coco", "Coconut water", 1200),
-                ],
-            ),
-            (
-                "Jus",
-                "Juice",
-                LITRES,
-                [
-                    ("Jus de bissap", "Hibiscus juice", 800),
-                    ("Jus de gingembre", "Ginger juice", 800),
-                    ("Jus d'orange", "Orange juice", 1200),
-                    ("Jus d'ananas", "Pineapple juice", 1100),
-                    ("Nectar de goyave", "Guava nectar", 1000),
-                ],
-            ),
-            (
-                "Cafés et thés",
-                "Coffee and tea",
-                GRAMS,
-                [
-                    ("Café moulu", "Ground coffee", 2500),
-                    ("Café en grains", "Coffee beans", 2800),
-                    ("Thé vert", "Green tea", 1500),
-                    ("Thé noir", "Black tea", 1300),
-                    ("Cacao en poudre", "Cocoa powder", 2000),
-                ],
-            ),
-        ],
-    ),
-    (
-        "Maison et hygiène",
-        "Home and personal care",
-        [
-            (
-                "Entretien",
-                "Cleaning",
-                LITRES,
-                [
-                    ("Liquide vaisselle", "Washing-up liquid", 900),
-                    ("Eau de javel", "Bleach", 600),
-                    ("Lessive liquide", "Liquid detergent", 2500),
-                    ("Nettoyant sol", "Floor cleaner", 1500),
-                    ("Savon de Marseille", "Marseille soap", 800),
-                ],
-            ),
-            (
-                "Hygiène",
-                "Personal care",
-                PIECES,
-                [
-                    ("Savon au karité", "Shea soap", 500),
-                    ("Dentifrice", "Toothpaste", 900),
-                    ("Shampooing", "Shampoo", 1800),
-                    ("Papier toilette", "Toilet paper", 400),
-                    ("Brosse à dents", "Toothbrush", 600),
-                ],
-            ),
-        ],
-    ),
-]
+Leaf = tuple[str, str, list[Size], list[Item]]  # leaf fr, leaf en, sizes, items
+SIZES = {
+    "kilos": KILOS,
+    "grams": GRAMS,
+    "litres": LITRES,
+    "small_liquid": SMALL_LIQUID,
+    "pieces": PIECES,
+}
+
+
+def _tree() -> list[tuple[str, str, list[Leaf]]]:
+    """The category tree, from `catalog_tree.json` (roots with their leaves, each leaf's sizes
+    named by a key of `SIZES` and its items as `[fr, en, price]`)."""
+    roots = read_data("loumo.seed", "catalog_tree.json")
+    return [
+        (
+            root["fr"],
+            root["en"],
+            [
+                (
+                    leaf["fr"],
+                    leaf["en"],
+                    SIZES[leaf["sizes"]],
+                    [(fr, en, price) for fr, en, price in leaf["items"]],
+                )
+                for leaf in root["leaves"]
+            ],
+        )
+        for root in roots
+    ]
+
+
+TREE = _tree()  # [(root fr, root en, [(leaf fr, leaf en, sizes, items)])]
 QUALIFIERS = [  # French suffix, English pattern, price factor
     ("bio", "Organic {}", 1.4),
     ("du Cameroun", "{} from Cameroon", 1.0),

@@ -14,6 +14,7 @@ from loumo.core.auth import Principal
 from loumo.core.db import utcnow
 from loumo.core.errors import NotFound, PermissionDenied
 from loumo.core.pagination import Page, cut_page, id_after, id_cursor
+from loumo.core.rows import from_row
 from loumo.shops.errors import InsufficientStock
 from loumo.shops.ledger import apply_delta, ensure_row, record, stock_key
 from loumo.shops.models import Shop, Stock, StockMovement
@@ -50,18 +51,13 @@ async def _stock_target(
 
 
 def _stock_read(stock: Stock, variant: Variant) -> StockRead:
-    return StockRead(
-        shop_id=stock.shop_id,
-        variant_id=stock.variant_id,
+    return from_row(
+        StockRead,
+        stock,
         sku=variant.sku,
         variant_name=variant.name,
-        quantity=stock.quantity,
-        reserved=stock.reserved,
         available=stock.quantity - stock.reserved,
-        threshold=stock.threshold,
-        restock_date=stock.restock_date,
         low_stock=stock.is_low,
-        updated_at=stock.updated_at,
     )
 
 
