@@ -25,21 +25,22 @@ from loumo.catalog.schemas import (
     VariantUpdate,
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.crud import CrudRoutes, seeing_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.reads import ReaderDep
-from loumo.core.responses import no_content
+from loumo.core.responses import Responses, described, no_content
 from loumo.media import intake
-from loumo.media.dependencies import StorageDep
+from loumo.media.dependencies import WITH_STORAGE, StorageDep
 from loumo.media.schemas import MediaKey
 
 router = APIRouter(tags=["catalog"])
 
-CategoryWriter = Annotated[Principal, Depends(require(CATEGORIES_WRITE))]
 ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
-IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+SKU_TAKEN = described({409: "SKU already used"})
+IMAGE_RESPONSES: Responses = {
     400: {"description": "Unknown media key"},
     413: {"description": "File or image too large"},
     415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
@@ -90,44 +91,30 @@ async def get_category(
     return cached(read)
 
 
-@router.post(
-    "/categories",
-    status_code=status.HTTP_201_CREATED,
+category_routes = CrudRoutes(
+    router,
+    "/categories/{category_id}",
+    CategoryRead,
+    policy="permission:categories:write",
+    read_with=WITH_STORAGE,
+)
+category_routes.create(
+    categories.create_category,
+    CategoryCreate,
     summary="Create a category (staff)",
-    responses={409: {"description": "A sibling already has this slug"}},
-    **policy("permission:categories:write"),
+    responses=described({409: "A sibling already has this slug"}),
 )
-async def create_category(
-    data: CategoryCreate, session: SessionDep, _: CategoryWriter, storage: StorageDep
-) -> CategoryRead:
-    return await categories.create_category(session, data, storage=storage)
-
-
-@router.patch(
-    "/categories/{category_id}",
+category_routes.update(
+    categories.update_category,
+    CategoryUpdate,
     summary="Change or move a category (staff)",
-    responses={409: {"description": "Slug taken among siblings, or the move makes a cycle"}},
-    **policy("permission:categories:write"),
+    responses=described({409: "Slug taken among siblings, or the move makes a cycle"}),
 )
-async def update_category(
-    category_id: str,
-    data: CategoryUpdate,
-    session: SessionDep,
-    _: CategoryWriter,
-    storage: StorageDep,
-) -> CategoryRead:
-    return await categories.update_category(session, category_id, data, storage=storage)
-
-
-@router.delete(
-    "/categories/{category_id}",
+category_routes.delete(
+    categories.delete_category,
     summary="Delete an empty category (staff)",
-    responses={409: {"description": "It still has subcategories or products"}},
-    **no_content(),
-    **policy("permission:categories:write"),
+    responses=described({409: "It still has subcategories or products"}),
 )
-async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> None:
-    await categories.delete_category(session, category_id)
 
 
 @router.get(
@@ -284,14 +271,13 @@ async def remove_product_image(
     await images.remove_product_image(session, product_id, key)
 
 
-@router.delete(
-    "/products/{product_id}",
-    summary="Deactivate a product (staff); it stays for order history",
-    **no_content(),
-    **policy("permission:products:write"),
+product_routes = CrudRoutes(
+    router, "/products/{product_id}", ProductRead, policy="permission:products:write"
 )
-async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> None:
-    await products.deactivate_product(session, product_id)
+product_routes.delete(
+    products.deactivate_product,
+    summary="Deactivate a product (staff); it stays for order history",
+)
 
 
 @router.get(
@@ -312,48 +298,30 @@ async def list_variants(
     return Page[VariantRead](items=items)
 
 
-@router.post(
-    "/products/{product_id}/variants",
-    status_code=status.HTTP_201_CREATED,
+variant_routes = CrudRoutes(
+    router,
+    "/variants/{variant_id}",
+    VariantRead,
+    policy="permission:products:write",
+    read_with=WITH_STORAGE,
+)
+variant_routes.create(
+    variants.create_variant,
+    VariantCreate,
+    path="/products/{product_id}/variants",
     summary="Add a variant to a product (staff)",
-    responses={409: {"description": "SKU already used"}},
-    **policy("permission:products:write"),
+    responses=SKU_TAKEN,
 )
-async def create_variant(
-    product_id: str, data: VariantCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
-) -> VariantRead:
-    return await variants.create_variant(session, product_id, data, storage=storage)
-
-
-@router.get("/variants/{variant_id}", summary="One variant, with availability", **policy("public"))
-async def get_variant(
-    variant_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
-) -> VariantRead:
-    return await variants.get_variant(
-        session,
-        variant_id,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
-    )
-
-
-@router.patch(
-    "/variants/{variant_id}",
-    summary="Change a variant (staff)",
-    responses={409: {"description": "SKU already used"}},
-    **policy("permission:products:write"),
+variant_routes.get(
+    variants.get_variant,
+    summary="One variant, with availability",
+    policy="public",
+    keywords={"include_inactive": seeing_inactive(PRODUCTS_WRITE)},
 )
-async def update_variant(
-    variant_id: str, data: VariantUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
-) -> VariantRead:
-    return await variants.update_variant(session, variant_id, data, storage=storage)
-
-
-@router.delete(
-    "/variants/{variant_id}",
+variant_routes.update(
+    variants.update_variant, VariantUpdate, summary="Change a variant (staff)", responses=SKU_TAKEN
+)
+variant_routes.delete(
+    variants.deactivate_variant,
     summary="Deactivate a variant (staff); it stays for stock and order history",
-    **no_content(),
-    **policy("permission:products:write"),
 )
-async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> None:
-    await variants.deactivate_variant(session, variant_id)

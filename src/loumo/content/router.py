@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from loumo.audit.deps import RequestMetaDep
 from loumo.content import CONTENT_READ, CONTENT_WRITE, SETTINGS_READ, SETTINGS_WRITE, faq
@@ -20,15 +20,15 @@ from loumo.content.schemas import (
     SettingWrite,
 )
 from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.crud import CrudRoutes, seeing_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
-from loumo.core.responses import no_content
+from loumo.core.responses import described, no_content
 from loumo.core.schemas import Id
 from loumo.core.settings import Settings
 
-ContentWriter = Annotated[Principal, Depends(require(CONTENT_WRITE))]
 SettingsWriter = Annotated[Principal, Depends(require(SETTINGS_WRITE))]
 TopicId = Annotated[Id, Path(description="A FAQ topic id")]
 EntryId = Annotated[Id, Path(description="A FAQ entry id")]
@@ -41,9 +41,18 @@ TopicFilter = Annotated[
 SectionFilter = Annotated[
     str | None, Query(max_length=64, description="Only the settings of this section")
 ]
-SLUG_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The slug is taken"}}
+SLUG_TAKEN = described({409: "The slug is taken"})
+UNKNOWN_TOPIC = described({400: "unknown_topic"})
+
+SeesUnpublished = seeing_inactive(CONTENT_READ, CONTENT_WRITE)
 
 faq_router = APIRouter(prefix="/faq", tags=["faq"])
+topics = CrudRoutes(
+    faq_router, "/topics/{topic_id}", FaqTopicRead, id=TopicId, policy="permission:content:write"
+)
+entries = CrudRoutes(
+    faq_router, "/{entry_id}", FaqEntryRead, id=EntryId, policy="permission:content:write"
+)
 settings_router = APIRouter(prefix="/settings", tags=["settings"])
 
 
@@ -74,45 +83,32 @@ async def list_topics(
     return cached(await faq.list_topics(session, include_unpublished=_sees_unpublished(principal)))
 
 
-@faq_router.post(
-    "/topics",
-    status_code=status.HTTP_201_CREATED,
+topics.create(
+    faq.create_topic,
+    FaqTopicCreate,
     summary="Create a FAQ topic (staff)",
     responses=SLUG_TAKEN,
-    **policy("permission:content:write"),
 )
-async def create_topic(data: FaqTopicCreate, session: SessionDep, _: ContentWriter) -> FaqTopicRead:
-    return await faq.create_topic(session, data)
 
 
-@faq_router.get("/topics/{topic_id}", summary="One FAQ topic", **policy("public"))
-async def get_topic(
-    topic_id: TopicId, session: SessionDep, principal: OptionalPrincipal
-) -> FaqTopicRead:
-    return await faq.get_topic(session, topic_id, include_unpublished=_sees_unpublished(principal))
+topics.get(
+    faq.get_topic,
+    summary="One FAQ topic",
+    policy="public",
+    keywords={"include_unpublished": SeesUnpublished},
+)
 
-
-@faq_router.patch(
-    "/topics/{topic_id}",
+topics.update(
+    faq.update_topic,
+    FaqTopicUpdate,
     summary="Change, publish or reorder a FAQ topic (staff)",
     responses=SLUG_TAKEN,
-    **policy("permission:content:write"),
 )
-async def update_topic(
-    topic_id: TopicId, data: FaqTopicUpdate, session: SessionDep, _: ContentWriter
-) -> FaqTopicRead:
-    return await faq.update_topic(session, topic_id, data)
-
-
-@faq_router.delete(
-    "/topics/{topic_id}",
+topics.delete(
+    faq.delete_topic,
     summary="Delete an empty FAQ topic (staff)",
-    responses={409: {"description": "topic_not_empty: delete or move its entries first"}},
-    **no_content(),
-    **policy("permission:content:write"),
+    responses=described({409: "topic_not_empty: delete or move its entries first"}),
 )
-async def delete_topic(topic_id: TopicId, session: SessionDep, _: ContentWriter) -> None:
-    await faq.delete_topic(session, topic_id)
 
 
 @faq_router.get(
@@ -135,44 +131,28 @@ async def list_entries(
     )
 
 
-@faq_router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
+entries.create(
+    faq.create_entry,
+    FaqEntryCreate,
     summary="Create a FAQ entry in a topic (staff)",
-    responses={400: {"description": "unknown_topic"}},
-    **policy("permission:content:write"),
+    responses=UNKNOWN_TOPIC,
 )
-async def create_entry(data: FaqEntryCreate, session: SessionDep, _: ContentWriter) -> FaqEntryRead:
-    return await faq.create_entry(session, data)
 
 
-@faq_router.get("/{entry_id}", summary="One FAQ entry", **policy("public"))
-async def get_entry(
-    entry_id: EntryId, session: SessionDep, principal: OptionalPrincipal
-) -> FaqEntryRead:
-    return await faq.get_entry(session, entry_id, include_unpublished=_sees_unpublished(principal))
+entries.get(
+    faq.get_entry,
+    summary="One FAQ entry",
+    policy="public",
+    keywords={"include_unpublished": SeesUnpublished},
+)
 
-
-@faq_router.patch(
-    "/{entry_id}",
+entries.update(
+    faq.update_entry,
+    FaqEntryUpdate,
     summary="Change, publish, reorder or move a FAQ entry (staff)",
-    responses={400: {"description": "unknown_topic"}},
-    **policy("permission:content:write"),
+    responses=UNKNOWN_TOPIC,
 )
-async def update_entry(
-    entry_id: EntryId, data: FaqEntryUpdate, session: SessionDep, _: ContentWriter
-) -> FaqEntryRead:
-    return await faq.update_entry(session, entry_id, data)
-
-
-@faq_router.delete(
-    "/{entry_id}",
-    summary="Delete a FAQ entry (staff)",
-    **no_content(),
-    **policy("permission:content:write"),
-)
-async def delete_entry(entry_id: EntryId, session: SessionDep, _: ContentWriter) -> None:
-    await faq.delete_entry(session, entry_id)
+entries.delete(faq.delete_entry, summary="Delete a FAQ entry (staff)")
 
 
 @settings_router.get(
