@@ -31,7 +31,7 @@ from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.reads import ReaderDep
-from loumo.core.responses import Responses, described, no_content
+from loumo.core.responses import described, no_content
 from loumo.media import intake
 from loumo.media.dependencies import WITH_STORAGE, StorageDep
 from loumo.media.schemas import MediaKey
@@ -39,12 +39,12 @@ from loumo.media.schemas import MediaKey
 router = APIRouter(tags=["catalog"])
 
 ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
+SeesInactiveProducts = Annotated[bool, Depends(seeing_inactive(PRODUCTS_WRITE))]
 SKU_TAKEN = described({409: "SKU already used"})
-IMAGE_RESPONSES: Responses = {
-    400: {"description": "Unknown media key"},
-    413: {"description": "File or image too large"},
-    415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
-    429: {"description": "Too many uploads by this user in the last minute"},
+# What the routes that change a product and answer it declare (besides path and texts).
+PRODUCT_WRITE: dict[str, Any] = {
+    "response_model": ProductRead,
+    **policy("permission:products:write"),
 }
 
 
@@ -176,13 +176,11 @@ async def get_product(
 @router.post(
     "/products",
     status_code=status.HTTP_201_CREATED,
-    response_model=ProductRead,
     summary="Create a product, optionally with its variants (staff)",
-    responses={
-        400: {"description": "Unknown category or currency mismatch"},
-        409: {"description": "Reference, slug or SKU already used"},
-    },
-    **policy("permission:products:write"),
+    responses=described(
+        {400: "Unknown category or currency mismatch", 409: "Reference, slug or SKU already used"}
+    ),
+    **PRODUCT_WRITE,
 )
 async def create_product(
     data: ProductCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
@@ -193,13 +191,11 @@ async def create_product(
 
 @router.patch(
     "/products/{product_id}",
-    response_model=ProductRead,
     summary="Change a product (staff)",
-    responses={
-        400: {"description": "Unknown category or media key"},
-        409: {"description": "Reference or slug already used"},
-    },
-    **policy("permission:products:write"),
+    responses=described(
+        {400: "Unknown category or media key", 409: "Reference or slug already used"}
+    ),
+    **PRODUCT_WRITE,
 )
 async def update_product(
     product_id: str, data: ProductUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
@@ -217,7 +213,10 @@ async def update_product(
         'upload limit) or JSON `{"key": "<media key>"}` of an image uploaded before. The image '
         "goes last; `PUT /products/{id}/images` reorders."
     ),
-    responses={**IMAGE_RESPONSES, 409: {"description": "Already there, or 20 images already"}},
+    responses={
+        **intake.UPLOAD_RESPONSES,
+        **described({409: "Already there, or 20 images already"}),
+    },
     openapi_extra={
         **intake.upload_body(),
         **policy("permission:products:write")["openapi_extra"],
@@ -239,10 +238,9 @@ async def add_product_image(
 
 @router.put(
     "/products/{product_id}/images",
-    response_model=ProductRead,
     summary="Set a product's images in order (staff): reorder, add or drop keys",
-    responses={400: {"description": "Unknown or repeated media key"}},
-    **policy("permission:products:write"),
+    responses=described({400: "Unknown or repeated media key"}),
+    **PRODUCT_WRITE,
 )
 async def set_product_images(
     product_id: str,
@@ -258,7 +256,7 @@ async def set_product_images(
 @router.delete(
     "/products/{product_id}/images/{key}",
     summary="Remove an image from a product (staff)",
-    responses={404: {"description": "Unknown product, or the product has no such image"}},
+    responses=described({404: "Unknown product, or the product has no such image"}),
     **no_content(),
     **policy("permission:products:write"),
 )
@@ -275,8 +273,7 @@ product_routes = CrudRoutes(
     router, "/products/{product_id}", ProductRead, policy="permission:products:write"
 )
 product_routes.delete(
-    products.deactivate_product,
-    summary="Deactivate a product (staff); it stays for order history",
+    products.deactivate_product, summary="Deactivate a product (staff); it stays for order history"
 )
 
 
@@ -287,13 +284,13 @@ product_routes.delete(
     **policy("public"),
 )
 async def list_variants(
-    product_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
+    product_id: str,
+    session: SessionDep,
+    include_inactive: SeesInactiveProducts,
+    storage: StorageDep,
 ) -> Page[VariantRead]:
     items = await variants.list_variants(
-        session,
-        product_id,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
+        session, product_id, include_inactive=include_inactive, storage=storage
     )
     return Page[VariantRead](items=items)
 
@@ -316,7 +313,7 @@ variant_routes.get(
     variants.get_variant,
     summary="One variant, with availability",
     policy="public",
-    keywords={"include_inactive": seeing_inactive(PRODUCTS_WRITE)},
+    keywords={"include_inactive": SeesInactiveProducts},
 )
 variant_routes.update(
     variants.update_variant, VariantUpdate, summary="Change a variant (staff)", responses=SKU_TAKEN

@@ -44,7 +44,9 @@ SectionFilter = Annotated[
 SLUG_TAKEN = described({409: "The slug is taken"})
 UNKNOWN_TOPIC = described({400: "unknown_topic"})
 
-SeesUnpublished = seeing_inactive(CONTENT_READ, CONTENT_WRITE)
+# Content staff see unpublished topics and entries.
+SeesUnpublished = Annotated[bool, Depends(seeing_inactive(CONTENT_READ, CONTENT_WRITE))]
+UNPUBLISHED = {"include_unpublished": SeesUnpublished}
 
 faq_router = APIRouter(prefix="/faq", tags=["faq"])
 topics = CrudRoutes(
@@ -54,10 +56,6 @@ entries = CrudRoutes(
     faq_router, "/{entry_id}", FaqEntryRead, id=EntryId, policy="permission:content:write"
 )
 settings_router = APIRouter(prefix="/settings", tags=["settings"])
-
-
-def _sees_unpublished(principal: Principal | None) -> bool:
-    return sees_inactive(principal, CONTENT_READ) or sees_inactive(principal, CONTENT_WRITE)
 
 
 def _sees_private(principal: Principal | None) -> bool:
@@ -78,26 +76,15 @@ def _settings(request: Request) -> Settings:
     **policy("public"),
 )
 async def list_topics(
-    session: SessionDep, principal: OptionalPrincipal, cached: CachedRead
+    session: SessionDep, include_unpublished: SeesUnpublished, cached: CachedRead
 ) -> Response:
-    return cached(await faq.list_topics(session, include_unpublished=_sees_unpublished(principal)))
+    return cached(await faq.list_topics(session, include_unpublished=include_unpublished))
 
 
 topics.create(
-    faq.create_topic,
-    FaqTopicCreate,
-    summary="Create a FAQ topic (staff)",
-    responses=SLUG_TAKEN,
+    faq.create_topic, FaqTopicCreate, summary="Create a FAQ topic (staff)", responses=SLUG_TAKEN
 )
-
-
-topics.get(
-    faq.get_topic,
-    summary="One FAQ topic",
-    policy="public",
-    keywords={"include_unpublished": SeesUnpublished},
-)
-
+topics.get(faq.get_topic, summary="One FAQ topic", policy="public", keywords=UNPUBLISHED)
 topics.update(
     faq.update_topic,
     FaqTopicUpdate,
@@ -120,14 +107,12 @@ topics.delete(
 )
 async def list_entries(
     session: SessionDep,
-    principal: OptionalPrincipal,
+    include_unpublished: SeesUnpublished,
     cached: CachedRead,
     topic: TopicFilter = None,
 ) -> Response:
     return cached(
-        await faq.list_entries(
-            session, include_unpublished=_sees_unpublished(principal), topic=topic
-        )
+        await faq.list_entries(session, include_unpublished=include_unpublished, topic=topic)
     )
 
 
@@ -137,15 +122,7 @@ entries.create(
     summary="Create a FAQ entry in a topic (staff)",
     responses=UNKNOWN_TOPIC,
 )
-
-
-entries.get(
-    faq.get_entry,
-    summary="One FAQ entry",
-    policy="public",
-    keywords={"include_unpublished": SeesUnpublished},
-)
-
+entries.get(faq.get_entry, summary="One FAQ entry", policy="public", keywords=UNPUBLISHED)
 entries.update(
     faq.update_entry,
     FaqEntryUpdate,

@@ -57,14 +57,14 @@ def _caller(kind: str) -> Any:
     return Annotated[Principal, Depends(require(prefixed[1]))]
 
 
-def seeing_inactive(*permissions: str) -> Any:
-    """A dependency answering whether the caller sees inactive rows (`sees_inactive`: holds one
-    of `permissions`), for a public read: `keywords={"include_inactive": seeing_inactive(...)}`."""
+def seeing_inactive(*permissions: str) -> Callable[..., Awaitable[bool]]:
+    """A dependency answering whether the caller of a public read sees inactive rows: holds one
+    of `permissions` (`sees_inactive`). `Annotated[bool, Depends(seeing_inactive(...))]`."""
 
     async def sees(principal: OptionalPrincipal) -> bool:
         return any(sees_inactive(principal, permission) for permission in permissions)
 
-    return Annotated[bool, Depends(sees)]
+    return sees
 
 
 class CrudRoutes:

@@ -132,12 +132,13 @@ shop_routes.update(
         IMAGE_POLICY + ' Send a multipart upload (`file`) or JSON `{"key": "<media key>"}`.'
     ),
     responses={
-        400: {"description": "Unknown media key"},
-        403: {"description": "The caller neither manages this shop nor holds `shops:write`"},
-        404: {"description": "Unknown shop"},
-        413: {"description": "File or image too large"},
-        415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
-        429: {"description": "Too many uploads by this user in the last minute"},
+        **intake.UPLOAD_RESPONSES,
+        **described(
+            {
+                403: "The caller neither manages this shop nor holds `shops:write`",
+                404: "Unknown shop",
+            }
+        ),
     },
     dependencies=[Depends(manager_or(SHOPS_WRITE))],
     openapi_extra={**intake.upload_body(), **policy("manager_or:shops:write")["openapi_extra"]},
@@ -159,7 +160,7 @@ async def set_shop_image(
     "/{shop_id}/image",
     summary="Remove the shop's image",
     description=IMAGE_POLICY,
-    responses={403: {"description": "Not a manager of this shop"}, 404: {"description": "No shop"}},
+    responses=described({403: "Not a manager of this shop", 404: "No shop"}),
     dependencies=[Depends(manager_or(SHOPS_WRITE))],
     **policy("manager_or:shops:write"),
 )
@@ -170,8 +171,7 @@ async def remove_shop_image(
 
 
 shop_routes.delete(
-    shops.deactivate_shop,
-    summary="Deactivate a shop (staff); it stays for stock and order history",
+    shops.deactivate_shop, summary="Deactivate a shop (staff); it stays for stock and order history"
 )
 
 

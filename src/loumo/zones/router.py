@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 
-from loumo.core.auth import OptionalPrincipal, sees_inactive
 from loumo.core.crud import CrudRoutes, seeing_inactive
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
@@ -21,6 +20,8 @@ router = APIRouter(prefix="/zones", tags=["zones"])
 ZONES_WRITE = "zones:write"
 ZoneId = Annotated[Id, Path(description="A zone id")]
 TAKEN = described({409: "The name is taken"})
+SeesInactive = Annotated[bool, Depends(seeing_inactive(ZONES_WRITE))]  # staff see all
+INACTIVE = {"include_inactive": SeesInactive}
 zones = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission:zones:write")
 
 
@@ -32,19 +33,12 @@ zones = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission
     **policy("public"),
 )
 async def list_zones(
-    session: SessionDep, principal: OptionalPrincipal, cached: CachedRead
+    session: SessionDep, include_inactive: SeesInactive, cached: CachedRead
 ) -> Response:
-    return cached(
-        await service.list_zones(session, include_inactive=sees_inactive(principal, ZONES_WRITE))
-    )
+    return cached(await service.list_zones(session, include_inactive=include_inactive))
 
 
-zones.get(
-    service.get_zone,
-    summary="One delivery zone",
-    policy="public",
-    keywords={"include_inactive": seeing_inactive(ZONES_WRITE)},
-)
+zones.get(service.get_zone, summary="One delivery zone", policy="public", keywords=INACTIVE)
 zones.create(service.create_zone, ZoneCreate, summary="Create a zone (staff)", responses=TAKEN)
 zones.update(service.update_zone, ZoneUpdate, summary="Change a zone (staff)", responses=TAKEN)
 zones.delete(
