@@ -8,8 +8,8 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Path, status
 from fastapi.routing import APIRoute
 
-from loumo.core.auth import Principal, require
-from loumo.core.crud import CrudRoutes, seeing_inactive
+from loumo.core.auth import Principal, holds_any, require
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.policy import policy
 from loumo.core.responses import described, no_content
@@ -18,7 +18,7 @@ from tests.test_route_policies import policy_problems
 
 ThingId = Annotated[Id, Path(description="A thing id")]
 Writer = Annotated[Principal, Depends(require("things:write"))]
-SeesInactive = Annotated[bool, Depends(seeing_inactive("things:write"))]
+SeesInactive = Annotated[bool, Depends(holds_any("things:write"))]
 TAKEN = described({409: "The name is taken"})
 
 

@@ -214,19 +214,19 @@ async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Pa
     return Page[AddressRead](items=await addresses.list_addresses(session, principal))
 
 
-my_addresses = CrudRoutes(me, "/addresses/{address_id}", AddressRead, id=ObjectId, policy="owner")
-my_addresses.create(
+address_routes = CrudRoutes(me, "/addresses/{address_id}", AddressRead, id=ObjectId, policy="owner")
+address_routes.create(
     addresses.create_address,
     AddressCreate,
     summary="Add a delivery address in a zone; the first becomes the default",
 )
-my_addresses.get(addresses.get_address, summary="One of the caller's addresses")
-my_addresses.update(
+address_routes.get(addresses.get_address, summary="One of the caller's addresses")
+address_routes.update(
     addresses.update_address,
     AddressUpdate,
     summary="Change one of the caller's addresses (`is_default: true` makes it the default)",
 )
-my_addresses.delete(addresses.delete_address, summary="Delete one of the caller's addresses")
+address_routes.delete(addresses.delete_address, summary="Delete one of the caller's addresses")
 
 
 @me.get(

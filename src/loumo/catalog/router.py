@@ -24,8 +24,8 @@ from loumo.catalog.schemas import (
     VariantRead,
     VariantUpdate,
 )
-from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
-from loumo.core.crud import CrudRoutes, seeing_inactive
+from loumo.core.auth import OptionalPrincipal, Principal, holds_any, require, sees_inactive
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
@@ -39,7 +39,7 @@ from loumo.media.schemas import MediaKey
 router = APIRouter(tags=["catalog"])
 
 ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
-SeesInactiveProducts = Annotated[bool, Depends(seeing_inactive(PRODUCTS_WRITE))]
+SeesInactiveProducts = Annotated[bool, Depends(holds_any(PRODUCTS_WRITE))]
 SKU_TAKEN = described({409: "SKU already used"})
 # What the routes that change a product and answer it declare (besides path and texts).
 PRODUCT_WRITE: dict[str, Any] = {

@@ -19,15 +19,15 @@ from loumo.content.schemas import (
     SettingRead,
     SettingWrite,
 )
-from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
-from loumo.core.crud import CrudRoutes, seeing_inactive
+from loumo.core.auth import Principal, holds_any, require
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.responses import described, no_content
 from loumo.core.schemas import Id
-from loumo.core.settings import Settings
+from loumo.core.settings import app_settings
 
 SettingsWriter = Annotated[Principal, Depends(require(SETTINGS_WRITE))]
 TopicId = Annotated[Id, Path(description="A FAQ topic id")]
@@ -45,26 +45,19 @@ SLUG_TAKEN = described({409: "The slug is taken"})
 UNKNOWN_TOPIC = described({400: "unknown_topic"})
 
 # Content staff see unpublished topics and entries.
-SeesUnpublished = Annotated[bool, Depends(seeing_inactive(CONTENT_READ, CONTENT_WRITE))]
+SeesUnpublished = Annotated[bool, Depends(holds_any(CONTENT_READ, CONTENT_WRITE))]
 UNPUBLISHED = {"include_unpublished": SeesUnpublished}
+# Settings staff see private settings.
+SeesPrivate = Annotated[bool, Depends(holds_any(SETTINGS_READ, SETTINGS_WRITE))]
 
 faq_router = APIRouter(prefix="/faq", tags=["faq"])
-topics = CrudRoutes(
+topic_routes = CrudRoutes(
     faq_router, "/topics/{topic_id}", FaqTopicRead, id=TopicId, policy="permission:content:write"
 )
-entries = CrudRoutes(
+entry_routes = CrudRoutes(
     faq_router, "/{entry_id}", FaqEntryRead, id=EntryId, policy="permission:content:write"
 )
 settings_router = APIRouter(prefix="/settings", tags=["settings"])
-
-
-def _sees_private(principal: Principal | None) -> bool:
-    return sees_inactive(principal, SETTINGS_READ) or sees_inactive(principal, SETTINGS_WRITE)
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 # Topic routes come first: `/faq/topics` must not be taken for the entry id "topics".
@@ -81,17 +74,17 @@ async def list_topics(
     return cached(await faq.list_topics(session, include_unpublished=include_unpublished))
 
 
-topics.create(
+topic_routes.create(
     faq.create_topic, FaqTopicCreate, summary="Create a FAQ topic (staff)", responses=SLUG_TAKEN
 )
-topics.get(faq.get_topic, summary="One FAQ topic", policy="public", keywords=UNPUBLISHED)
-topics.update(
+topic_routes.get(faq.get_topic, summary="One FAQ topic", policy="public", keywords=UNPUBLISHED)
+topic_routes.update(
     faq.update_topic,
     FaqTopicUpdate,
     summary="Change, publish or reorder a FAQ topic (staff)",
     responses=SLUG_TAKEN,
 )
-topics.delete(
+topic_routes.delete(
     faq.delete_topic,
     summary="Delete an empty FAQ topic (staff)",
     responses=described({409: "topic_not_empty: delete or move its entries first"}),
@@ -116,20 +109,20 @@ async def list_entries(
     )
 
 
-entries.create(
+entry_routes.create(
     faq.create_entry,
     FaqEntryCreate,
     summary="Create a FAQ entry in a topic (staff)",
     responses=UNKNOWN_TOPIC,
 )
-entries.get(faq.get_entry, summary="One FAQ entry", policy="public", keywords=UNPUBLISHED)
-entries.update(
+entry_routes.get(faq.get_entry, summary="One FAQ entry", policy="public", keywords=UNPUBLISHED)
+entry_routes.update(
     faq.update_entry,
     FaqEntryUpdate,
     summary="Change, publish, reorder or move a FAQ entry (staff)",
     responses=UNKNOWN_TOPIC,
 )
-entries.delete(faq.delete_entry, summary="Delete a FAQ entry (staff)")
+entry_routes.delete(faq.delete_entry, summary="Delete a FAQ entry (staff)")
 
 
 @settings_router.get(
@@ -143,16 +136,13 @@ entries.delete(faq.delete_entry, summary="Delete a FAQ entry (staff)")
 async def list_settings(
     request: Request,
     session: SessionDep,
-    principal: OptionalPrincipal,
+    include_private: SeesPrivate,
     cached: CachedRead,
     section: SectionFilter = None,
 ) -> Response:
     return cached(
         await business.list_settings(
-            session,
-            _settings(request),
-            include_private=_sees_private(principal),
-            section=section,
+            session, app_settings(request), include_private=include_private, section=section
         )
     )
 
@@ -163,13 +153,10 @@ async def list_settings(
     **policy("public"),
 )
 async def get_setting(
-    key: SettingKey, request: Request, session: SessionDep, principal: OptionalPrincipal
+    key: SettingKey, request: Request, session: SessionDep, include_private: SeesPrivate
 ) -> SettingRead:
     return await business.get_setting(
-        session,
-        _settings(request),
-        key,
-        include_private=_sees_private(principal),
+        session, app_settings(request), key, include_private=include_private
     )
 
 
@@ -189,7 +176,7 @@ async def set_setting(
     meta: RequestMetaDep,
 ) -> SettingRead:
     return await business.set_setting(
-        session, _settings(request), principal, key, data.value, meta=meta
+        session, app_settings(request), principal, key, data.value, meta=meta
     )
 
 
@@ -206,7 +193,7 @@ async def reset_setting(
     principal: SettingsWriter,
     meta: RequestMetaDep,
 ) -> None:
-    await business.reset_setting(session, _settings(request), principal, key, meta=meta)
+    await business.reset_setting(session, app_settings(request), principal, key, meta=meta)
 
 
 router = APIRouter()

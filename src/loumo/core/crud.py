@@ -1,19 +1,21 @@
-"""The usual routes of a resource, declared in one line each: `CrudRoutes`.
+"""The usual routes of a resource, declared in a line or two each: `CrudRoutes`.
 
 Most domains let the holders of one permission create, change and delete their rows (zones,
 promotions, FAQ topics, categories, shops...), and each of those routes only hands its path
-ids and body to one service function and answers what it returns:
+ids and body to one service function and answers what it returns. On a router with the
+prefix `/zones`,
 
-    zones = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission:zones:write")
-    zones.create(service.create_zone, ZoneCreate, summary="Create a zone (staff)")
-    zones.update(service.update_zone, ZoneUpdate, summary="Change a zone (staff)")
-    zones.delete(service.delete_zone, summary="Delete a zone (staff)")
+    zone_routes = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy=ZONES_POLICY)
+    zone_routes.create(service.create_zone, ZoneCreate, summary="Create a zone (staff)")
+    zone_routes.update(service.update_zone, ZoneUpdate, summary="Change a zone (staff)")
+    zone_routes.delete(service.delete_zone, summary="Delete a zone (staff)")
 
 declares `POST /zones`, `PATCH /zones/{zone_id}` and `DELETE /zones/{zone_id}` exactly as
 writing `create_zone`, `update_zone` and `delete_zone` out would: the same operation ids, the
-same `x-policy` with the dependency that enforces it, the same OpenAPI document. A route that
-takes anything more than its path ids, body, caller and `keywords` (a query, the request, a
-header) is written out as usual, next to these.
+same `x-policy` (`ZONES_POLICY = "permission:zones:write"`) with the dependency that enforces
+it, the same OpenAPI document (`tests/core/test_crud.py` checks it). A route that takes
+anything more than its path ids, body, caller and `keywords` (a query, the request, a header)
+is written out as usual, next to these; so is every route of another shape.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Annotated, Any, Required, TypedDict, Unpack
 
 from fastapi import APIRouter, Depends, status
 
-from loumo.core.auth import CurrentPrincipal, OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
 from loumo.core.policy import permission_of, policy
 from loumo.core.responses import Responses, no_content
@@ -36,7 +38,7 @@ _PATH_IDS = re.compile(r"\{(\w+)\}")
 
 
 class RouteOptions(TypedDict, total=False):
-    """What a `CrudRoutes` route declares besides its path and service call."""
+    """What a `CrudRoutes` route declares besides its service call (and body)."""
 
     summary: Required[str]
     description: str
@@ -55,16 +57,6 @@ def _caller(kind: str) -> Any:
     if prefixed is None or prefixed[0] != "permission:":
         raise ValueError(f"CrudRoutes does not declare {kind!r} routes; write them out")
     return Annotated[Principal, Depends(require(prefixed[1]))]
-
-
-def seeing_inactive(*permissions: str) -> Callable[..., Awaitable[bool]]:
-    """A dependency answering whether the caller of a public read sees inactive rows: holds one
-    of `permissions` (`sees_inactive`). `Annotated[bool, Depends(seeing_inactive(...))]`."""
-
-    async def sees(principal: OptionalPrincipal) -> bool:
-        return any(sees_inactive(principal, permission) for permission in permissions)
-
-    return sees
 
 
 class CrudRoutes:

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/promotions", tags=["promotions"])
 PromotionReader = Annotated[Principal, Depends(require("promotions:read"))]
 PromotionId = Annotated[Id, Path(description="A promotion id")]
 NOT_FOUND = described({404: "No such promotion"})
-promotions = CrudRoutes(
+promotion_routes = CrudRoutes(
     router, "/{promotion_id}", PromotionRead, id=PromotionId, policy="permission:promotions:write"
 )
 
@@ -43,7 +43,7 @@ async def list_promotions(
     return await service.list_promotions(session, active=active, cursor=cursor, limit=limit)
 
 
-promotions.create(
+promotion_routes.create(
     service.create_promotion,
     PromotionCreate,
     summary="Create a promotion (staff)",
@@ -76,13 +76,13 @@ async def validate_code(
     )
 
 
-promotions.get(
+promotion_routes.get(
     service.get_promotion,
     summary="One promotion (staff)",
     responses=NOT_FOUND,
     policy="permission:promotions:read",
 )
-promotions.update(
+promotion_routes.update(
     service.update_promotion,
     PromotionUpdate,
     summary="Change a promotion (staff)",
@@ -92,7 +92,7 @@ promotions.update(
     ),
     responses=NOT_FOUND,
 )
-promotions.delete(
+promotion_routes.delete(
     service.deactivate_promotion,
     summary="Deactivate a promotion (staff); its uses stay on record",
     responses=NOT_FOUND,

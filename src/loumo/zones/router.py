@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from loumo.core.crud import CrudRoutes, seeing_inactive
+from loumo.core.auth import holds_any
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
@@ -20,9 +21,9 @@ router = APIRouter(prefix="/zones", tags=["zones"])
 ZONES_WRITE = "zones:write"
 ZoneId = Annotated[Id, Path(description="A zone id")]
 TAKEN = described({409: "The name is taken"})
-SeesInactive = Annotated[bool, Depends(seeing_inactive(ZONES_WRITE))]  # staff see all
+SeesInactive = Annotated[bool, Depends(holds_any(ZONES_WRITE))]  # staff see all
 INACTIVE = {"include_inactive": SeesInactive}
-zones = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission:zones:write")
+zone_routes = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission:zones:write")
 
 
 @router.get(
@@ -38,10 +39,14 @@ async def list_zones(
     return cached(await service.list_zones(session, include_inactive=include_inactive))
 
 
-zones.get(service.get_zone, summary="One delivery zone", policy="public", keywords=INACTIVE)
-zones.create(service.create_zone, ZoneCreate, summary="Create a zone (staff)", responses=TAKEN)
-zones.update(service.update_zone, ZoneUpdate, summary="Change a zone (staff)", responses=TAKEN)
-zones.delete(
+zone_routes.get(service.get_zone, summary="One delivery zone", policy="public", keywords=INACTIVE)
+zone_routes.create(
+    service.create_zone, ZoneCreate, summary="Create a zone (staff)", responses=TAKEN
+)
+zone_routes.update(
+    service.update_zone, ZoneUpdate, summary="Change a zone (staff)", responses=TAKEN
+)
+zone_routes.delete(
     service.delete_zone,
     summary="Delete a zone (staff)",
     description="A zone that shops, addresses or orders still refer to is deactivated instead.",
