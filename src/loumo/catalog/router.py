@@ -261,10 +261,7 @@ async def set_product_images(
     **policy("permission:products:write"),
 )
 async def remove_product_image(
-    product_id: str,
-    key: Annotated[MediaKey, Path()],
-    session: SessionDep,
-    _: ProductWriter,
+    product_id: str, key: Annotated[MediaKey, Path()], session: SessionDep, _: ProductWriter
 ) -> None:
     await images.remove_product_image(session, product_id, key)
 
