@@ -7,18 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from loumo.audit.deps import RequestMetaDep
-from loumo.content import CONTENT_READ, CONTENT_WRITE, SETTINGS_READ, SETTINGS_WRITE, faq
+from loumo.content import CONTENT_READ, CONTENT_WRITE, SETTINGS_READ, SETTINGS_WRITE, faq, schemas
 from loumo.content import settings as business
-from loumo.content.schemas import (
-    FaqEntryCreate,
-    FaqEntryRead,
-    FaqEntryUpdate,
-    FaqTopicCreate,
-    FaqTopicRead,
-    FaqTopicUpdate,
-    SettingRead,
-    SettingWrite,
-)
 from loumo.core.auth import Principal, holds_any, require
 from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
@@ -51,11 +41,12 @@ UNPUBLISHED = {"include_unpublished": SeesUnpublished}
 SeesPrivate = Annotated[bool, Depends(holds_any(SETTINGS_READ, SETTINGS_WRITE))]
 
 faq_router = APIRouter(prefix="/faq", tags=["faq"])
+WRITE_POLICY = "permission:content:write"  # the policy of every FAQ change
 topic_routes = CrudRoutes(
-    faq_router, "/topics/{topic_id}", FaqTopicRead, id=TopicId, policy="permission:content:write"
+    faq_router, "/topics/{topic_id}", schemas.FaqTopicRead, id=TopicId, policy=WRITE_POLICY
 )
 entry_routes = CrudRoutes(
-    faq_router, "/{entry_id}", FaqEntryRead, id=EntryId, policy="permission:content:write"
+    faq_router, "/{entry_id}", schemas.FaqEntryRead, id=EntryId, policy=WRITE_POLICY
 )
 settings_router = APIRouter(prefix="/settings", tags=["settings"])
 
@@ -65,7 +56,7 @@ settings_router = APIRouter(prefix="/settings", tags=["settings"])
     "/topics",
     summary="FAQ topics by position (published ones; content staff see all)",
     description="Every topic in one page (`next_cursor` is null).",
-    **cacheable(Page[FaqTopicRead]),
+    **cacheable(Page[schemas.FaqTopicRead]),
     **policy("public"),
 )
 async def list_topics(
@@ -75,12 +66,15 @@ async def list_topics(
 
 
 topic_routes.create(
-    faq.create_topic, FaqTopicCreate, summary="Create a FAQ topic (staff)", responses=SLUG_TAKEN
+    faq.create_topic,
+    schemas.FaqTopicCreate,
+    summary="Create a FAQ topic (staff)",
+    responses=SLUG_TAKEN,
 )
 topic_routes.get(faq.get_topic, summary="One FAQ topic", policy="public", keywords=UNPUBLISHED)
 topic_routes.update(
     faq.update_topic,
-    FaqTopicUpdate,
+    schemas.FaqTopicUpdate,
     summary="Change, publish or reorder a FAQ topic (staff)",
     responses=SLUG_TAKEN,
 )
@@ -95,7 +89,7 @@ topic_routes.delete(
     "",
     summary="FAQ entries by topic and position (published ones; content staff see all)",
     description="Every entry, or one topic's (`topic`: id or slug), in one page.",
-    **cacheable(Page[FaqEntryRead]),
+    **cacheable(Page[schemas.FaqEntryRead]),
     **policy("public"),
 )
 async def list_entries(
@@ -111,14 +105,14 @@ async def list_entries(
 
 entry_routes.create(
     faq.create_entry,
-    FaqEntryCreate,
+    schemas.FaqEntryCreate,
     summary="Create a FAQ entry in a topic (staff)",
     responses=UNKNOWN_TOPIC,
 )
 entry_routes.get(faq.get_entry, summary="One FAQ entry", policy="public", keywords=UNPUBLISHED)
 entry_routes.update(
     faq.update_entry,
-    FaqEntryUpdate,
+    schemas.FaqEntryUpdate,
     summary="Change, publish, reorder or move a FAQ entry (staff)",
     responses=UNKNOWN_TOPIC,
 )
@@ -130,7 +124,7 @@ entry_routes.delete(faq.delete_entry, summary="Delete a FAQ entry (staff)")
     summary="Business settings by section (public ones; all with settings:read)",
     description="Every known setting the caller may read, in one page, with the value in "
     "effect: the stored one, else the environment default.",
-    **cacheable(Page[SettingRead]),
+    **cacheable(Page[schemas.SettingRead]),
     **policy("public"),
 )
 async def list_settings(
@@ -154,7 +148,7 @@ async def list_settings(
 )
 async def get_setting(
     key: SettingKey, request: Request, session: SessionDep, include_private: SeesPrivate
-) -> SettingRead:
+) -> schemas.SettingRead:
     return await business.get_setting(
         session, app_settings(request), key, include_private=include_private
     )
@@ -169,12 +163,12 @@ async def get_setting(
 )
 async def set_setting(
     key: SettingKey,
-    data: SettingWrite,
+    data: schemas.SettingWrite,
     request: Request,
     session: SessionDep,
     principal: SettingsWriter,
     meta: RequestMetaDep,
-) -> SettingRead:
+) -> schemas.SettingRead:
     return await business.set_setting(
         session, app_settings(request), principal, key, data.value, meta=meta
     )
