@@ -68,7 +68,9 @@ class CrudRoutes:
     - Every path id takes the type `id`.
     - The caller is checked by the dependency of `policy` (`require(permission)`); with the
       `owner` policy it is also handed to the service, after the session
-      (`service_call(session, principal, ...)`): the domain's ownership query decides.
+      (`service_call(session, principal, ...)`): the domain's ownership query decides. A
+      `public` route (a get: `policy="public"`) takes no caller; a `keywords` dependency may
+      look at it (`{"include_inactive": Annotated[bool, Depends(holds_any(...))]}`).
     - `keywords` (per route) maps a keyword argument of the service to the dependency that
       gives it; `read_with` holds those the service needs to build `read` (e.g.
       `{"storage": StorageDep}` for image URLs), for every route but delete.
