@@ -7,7 +7,7 @@ from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Address
-from loumo.accounts.schemas import AddressCreate, AddressUpdate
+from loumo.accounts.schemas import AddressCreate, AddressRead, AddressUpdate
 from loumo.core.auth import Principal
 from loumo.core.errors import NotFound
 from loumo.zones import service as zones_service
@@ -27,12 +27,16 @@ async def _place(
     address.zone_id = zone.id
 
 
-async def list_addresses(session: AsyncSession, principal: Principal) -> list[Address]:
+async def list_addresses(session: AsyncSession, principal: Principal) -> list[AddressRead]:
     query = _own_addresses(principal).order_by(Address.is_default.desc(), Address.id)
-    return list((await session.scalars(query)).all())
+    return [AddressRead.model_validate(row) for row in await session.scalars(query)]
 
 
-async def get_address(session: AsyncSession, principal: Principal, address_id: str) -> Address:
+async def get_address(session: AsyncSession, principal: Principal, address_id: str) -> AddressRead:
+    return AddressRead.model_validate(await _address(session, principal, address_id))
+
+
+async def _address(session: AsyncSession, principal: Principal, address_id: str) -> Address:
     address = await session.scalar(_own_addresses(principal).where(Address.id == address_id))
     if address is None:
         raise NotFound("No such address")
@@ -51,7 +55,7 @@ async def _make_default(session: AsyncSession, principal: Principal, address: Ad
 
 async def create_address(
     session: AsyncSession, principal: Principal, data: AddressCreate
-) -> Address:
+) -> AddressRead:
     """Add an address; the first one, or one sent with `is_default`, becomes the default."""
     has_any = await session.scalar(select(exists(_own_addresses(principal))))
     address = Address(user_id=principal.user_id, **data.model_dump(exclude={"is_default"}))
@@ -62,13 +66,13 @@ async def create_address(
         await _make_default(session, principal, address)
     await session.flush()
     await session.refresh(address)
-    return address
+    return AddressRead.model_validate(address)
 
 
 async def update_address(
     session: AsyncSession, principal: Principal, address_id: str, data: AddressUpdate
-) -> Address:
-    address = await get_address(session, principal, address_id)
+) -> AddressRead:
+    address = await _address(session, principal, address_id)
     values = data.model_dump(exclude_unset=True)
     make_default = values.pop("is_default", None)
     zone_id = values.pop("zone_id", None)
@@ -80,12 +84,12 @@ async def update_address(
         await _make_default(session, principal, address)
     await session.flush()
     await session.refresh(address)
-    return address
+    return AddressRead.model_validate(address)
 
 
 async def delete_address(session: AsyncSession, principal: Principal, address_id: str) -> None:
     """Delete; when it was the default, the oldest remaining address becomes the default."""
-    address = await get_address(session, principal, address_id)
+    address = await _address(session, principal, address_id)
     was_default = address.is_default
     await session.delete(address)
     await session.flush()

@@ -50,6 +50,7 @@ from loumo.core.auth import (
     SignedInPrincipal,
     require,
 )
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
@@ -210,56 +211,22 @@ async def update_me(data: UserUpdate, session: SessionDep, principal: CurrentPri
     **policy("owner"),
 )
 async def list_addresses(session: SessionDep, principal: CurrentPrincipal) -> Page[AddressRead]:
-    rows = await addresses.list_addresses(session, principal)
-    return Page[AddressRead](items=[AddressRead.model_validate(r) for r in rows])
+    return Page[AddressRead](items=await addresses.list_addresses(session, principal))
 
 
-@me.post(
-    "/addresses",
+address_routes = CrudRoutes(me, "/addresses/{address_id}", AddressRead, id=ObjectId, policy="owner")
+address_routes.create(
+    addresses.create_address,
+    AddressCreate,
     summary="Add a delivery address in a zone; the first becomes the default",
-    status_code=status.HTTP_201_CREATED,
-    **policy("owner"),
 )
-async def create_address(
-    data: AddressCreate, session: SessionDep, principal: CurrentPrincipal
-) -> AddressRead:
-    return AddressRead.model_validate(await addresses.create_address(session, principal, data))
-
-
-@me.get(
-    "/addresses/{address_id}",
-    summary="One of the caller's addresses",
-    **policy("owner"),
-)
-async def get_address(
-    address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
-) -> AddressRead:
-    return AddressRead.model_validate(await addresses.get_address(session, principal, address_id))
-
-
-@me.patch(
-    "/addresses/{address_id}",
+address_routes.get(addresses.get_address, summary="One of the caller's addresses")
+address_routes.update(
+    addresses.update_address,
+    AddressUpdate,
     summary="Change one of the caller's addresses (`is_default: true` makes it the default)",
-    **policy("owner"),
 )
-async def update_address(
-    address_id: ObjectId, data: AddressUpdate, session: SessionDep, principal: CurrentPrincipal
-) -> AddressRead:
-    address = await addresses.update_address(session, principal, address_id, data)
-    return AddressRead.model_validate(address)
-
-
-@me.delete(
-    "/addresses/{address_id}",
-    summary="Delete one of the caller's addresses",
-    status_code=status.HTTP_204_NO_CONTENT,
-    **policy("owner"),
-)
-async def delete_address(
-    address_id: ObjectId, session: SessionDep, principal: CurrentPrincipal
-) -> Response:
-    await addresses.delete_address(session, principal, address_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+address_routes.delete(addresses.delete_address, summary="Delete one of the caller's addresses")
 
 
 @me.get(

@@ -24,26 +24,27 @@ from loumo.catalog.schemas import (
     VariantRead,
     VariantUpdate,
 )
-from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.auth import OptionalPrincipal, Principal, holds_any, require, sees_inactive
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.reads import ReaderDep
-from loumo.core.responses import no_content
+from loumo.core.responses import described, no_content
 from loumo.media import intake
-from loumo.media.dependencies import StorageDep
+from loumo.media.dependencies import WITH_STORAGE, StorageDep
 from loumo.media.schemas import MediaKey
 
 router = APIRouter(tags=["catalog"])
 
-CategoryWriter = Annotated[Principal, Depends(require(CATEGORIES_WRITE))]
 ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
-IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Unknown media key"},
-    413: {"description": "File or image too large"},
-    415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
-    429: {"description": "Too many uploads by this user in the last minute"},
+SeesInactiveProducts = Annotated[bool, Depends(holds_any(PRODUCTS_WRITE))]
+SKU_TAKEN = described({409: "SKU already used"})
+# What the routes that change a product and answer it declare (besides path and texts).
+PRODUCT_WRITE: dict[str, Any] = {
+    "response_model": ProductRead,
+    **policy("permission:products:write"),
 }
 
 
@@ -90,44 +91,30 @@ async def get_category(
     return cached(read)
 
 
-@router.post(
-    "/categories",
-    status_code=status.HTTP_201_CREATED,
+category_routes = CrudRoutes(
+    router,
+    "/categories/{category_id}",
+    CategoryRead,
+    policy="permission:categories:write",
+    read_with=WITH_STORAGE,
+)
+category_routes.create(
+    categories.create_category,
+    CategoryCreate,
     summary="Create a category (staff)",
-    responses={409: {"description": "A sibling already has this slug"}},
-    **policy("permission:categories:write"),
+    responses=described({409: "A sibling already has this slug"}),
 )
-async def create_category(
-    data: CategoryCreate, session: SessionDep, _: CategoryWriter, storage: StorageDep
-) -> CategoryRead:
-    return await categories.create_category(session, data, storage=storage)
-
-
-@router.patch(
-    "/categories/{category_id}",
+category_routes.update(
+    categories.update_category,
+    CategoryUpdate,
     summary="Change or move a category (staff)",
-    responses={409: {"description": "Slug taken among siblings, or the move makes a cycle"}},
-    **policy("permission:categories:write"),
+    responses=described({409: "Slug taken among siblings, or the move makes a cycle"}),
 )
-async def update_category(
-    category_id: str,
-    data: CategoryUpdate,
-    session: SessionDep,
-    _: CategoryWriter,
-    storage: StorageDep,
-) -> CategoryRead:
-    return await categories.update_category(session, category_id, data, storage=storage)
-
-
-@router.delete(
-    "/categories/{category_id}",
+category_routes.delete(
+    categories.delete_category,
     summary="Delete an empty category (staff)",
-    responses={409: {"description": "It still has subcategories or products"}},
-    **no_content(),
-    **policy("permission:categories:write"),
+    responses=described({409: "It still has subcategories or products"}),
 )
-async def delete_category(category_id: str, session: SessionDep, _: CategoryWriter) -> None:
-    await categories.delete_category(session, category_id)
 
 
 @router.get(
@@ -189,13 +176,11 @@ async def get_product(
 @router.post(
     "/products",
     status_code=status.HTTP_201_CREATED,
-    response_model=ProductRead,
     summary="Create a product, optionally with its variants (staff)",
-    responses={
-        400: {"description": "Unknown category or currency mismatch"},
-        409: {"description": "Reference, slug or SKU already used"},
-    },
-    **policy("permission:products:write"),
+    responses=described(
+        {400: "Unknown category or currency mismatch", 409: "Reference, slug or SKU already used"}
+    ),
+    **PRODUCT_WRITE,
 )
 async def create_product(
     data: ProductCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
@@ -206,13 +191,11 @@ async def create_product(
 
 @router.patch(
     "/products/{product_id}",
-    response_model=ProductRead,
     summary="Change a product (staff)",
-    responses={
-        400: {"description": "Unknown category or media key"},
-        409: {"description": "Reference or slug already used"},
-    },
-    **policy("permission:products:write"),
+    responses=described(
+        {400: "Unknown category or media key", 409: "Reference or slug already used"}
+    ),
+    **PRODUCT_WRITE,
 )
 async def update_product(
     product_id: str, data: ProductUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
@@ -230,7 +213,10 @@ async def update_product(
         'upload limit) or JSON `{"key": "<media key>"}` of an image uploaded before. The image '
         "goes last; `PUT /products/{id}/images` reorders."
     ),
-    responses={**IMAGE_RESPONSES, 409: {"description": "Already there, or 20 images already"}},
+    responses={
+        **intake.UPLOAD_RESPONSES,
+        **described({409: "Already there, or 20 images already"}),
+    },
     openapi_extra={
         **intake.upload_body(),
         **policy("permission:products:write")["openapi_extra"],
@@ -252,10 +238,9 @@ async def add_product_image(
 
 @router.put(
     "/products/{product_id}/images",
-    response_model=ProductRead,
     summary="Set a product's images in order (staff): reorder, add or drop keys",
-    responses={400: {"description": "Unknown or repeated media key"}},
-    **policy("permission:products:write"),
+    responses=described({400: "Unknown or repeated media key"}),
+    **PRODUCT_WRITE,
 )
 async def set_product_images(
     product_id: str,
@@ -271,27 +256,22 @@ async def set_product_images(
 @router.delete(
     "/products/{product_id}/images/{key}",
     summary="Remove an image from a product (staff)",
-    responses={404: {"description": "Unknown product, or the product has no such image"}},
+    responses=described({404: "Unknown product, or the product has no such image"}),
     **no_content(),
     **policy("permission:products:write"),
 )
 async def remove_product_image(
-    product_id: str,
-    key: Annotated[MediaKey, Path()],
-    session: SessionDep,
-    _: ProductWriter,
+    product_id: str, key: Annotated[MediaKey, Path()], session: SessionDep, _: ProductWriter
 ) -> None:
     await images.remove_product_image(session, product_id, key)
 
 
-@router.delete(
-    "/products/{product_id}",
-    summary="Deactivate a product (staff); it stays for order history",
-    **no_content(),
-    **policy("permission:products:write"),
+product_routes = CrudRoutes(
+    router, "/products/{product_id}", ProductRead, policy="permission:products:write"
 )
-async def delete_product(product_id: str, session: SessionDep, _: ProductWriter) -> None:
-    await products.deactivate_product(session, product_id)
+product_routes.delete(
+    products.deactivate_product, summary="Deactivate a product (staff); it stays for order history"
+)
 
 
 @router.get(
@@ -301,59 +281,41 @@ async def delete_product(product_id: str, session: SessionDep, _: ProductWriter)
     **policy("public"),
 )
 async def list_variants(
-    product_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
+    product_id: str,
+    session: SessionDep,
+    include_inactive: SeesInactiveProducts,
+    storage: StorageDep,
 ) -> Page[VariantRead]:
     items = await variants.list_variants(
-        session,
-        product_id,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
+        session, product_id, include_inactive=include_inactive, storage=storage
     )
     return Page[VariantRead](items=items)
 
 
-@router.post(
-    "/products/{product_id}/variants",
-    status_code=status.HTTP_201_CREATED,
+variant_routes = CrudRoutes(
+    router,
+    "/variants/{variant_id}",
+    VariantRead,
+    policy="permission:products:write",
+    read_with=WITH_STORAGE,
+)
+variant_routes.create(
+    variants.create_variant,
+    VariantCreate,
+    path="/products/{product_id}/variants",
     summary="Add a variant to a product (staff)",
-    responses={409: {"description": "SKU already used"}},
-    **policy("permission:products:write"),
+    responses=SKU_TAKEN,
 )
-async def create_variant(
-    product_id: str, data: VariantCreate, session: SessionDep, _: ProductWriter, storage: StorageDep
-) -> VariantRead:
-    return await variants.create_variant(session, product_id, data, storage=storage)
-
-
-@router.get("/variants/{variant_id}", summary="One variant, with availability", **policy("public"))
-async def get_variant(
-    variant_id: str, session: SessionDep, principal: OptionalPrincipal, storage: StorageDep
-) -> VariantRead:
-    return await variants.get_variant(
-        session,
-        variant_id,
-        include_inactive=sees_inactive(principal, PRODUCTS_WRITE),
-        storage=storage,
-    )
-
-
-@router.patch(
-    "/variants/{variant_id}",
-    summary="Change a variant (staff)",
-    responses={409: {"description": "SKU already used"}},
-    **policy("permission:products:write"),
+variant_routes.get(
+    variants.get_variant,
+    summary="One variant, with availability",
+    policy="public",
+    keywords={"include_inactive": SeesInactiveProducts},
 )
-async def update_variant(
-    variant_id: str, data: VariantUpdate, session: SessionDep, _: ProductWriter, storage: StorageDep
-) -> VariantRead:
-    return await variants.update_variant(session, variant_id, data, storage=storage)
-
-
-@router.delete(
-    "/variants/{variant_id}",
+variant_routes.update(
+    variants.update_variant, VariantUpdate, summary="Change a variant (staff)", responses=SKU_TAKEN
+)
+variant_routes.delete(
+    variants.deactivate_variant,
     summary="Deactivate a variant (staff); it stays for stock and order history",
-    **no_content(),
-    **policy("permission:products:write"),
 )
-async def delete_variant(variant_id: str, session: SessionDep, _: ProductWriter) -> None:
-    await variants.deactivate_variant(session, variant_id)

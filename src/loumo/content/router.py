@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from loumo.audit.deps import RequestMetaDep
-from loumo.content import CONTENT_READ, CONTENT_WRITE, SETTINGS_READ, SETTINGS_WRITE, faq
+from loumo.content import CONTENT_READ, CONTENT_WRITE, SETTINGS_READ, SETTINGS_WRITE, faq, schemas
 from loumo.content import settings as business
-from loumo.content.schemas import (
-    FaqEntryCreate,
-    FaqEntryRead,
-    FaqEntryUpdate,
-    FaqTopicCreate,
-    FaqTopicRead,
-    FaqTopicUpdate,
-    SettingRead,
-    SettingWrite,
-)
-from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.auth import Principal, holds_any, require
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
-from loumo.core.responses import no_content
+from loumo.core.responses import described, no_content
 from loumo.core.schemas import Id
-from loumo.core.settings import Settings
+from loumo.core.settings import app_settings
 
-ContentWriter = Annotated[Principal, Depends(require(CONTENT_WRITE))]
 SettingsWriter = Annotated[Principal, Depends(require(SETTINGS_WRITE))]
 TopicId = Annotated[Id, Path(description="A FAQ topic id")]
 EntryId = Annotated[Id, Path(description="A FAQ entry id")]
@@ -41,23 +31,24 @@ TopicFilter = Annotated[
 SectionFilter = Annotated[
     str | None, Query(max_length=64, description="Only the settings of this section")
 ]
-SLUG_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The slug is taken"}}
+SLUG_TAKEN = described({409: "The slug is taken"})
+UNKNOWN_TOPIC = described({400: "unknown_topic"})
+
+# Content staff see unpublished topics and entries.
+SeesUnpublished = Annotated[bool, Depends(holds_any(CONTENT_READ, CONTENT_WRITE))]
+UNPUBLISHED = {"include_unpublished": SeesUnpublished}
+# Settings staff see private settings.
+SeesPrivate = Annotated[bool, Depends(holds_any(SETTINGS_READ, SETTINGS_WRITE))]
 
 faq_router = APIRouter(prefix="/faq", tags=["faq"])
+WRITE_POLICY = "permission:content:write"  # the policy of every FAQ change
+topic_routes = CrudRoutes(
+    faq_router, "/topics/{topic_id}", schemas.FaqTopicRead, id=TopicId, policy=WRITE_POLICY
+)
+entry_routes = CrudRoutes(
+    faq_router, "/{entry_id}", schemas.FaqEntryRead, id=EntryId, policy=WRITE_POLICY
+)
 settings_router = APIRouter(prefix="/settings", tags=["settings"])
-
-
-def _sees_unpublished(principal: Principal | None) -> bool:
-    return sees_inactive(principal, CONTENT_READ) or sees_inactive(principal, CONTENT_WRITE)
-
-
-def _sees_private(principal: Principal | None) -> bool:
-    return sees_inactive(principal, SETTINGS_READ) or sees_inactive(principal, SETTINGS_WRITE)
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 # Topic routes come first: `/faq/topics` must not be taken for the entry id "topics".
@@ -65,114 +56,67 @@ def _settings(request: Request) -> Settings:
     "/topics",
     summary="FAQ topics by position (published ones; content staff see all)",
     description="Every topic in one page (`next_cursor` is null).",
-    **cacheable(Page[FaqTopicRead]),
+    **cacheable(Page[schemas.FaqTopicRead]),
     **policy("public"),
 )
 async def list_topics(
-    session: SessionDep, principal: OptionalPrincipal, cached: CachedRead
+    session: SessionDep, include_unpublished: SeesUnpublished, cached: CachedRead
 ) -> Response:
-    return cached(await faq.list_topics(session, include_unpublished=_sees_unpublished(principal)))
+    return cached(await faq.list_topics(session, include_unpublished=include_unpublished))
 
 
-@faq_router.post(
-    "/topics",
-    status_code=status.HTTP_201_CREATED,
+topic_routes.create(
+    faq.create_topic,
+    schemas.FaqTopicCreate,
     summary="Create a FAQ topic (staff)",
     responses=SLUG_TAKEN,
-    **policy("permission:content:write"),
 )
-async def create_topic(data: FaqTopicCreate, session: SessionDep, _: ContentWriter) -> FaqTopicRead:
-    return await faq.create_topic(session, data)
-
-
-@faq_router.get("/topics/{topic_id}", summary="One FAQ topic", **policy("public"))
-async def get_topic(
-    topic_id: TopicId, session: SessionDep, principal: OptionalPrincipal
-) -> FaqTopicRead:
-    return await faq.get_topic(session, topic_id, include_unpublished=_sees_unpublished(principal))
-
-
-@faq_router.patch(
-    "/topics/{topic_id}",
+topic_routes.get(faq.get_topic, summary="One FAQ topic", policy="public", keywords=UNPUBLISHED)
+topic_routes.update(
+    faq.update_topic,
+    schemas.FaqTopicUpdate,
     summary="Change, publish or reorder a FAQ topic (staff)",
     responses=SLUG_TAKEN,
-    **policy("permission:content:write"),
 )
-async def update_topic(
-    topic_id: TopicId, data: FaqTopicUpdate, session: SessionDep, _: ContentWriter
-) -> FaqTopicRead:
-    return await faq.update_topic(session, topic_id, data)
-
-
-@faq_router.delete(
-    "/topics/{topic_id}",
+topic_routes.delete(
+    faq.delete_topic,
     summary="Delete an empty FAQ topic (staff)",
-    responses={409: {"description": "topic_not_empty: delete or move its entries first"}},
-    **no_content(),
-    **policy("permission:content:write"),
+    responses=described({409: "topic_not_empty: delete or move its entries first"}),
 )
-async def delete_topic(topic_id: TopicId, session: SessionDep, _: ContentWriter) -> None:
-    await faq.delete_topic(session, topic_id)
 
 
 @faq_router.get(
     "",
     summary="FAQ entries by topic and position (published ones; content staff see all)",
     description="Every entry, or one topic's (`topic`: id or slug), in one page.",
-    **cacheable(Page[FaqEntryRead]),
+    **cacheable(Page[schemas.FaqEntryRead]),
     **policy("public"),
 )
 async def list_entries(
     session: SessionDep,
-    principal: OptionalPrincipal,
+    include_unpublished: SeesUnpublished,
     cached: CachedRead,
     topic: TopicFilter = None,
 ) -> Response:
     return cached(
-        await faq.list_entries(
-            session, include_unpublished=_sees_unpublished(principal), topic=topic
-        )
+        await faq.list_entries(session, include_unpublished=include_unpublished, topic=topic)
     )
 
 
-@faq_router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
+entry_routes.create(
+    faq.create_entry,
+    schemas.FaqEntryCreate,
     summary="Create a FAQ entry in a topic (staff)",
-    responses={400: {"description": "unknown_topic"}},
-    **policy("permission:content:write"),
+    responses=UNKNOWN_TOPIC,
 )
-async def create_entry(data: FaqEntryCreate, session: SessionDep, _: ContentWriter) -> FaqEntryRead:
-    return await faq.create_entry(session, data)
-
-
-@faq_router.get("/{entry_id}", summary="One FAQ entry", **policy("public"))
-async def get_entry(
-    entry_id: EntryId, session: SessionDep, principal: OptionalPrincipal
-) -> FaqEntryRead:
-    return await faq.get_entry(session, entry_id, include_unpublished=_sees_unpublished(principal))
-
-
-@faq_router.patch(
-    "/{entry_id}",
+entry_routes.get(faq.get_entry, summary="One FAQ entry", policy="public", keywords=UNPUBLISHED)
+entry_routes.update(
+    faq.update_entry,
+    schemas.FaqEntryUpdate,
     summary="Change, publish, reorder or move a FAQ entry (staff)",
-    responses={400: {"description": "unknown_topic"}},
-    **policy("permission:content:write"),
+    responses=UNKNOWN_TOPIC,
 )
-async def update_entry(
-    entry_id: EntryId, data: FaqEntryUpdate, session: SessionDep, _: ContentWriter
-) -> FaqEntryRead:
-    return await faq.update_entry(session, entry_id, data)
-
-
-@faq_router.delete(
-    "/{entry_id}",
-    summary="Delete a FAQ entry (staff)",
-    **no_content(),
-    **policy("permission:content:write"),
-)
-async def delete_entry(entry_id: EntryId, session: SessionDep, _: ContentWriter) -> None:
-    await faq.delete_entry(session, entry_id)
+entry_routes.delete(faq.delete_entry, summary="Delete a FAQ entry (staff)")
 
 
 @settings_router.get(
@@ -180,22 +124,19 @@ async def delete_entry(entry_id: EntryId, session: SessionDep, _: ContentWriter)
     summary="Business settings by section (public ones; all with settings:read)",
     description="Every known setting the caller may read, in one page, with the value in "
     "effect: the stored one, else the environment default.",
-    **cacheable(Page[SettingRead]),
+    **cacheable(Page[schemas.SettingRead]),
     **policy("public"),
 )
 async def list_settings(
     request: Request,
     session: SessionDep,
-    principal: OptionalPrincipal,
+    include_private: SeesPrivate,
     cached: CachedRead,
     section: SectionFilter = None,
 ) -> Response:
     return cached(
         await business.list_settings(
-            session,
-            _settings(request),
-            include_private=_sees_private(principal),
-            section=section,
+            session, app_settings(request), include_private=include_private, section=section
         )
     )
 
@@ -206,13 +147,10 @@ async def list_settings(
     **policy("public"),
 )
 async def get_setting(
-    key: SettingKey, request: Request, session: SessionDep, principal: OptionalPrincipal
-) -> SettingRead:
+    key: SettingKey, request: Request, session: SessionDep, include_private: SeesPrivate
+) -> schemas.SettingRead:
     return await business.get_setting(
-        session,
-        _settings(request),
-        key,
-        include_private=_sees_private(principal),
+        session, app_settings(request), key, include_private=include_private
     )
 
 
@@ -225,14 +163,14 @@ async def get_setting(
 )
 async def set_setting(
     key: SettingKey,
-    data: SettingWrite,
+    data: schemas.SettingWrite,
     request: Request,
     session: SessionDep,
     principal: SettingsWriter,
     meta: RequestMetaDep,
-) -> SettingRead:
+) -> schemas.SettingRead:
     return await business.set_setting(
-        session, _settings(request), principal, key, data.value, meta=meta
+        session, app_settings(request), principal, key, data.value, meta=meta
     )
 
 
@@ -249,7 +187,7 @@ async def reset_setting(
     principal: SettingsWriter,
     meta: RequestMetaDep,
 ) -> None:
-    await business.reset_setting(session, _settings(request), principal, key, meta=meta)
+    await business.reset_setting(session, app_settings(request), principal, key, meta=meta)
 
 
 router = APIRouter()

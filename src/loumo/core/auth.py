@@ -150,6 +150,18 @@ def sees_inactive(principal: Principal | None, permission: str) -> bool:
     return principal is not None and principal.has(permission)
 
 
+def holds_any(*permissions: str) -> Callable[..., Awaitable[bool]]:
+    """A dependency answering whether the caller of a public route, if any, holds one of
+    `permissions` (never refuses): e.g. whether it sees inactive rows (`sees_inactive`),
+    `Annotated[bool, Depends(holds_any(ZONES_WRITE))]`."""
+
+    async def dependency(principal: OptionalPrincipal) -> bool:
+        return any(sees_inactive(principal, permission) for permission in permissions)
+
+    dependency.__name__ = "holds_any_" + "_".join(p.replace(":", "_") for p in permissions)
+    return dependency
+
+
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only callers holding `permission` (403 otherwise)."""
 

@@ -24,6 +24,8 @@ async def get_storage(request: Request) -> Storage:
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
+WITH_STORAGE = {"storage": StorageDep}
+"""`keywords=` of a `loumo.core.crud.CrudRoutes` route whose service call takes `storage=`."""
 
 
 def get_decode_queue(request: Request) -> DecodeQueue:

@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from loumo.core.auth import Principal
 from loumo.core.errors import UnsupportedMediaType
 from loumo.core.ratelimit import RateLimiter, Rule
+from loumo.core.responses import described
 from loumo.media import service
 from loumo.media.dependencies import get_decode_queue
 from loumo.media.models import MediaFile
@@ -118,6 +119,17 @@ async def image_key(
     raise UnsupportedMediaType(
         'Send the image as multipart/form-data (`file`) or JSON {"key": "<media key>"}'
     )
+
+
+UPLOAD_RESPONSES = described(
+    {
+        400: "Unknown media key",
+        413: "File or image too large",
+        415: "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)",
+        429: "Too many uploads by this user in the last minute",
+    }
+)
+"""What a route that takes an image through `image_key` may answer besides its own errors."""
 
 
 def upload_body(*, with_purpose: bool = False, with_key: bool = True) -> dict[str, Any]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query
 
 from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.ratelimit import limit_per_user
-from loumo.core.responses import no_content
+from loumo.core.responses import described
 from loumo.core.schemas import Id
 from loumo.promotions import service
 from loumo.promotions.schemas import (
@@ -24,9 +25,11 @@ from loumo.promotions.schemas import (
 
 router = APIRouter(prefix="/promotions", tags=["promotions"])
 PromotionReader = Annotated[Principal, Depends(require("promotions:read"))]
-PromotionWriter = Annotated[Principal, Depends(require("promotions:write"))]
 PromotionId = Annotated[Id, Path(description="A promotion id")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such promotion"}}
+NOT_FOUND = described({404: "No such promotion"})
+promotion_routes = CrudRoutes(
+    router, "/{promotion_id}", PromotionRead, id=PromotionId, policy="permission:promotions:write"
+)
 
 
 @router.get("", summary="Promotions, newest first (staff)", **policy("permission:promotions:read"))
@@ -40,17 +43,12 @@ async def list_promotions(
     return await service.list_promotions(session, active=active, cursor=cursor, limit=limit)
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
+promotion_routes.create(
+    service.create_promotion,
+    PromotionCreate,
     summary="Create a promotion (staff)",
-    responses={409: {"description": "The code is already in use"}},
-    **policy("permission:promotions:write"),
+    responses=described({409: "The code is already in use"}),
 )
-async def create_promotion(
-    data: PromotionCreate, session: SessionDep, _: PromotionWriter
-) -> PromotionRead:
-    return await service.create_promotion(session, data)
 
 
 @router.post(
@@ -78,42 +76,24 @@ async def validate_code(
     )
 
 
-@router.get(
-    "/{promotion_id}",
+promotion_routes.get(
+    service.get_promotion,
     summary="One promotion (staff)",
     responses=NOT_FOUND,
-    **policy("permission:promotions:read"),
+    policy="permission:promotions:read",
 )
-async def get_promotion(
-    promotion_id: PromotionId, session: SessionDep, _: PromotionReader
-) -> PromotionRead:
-    return await service.get_promotion(session, promotion_id)
-
-
-@router.patch(
-    "/{promotion_id}",
+promotion_routes.update(
+    service.update_promotion,
+    PromotionUpdate,
     summary="Change a promotion (staff)",
     description=(
         "The changed promotion must stay coherent (a percentage at most 100, targets only for "
         "a scoped promotion, `ends_at` after `starts_at`): otherwise 422, as on creation."
     ),
     responses=NOT_FOUND,
-    **policy("permission:promotions:write"),
 )
-async def update_promotion(
-    promotion_id: PromotionId, data: PromotionUpdate, session: SessionDep, _: PromotionWriter
-) -> PromotionRead:
-    return await service.update_promotion(session, promotion_id, data)
-
-
-@router.delete(
-    "/{promotion_id}",
+promotion_routes.delete(
+    service.deactivate_promotion,
     summary="Deactivate a promotion (staff); its uses stay on record",
     responses=NOT_FOUND,
-    **no_content(),
-    **policy("permission:promotions:write"),
 )
-async def delete_promotion(
-    promotion_id: PromotionId, session: SessionDep, _: PromotionWriter
-) -> None:
-    await service.deactivate_promotion(session, promotion_id)

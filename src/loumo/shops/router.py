@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from loumo.core.auth import (
     CurrentPrincipal,
@@ -14,14 +14,15 @@ from loumo.core.auth import (
     require,
     sees_inactive,
 )
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import CursorParam, LimitParam, Page
 from loumo.core.policy import policy
-from loumo.core.responses import no_content
+from loumo.core.responses import described, no_content
 from loumo.core.schemas import Id
 from loumo.media import intake
-from loumo.media.dependencies import StorageDep
+from loumo.media.dependencies import WITH_STORAGE, StorageDep
 from loumo.shops import managers, shops, stock
 from loumo.shops.permissions import SHOPS_WRITE, STOCK_WRITE
 from loumo.shops.schemas import (
@@ -37,6 +38,10 @@ from loumo.shops.schemas import (
 router = APIRouter(prefix="/shops", tags=["shops"])
 UserId = Annotated[Id, Path(description="A user id")]
 ShopWriter = Annotated[Principal, Depends(require(SHOPS_WRITE))]
+shop_routes = CrudRoutes(
+    router, "/{shop_id}", ShopRead, policy="permission:shops:write", read_with=WITH_STORAGE
+)
+ZONE_OR_SLUG = described({400: "Unknown zone", 409: "Slug taken"})
 
 STOCK_POLICY = (
     "Allowed to staff holding `stock:write` (any shop) and to the shop's managers; anyone "
@@ -112,29 +117,12 @@ async def get_shop(
     return cached(shop)
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a shop (staff)",
-    responses={400: {"description": "Unknown zone"}, 409: {"description": "Slug taken"}},
-    **policy("permission:shops:write"),
+shop_routes.create(
+    shops.create_shop, ShopCreate, summary="Create a shop (staff)", responses=ZONE_OR_SLUG
 )
-async def create_shop(
-    data: ShopCreate, session: SessionDep, _: ShopWriter, storage: StorageDep
-) -> ShopRead:
-    return await shops.create_shop(session, data, storage=storage)
-
-
-@router.patch(
-    "/{shop_id}",
-    summary="Change a shop (staff)",
-    responses={400: {"description": "Unknown zone"}, 409: {"description": "Slug taken"}},
-    **policy("permission:shops:write"),
+shop_routes.update(
+    shops.update_shop, ShopUpdate, summary="Change a shop (staff)", responses=ZONE_OR_SLUG
 )
-async def update_shop(
-    shop_id: str, data: ShopUpdate, session: SessionDep, _: ShopWriter, storage: StorageDep
-) -> ShopRead:
-    return await shops.update_shop(session, shop_id, data, storage=storage)
 
 
 @router.put(
@@ -144,12 +132,13 @@ async def update_shop(
         IMAGE_POLICY + ' Send a multipart upload (`file`) or JSON `{"key": "<media key>"}`.'
     ),
     responses={
-        400: {"description": "Unknown media key"},
-        403: {"description": "The caller neither manages this shop nor holds `shops:write`"},
-        404: {"description": "Unknown shop"},
-        413: {"description": "File or image too large"},
-        415: {"description": "Not a JPEG, PNG or WebP image (or neither multipart nor JSON)"},
-        429: {"description": "Too many uploads by this user in the last minute"},
+        **intake.UPLOAD_RESPONSES,
+        **described(
+            {
+                403: "The caller neither manages this shop nor holds `shops:write`",
+                404: "Unknown shop",
+            }
+        ),
     },
     dependencies=[Depends(manager_or(SHOPS_WRITE))],
     openapi_extra={**intake.upload_body(), **policy("manager_or:shops:write")["openapi_extra"]},
@@ -171,7 +160,7 @@ async def set_shop_image(
     "/{shop_id}/image",
     summary="Remove the shop's image",
     description=IMAGE_POLICY,
-    responses={403: {"description": "Not a manager of this shop"}, 404: {"description": "No shop"}},
+    responses=described({403: "Not a manager of this shop", 404: "No shop"}),
     dependencies=[Depends(manager_or(SHOPS_WRITE))],
     **policy("manager_or:shops:write"),
 )
@@ -181,14 +170,9 @@ async def remove_shop_image(
     return await shops.set_shop_image(session, principal, shop_id, None, storage=storage)
 
 
-@router.delete(
-    "/{shop_id}",
-    summary="Deactivate a shop (staff); it stays for stock and order history",
-    **no_content(),
-    **policy("permission:shops:write"),
+shop_routes.delete(
+    shops.deactivate_shop, summary="Deactivate a shop (staff); it stays for stock and order history"
 )
-async def delete_shop(shop_id: str, session: SessionDep, _: ShopWriter) -> None:
-    await shops.deactivate_shop(session, shop_id)
 
 
 @router.get(

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Response
 
-from loumo.core.auth import OptionalPrincipal, Principal, require, sees_inactive
+from loumo.core.auth import holds_any
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
-from loumo.core.responses import no_content
+from loumo.core.responses import described
 from loumo.core.schemas import Id
 from loumo.zones import service
 from loumo.zones.schemas import ZoneCreate, ZoneRead, ZoneUpdate
 
 router = APIRouter(prefix="/zones", tags=["zones"])
 ZONES_WRITE = "zones:write"
-ZoneWriter = Annotated[Principal, Depends(require(ZONES_WRITE))]
 ZoneId = Annotated[Id, Path(description="A zone id")]
+TAKEN = described({409: "The name is taken"})
+SeesInactive = Annotated[bool, Depends(holds_any(ZONES_WRITE))]  # staff see all
+INACTIVE = {"include_inactive": SeesInactive}
+zone_routes = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission:zones:write")
 
 
 @router.get(
@@ -30,49 +34,20 @@ ZoneId = Annotated[Id, Path(description="A zone id")]
     **policy("public"),
 )
 async def list_zones(
-    session: SessionDep, principal: OptionalPrincipal, cached: CachedRead
+    session: SessionDep, include_inactive: SeesInactive, cached: CachedRead
 ) -> Response:
-    return cached(
-        await service.list_zones(session, include_inactive=sees_inactive(principal, ZONES_WRITE))
-    )
+    return cached(await service.list_zones(session, include_inactive=include_inactive))
 
 
-@router.get("/{zone_id}", summary="One delivery zone", **policy("public"))
-async def get_zone(zone_id: ZoneId, session: SessionDep, principal: OptionalPrincipal) -> ZoneRead:
-    return await service.get_zone(
-        session, zone_id, include_inactive=sees_inactive(principal, ZONES_WRITE)
-    )
-
-
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Create a zone (staff)",
-    responses={409: {"description": "The name is taken"}},
-    **policy("permission:zones:write"),
+zone_routes.get(service.get_zone, summary="One delivery zone", policy="public", keywords=INACTIVE)
+zone_routes.create(
+    service.create_zone, ZoneCreate, summary="Create a zone (staff)", responses=TAKEN
 )
-async def create_zone(data: ZoneCreate, session: SessionDep, _: ZoneWriter) -> ZoneRead:
-    return await service.create_zone(session, data)
-
-
-@router.patch(
-    "/{zone_id}",
-    summary="Change a zone (staff)",
-    responses={409: {"description": "The name is taken"}},
-    **policy("permission:zones:write"),
+zone_routes.update(
+    service.update_zone, ZoneUpdate, summary="Change a zone (staff)", responses=TAKEN
 )
-async def update_zone(
-    zone_id: ZoneId, data: ZoneUpdate, session: SessionDep, _: ZoneWriter
-) -> ZoneRead:
-    return await service.update_zone(session, zone_id, data)
-
-
-@router.delete(
-    "/{zone_id}",
+zone_routes.delete(
+    service.delete_zone,
     summary="Delete a zone (staff)",
     description="A zone that shops, addresses or orders still refer to is deactivated instead.",
-    **no_content(),
-    **policy("permission:zones:write"),
 )
-async def delete_zone(zone_id: ZoneId, session: SessionDep, _: ZoneWriter) -> None:
-    await service.delete_zone(session, zone_id)
