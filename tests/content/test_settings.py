@@ -195,21 +195,25 @@ async def test_only_known_keys_and_only_settings_writers(
 
 EXTRA = (
     Knob[int](
-        key="test_int", section="test", type=SettingType.INT, description="", default=lambda s: 3
+        key="test_int",
+        section="test",
+        type=SettingType.INT,
+        description="",
+        env_default=lambda s: 3,
     ),
     Knob[bool](
         key="test_bool",
         section="test",
         type=SettingType.BOOL,
         description="",
-        default=lambda s: False,
+        env_default=lambda s: False,
     ),
     Knob[registry.Money](
         key="test_money",
         section="test",
         type=SettingType.MONEY,
         description="",
-        default=lambda s: registry.Money(amount=500, currency="XAF"),
+        env_default=lambda s: registry.Money(amount=500, currency="XAF"),
     ),
 )
 

@@ -71,15 +71,24 @@ class Knob(Generic[T]):
     section: str
     type: SettingType
     description: str
-    default: Callable[[Settings], T]
+    # The environment's value: by default the `Settings` field named like the key.
+    env_default: Callable[[Settings], T] | None = None
     public: bool = False
     checks: tuple[Any, ...] = ()  # extra annotated metadata, e.g. Field(gt=0)
     adapter: TypeAdapter[T] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.env_default is None and self.key not in Settings.model_fields:
+            raise TypeError(f"knob {self.key!r}: no Settings field of that name, no env_default")
         base: Any = BASE_TYPES[self.type]
         checked: Any = Annotated[(base, *self.checks)] if self.checks else base
         object.__setattr__(self, "adapter", cast(TypeAdapter[T], TypeAdapter(checked)))
+
+    def default(self, settings: Settings) -> T:
+        """The value while staff have set none: what the environment configures."""
+        if self.env_default is not None:
+            return self.env_default(settings)
+        return cast(T, getattr(settings, self.key))
 
     def parse(self, raw: Any) -> T:
         """`raw` (JSON) as this knob's type, or `pydantic.ValidationError`."""
@@ -95,7 +104,6 @@ FIDELITY_RATE = Knob[Decimal](
     section="orders",
     type=SettingType.DECIMAL,
     description="Fidelity points per 100 whole units of currency paid for goods (0: none)",
-    default=lambda s: s.fidelity_rate,
     public=True,
     checks=(Field(ge=0, le=1000),),
 )
@@ -104,7 +112,6 @@ ORDER_PAYMENT_TIMEOUT = Knob[timedelta](
     section="orders",
     type=SettingType.DURATION,
     description="How long a prepaid order placed from now on waits for its money",
-    default=lambda s: s.order_payment_timeout,
     checks=(Field(gt=timedelta(0), le=timedelta(days=30)),),
 )
 ORDER_COMPLETE_AFTER = Knob[timedelta](
@@ -112,7 +119,6 @@ ORDER_COMPLETE_AFTER = Knob[timedelta](
     section="orders",
     type=SettingType.DURATION,
     description="How long after delivery an order completes and earns its points",
-    default=lambda s: s.order_complete_after,
     checks=(Field(le=timedelta(days=365)),),
 )
 CONTACT_PHONE = Knob[str](
@@ -120,7 +126,7 @@ CONTACT_PHONE = Knob[str](
     section="contact",
     type=SettingType.STRING,
     description="The customer service phone number shown to customers (empty: none)",
-    default=lambda s: "",
+    env_default=lambda s: "",
     public=True,
     checks=get_args(Phone)[1:],  # the kit's phone rule
 )
@@ -130,14 +136,12 @@ DELIVERY_AUTO_ASSIGN = Knob[bool](
     section="delivery",
     type=SettingType.BOOL,
     description="Whether the assignment job gives ready fulfilments to available agents",
-    default=lambda s: s.delivery_auto_assign,
 )
 DELIVERY_CODE_TTL = Knob[timedelta](
     key="delivery_code_ttl",
     section="delivery",
     type=SettingType.DURATION,
     description="How long a delivery closing code stays valid after it is issued",
-    default=lambda s: s.delivery_code_ttl,
     checks=(Field(gt=timedelta(0), le=timedelta(days=7)),),
 )
 DELIVERY_DEFAULT_ETA = Knob[timedelta](
@@ -145,7 +149,6 @@ DELIVERY_DEFAULT_ETA = Knob[timedelta](
     section="delivery",
     type=SettingType.DURATION,
     description="The arrival estimate a customer gets when the agent starts without giving one",
-    default=lambda s: s.delivery_default_eta,
     checks=(Field(gt=timedelta(0), le=timedelta(days=2)),),
 )
 
