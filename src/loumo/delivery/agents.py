@@ -92,7 +92,7 @@ async def get_agent(session: AsyncSession, agent_id: str) -> AgentRead:
 
 
 async def create_agent(
-    session: AsyncSession, principal: Principal, body: AgentCreate, *, meta: RequestMeta
+    session: AsyncSession, body: AgentCreate, *, actor: Principal, meta: RequestMeta
 ) -> AgentRead:
     """An agent profile for a user, who gets the `delivery_agent` role if they lack it."""
     user = await session.get(User, body.user_id)
@@ -114,17 +114,12 @@ async def create_agent(
     if has_role is None:
         session.add(UserRole(user_id=user.id, role=DELIVERY_AGENT))
         await session.flush()
-    await _audit(session, meta, principal, "agent.create", agent, zone_ids=agent.zone_ids)
+    await _audit(session, meta, actor, "agent.create", agent, zone_ids=agent.zone_ids)
     return await _read(session, agent)
 
 
 async def update_agent(
-    session: AsyncSession,
-    principal: Principal,
-    agent_id: str,
-    body: AgentUpdate,
-    *,
-    meta: RequestMeta,
+    session: AsyncSession, agent_id: str, body: AgentUpdate, *, actor: Principal, meta: RequestMeta
 ) -> AgentRead:
     agent = await _get(session, agent_id)
     changes = body.model_dump(exclude_unset=True)
@@ -137,12 +132,12 @@ async def update_agent(
         setattr(agent, key, value)
     agent.updated_at = utcnow()
     await session.flush()
-    await _audit(session, meta, principal, "agent.update", agent, **audit.changes(before, changes))
+    await _audit(session, meta, actor, "agent.update", agent, **audit.changes(before, changes))
     return await _read(session, agent)
 
 
 async def delete_agent(
-    session: AsyncSession, principal: Principal, agent_id: str, *, meta: RequestMeta
+    session: AsyncSession, agent_id: str, *, actor: Principal, meta: RequestMeta
 ) -> None:
     """Remove an agent's profile; one who carries deliveries or has any history is kept
     (409: make them unavailable instead)."""
@@ -153,7 +148,7 @@ async def delete_agent(
     )
     if used is not None or handed is not None or agent.active:
         raise AgentBusy("This agent has deliveries: make them unavailable instead")
-    await _audit(session, meta, principal, "agent.delete", agent)
+    await _audit(session, meta, actor, "agent.delete", agent)
     await session.delete(agent)
     await session.flush()
 

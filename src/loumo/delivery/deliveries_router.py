@@ -18,26 +18,7 @@ from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import app_settings
-from loumo.delivery import (
-    DELIVERIES_WRITE,
-    closing,
-    dispatch,
-    moves,
-    proofs,
-    visibility,
-)
-from loumo.delivery.schemas import (
-    DeliveryCancel,
-    DeliveryCode,
-    DeliveryComplete,
-    DeliveryCreate,
-    DeliveryFail,
-    DeliveryQuery,
-    DeliveryRead,
-    DeliveryReschedule,
-    DeliveryStart,
-    ProofKind,
-)
+from loumo.delivery import DELIVERIES_WRITE, closing, dispatch, moves, proofs, schemas, visibility
 from loumo.media import intake
 from loumo.media.dependencies import StorageDep
 from loumo.orders.router import OrderId
@@ -60,7 +41,7 @@ def _agent_move(
     extra = {**declared.pop("openapi_extra", {}), **policy("owner")["openapi_extra"]}
     return deliveries_router.post(
         f"/deliveries/{{delivery_id}}/{action}",
-        response_model=DeliveryRead,
+        response_model=schemas.DeliveryRead,
         summary=summary,
         description=AGENT_ONLY + more,
         openapi_extra=extra,
@@ -73,7 +54,7 @@ def _staff_move(action: str, summary: str) -> Callable[[DecoratedCallable], Deco
     with the delivery as staff see it."""
     return deliveries_router.post(
         f"/deliveries/{{delivery_id}}/{action}",
-        response_model=DeliveryRead,
+        response_model=schemas.DeliveryRead,
         summary=summary,
         **policy(f"permission:{DELIVERIES_WRITE}"),
     )
@@ -81,7 +62,7 @@ def _staff_move(action: str, summary: str) -> Callable[[DecoratedCallable], Deco
 
 @deliveries_router.post(
     "/orders/{order_id}/deliveries",
-    response_model=DeliveryRead,
+    response_model=schemas.DeliveryRead,
     status_code=status.HTTP_201_CREATED,
     summary="Assign a ready fulfilment of the order to an agent (named, or the fairest)",
     responses={
@@ -92,19 +73,19 @@ def _staff_move(action: str, summary: str) -> Callable[[DecoratedCallable], Deco
 )
 async def assign_delivery(
     order_id: OrderId,
-    body: DeliveryCreate,
+    body: schemas.DeliveryCreate,
     session: SessionDep,
     principal: DeliveryWriter,
     meta: RequestMetaDep,
     storage: StorageDep,
-) -> DeliveryRead:
+) -> schemas.DeliveryRead:
     delivery = await dispatch.assign(session, principal, order_id, body, meta=meta)
     return await _staff_answer(session, delivery, storage)
 
 
 @deliveries_router.get(
     "/orders/{order_id}/delivery-code",
-    response_model=Page[DeliveryCode],
+    response_model=Page[schemas.DeliveryCode],
     summary="The closing code of your own order while it is out for delivery",
     description="One code per shop's delivery under way. Any other order, or an order with "
     "nothing out, is a 404.",
@@ -112,7 +93,7 @@ async def assign_delivery(
 )
 async def delivery_code(
     order_id: OrderId, request: Request, session: SessionDep, principal: CurrentPrincipal
-) -> Page[DeliveryCode]:
+) -> Page[schemas.DeliveryCode]:
     return await closing.delivery_codes(
         session,
         principal,
@@ -124,7 +105,7 @@ async def delivery_code(
 
 @deliveries_router.get(
     "/deliveries",
-    response_model=Page[DeliveryRead],
+    response_model=Page[schemas.DeliveryRead],
     summary="Deliveries the caller may see, most urgent first (`mine=1` for an agent's own)",
     description="Agents see their own, shop managers their shops', customers their orders', "
     "staff holding `deliveries:read` all; ordered by priority, then when due.",
@@ -134,14 +115,14 @@ async def list_deliveries(
     session: SessionDep,
     principal: CurrentPrincipal,
     storage: StorageDep,
-    query: Annotated[DeliveryQuery, Query()],
-) -> Page[DeliveryRead]:
+    query: Annotated[schemas.DeliveryQuery, Query()],
+) -> Page[schemas.DeliveryRead]:
     return await visibility.list_deliveries(session, principal, query, storage)
 
 
 @deliveries_router.get(
     "/deliveries/{delivery_id}",
-    response_model=DeliveryRead,
+    response_model=schemas.DeliveryRead,
     summary="A delivery, as the caller may see it",
     description="Its agent, its shop's managers, its customer (state and agent's first name "
     "only) and staff; anyone else gets a 404.",
@@ -149,15 +130,19 @@ async def list_deliveries(
 )
 async def get_delivery(
     delivery_id: DeliveryId, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
-) -> DeliveryRead:
+) -> schemas.DeliveryRead:
     return await visibility.get_delivery(session, principal, delivery_id, storage)
 
 
-async def _agent_answer(session: SessionDep, delivery: Any, storage: StorageDep) -> DeliveryRead:
+async def _agent_answer(
+    session: SessionDep, delivery: Any, storage: StorageDep
+) -> schemas.DeliveryRead:
     return await visibility.read(session, delivery, visibility.AGENT, storage)
 
 
-async def _staff_answer(session: SessionDep, delivery: Any, storage: StorageDep) -> DeliveryRead:
+async def _staff_answer(
+    session: SessionDep, delivery: Any, storage: StorageDep
+) -> schemas.DeliveryRead:
     return await visibility.read(session, delivery, visibility.STAFF, storage)
 
 
@@ -169,13 +154,13 @@ async def start_delivery(
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
     storage: StorageDep,
-    body: DeliveryStart | None = None,
-) -> DeliveryRead:
+    body: schemas.DeliveryStart | None = None,
+) -> schemas.DeliveryRead:
     delivery = await moves.start(
         session,
         principal,
         delivery_id,
-        body or DeliveryStart(),
+        body or schemas.DeliveryStart(),
         default_eta=await business.value(
             session, business.DELIVERY_DEFAULT_ETA, app_settings(request)
         ),
@@ -192,7 +177,7 @@ async def start_delivery(
 )
 async def complete_delivery(
     delivery_id: DeliveryId,
-    body: DeliveryComplete,
+    body: schemas.DeliveryComplete,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -203,7 +188,7 @@ async def complete_delivery(
     secret_key: str = request.app.state.secret_key
     code_ttl = await business.value(session, business.DELIVERY_CODE_TTL, app_settings(request))
 
-    async def complete() -> DeliveryRead:
+    async def complete() -> schemas.DeliveryRead:
         delivery = await closing.complete(
             session,
             principal,
@@ -222,7 +207,7 @@ async def complete_delivery(
         key,
         body={"delivery_id": delivery_id, **body.model_dump(mode="json")},
         produce=complete,
-        answer=DeliveryRead,
+        answer=schemas.DeliveryRead,
     )
 
 
@@ -245,8 +230,8 @@ async def add_proof(
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
     storage: StorageDep,
-    kind: ProofKind = ProofKind.PHOTO,
-) -> DeliveryRead:
+    kind: schemas.ProofKind = schemas.ProofKind.PHOTO,
+) -> schemas.DeliveryRead:
     # Refuse callers who may not act on this delivery before taking in an upload.
     await proofs.ensure_agent(session, principal, delivery_id)
     key = await intake.image_key(request, session, storage, principal, purpose="delivery_proof")
@@ -261,12 +246,12 @@ async def add_proof(
 )
 async def fail_delivery(
     delivery_id: DeliveryId,
-    body: DeliveryFail,
+    body: schemas.DeliveryFail,
     session: SessionDep,
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
     storage: StorageDep,
-) -> DeliveryRead:
+) -> schemas.DeliveryRead:
     delivery = await moves.fail(session, principal, delivery_id, body, meta=meta)
     return await _agent_answer(session, delivery, storage)
 
@@ -276,12 +261,12 @@ async def fail_delivery(
 )
 async def reschedule_delivery(
     delivery_id: DeliveryId,
-    body: DeliveryReschedule,
+    body: schemas.DeliveryReschedule,
     session: SessionDep,
     principal: DeliveryWriter,
     meta: RequestMetaDep,
     storage: StorageDep,
-) -> DeliveryRead:
+) -> schemas.DeliveryRead:
     delivery = await moves.reschedule(session, principal, delivery_id, body, meta=meta)
     return await _staff_answer(session, delivery, storage)
 
@@ -293,10 +278,10 @@ async def cancel_delivery(
     principal: DeliveryWriter,
     meta: RequestMetaDep,
     storage: StorageDep,
-    body: DeliveryCancel | None = None,
-) -> DeliveryRead:
+    body: schemas.DeliveryCancel | None = None,
+) -> schemas.DeliveryRead:
     delivery = await moves.cancel(
-        session, principal, delivery_id, body or DeliveryCancel(), meta=meta
+        session, principal, delivery_id, body or schemas.DeliveryCancel(), meta=meta
     )
     return await _staff_answer(session, delivery, storage)
 
@@ -310,6 +295,6 @@ async def reissue_code(
     principal: DeliveryWriter,
     meta: RequestMetaDep,
     storage: StorageDep,
-) -> DeliveryRead:
+) -> schemas.DeliveryRead:
     delivery = await closing.reissue_code(session, principal, delivery_id, meta=meta)
     return await _staff_answer(session, delivery, storage)
