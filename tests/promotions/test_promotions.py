@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import utcnow
-from loumo.promotions import service
+from loumo.promotions import uses
 from loumo.promotions.models import Promotion, PromotionRedemption
 from tests.conftest import CATALOG_STAFF, AuthHeaders
 from tests.factories import create_user, make_category, make_product, make_shop, make_zone
@@ -302,7 +302,7 @@ async def test_validation_is_rate_limited_per_customer(
 async def _redeem(app: FastAPI, promotion_id: str, user_id: str, order_id: str) -> bool:
     async with app.state.db.sessionmaker() as session:
         try:
-            await service.redeem(
+            await uses.redeem(
                 session,
                 promotion_id=promotion_id,
                 user_id=user_id,
@@ -310,7 +310,7 @@ async def _redeem(app: FastAPI, promotion_id: str, user_id: str, order_id: str) 
                 discount=100,
             )
             await session.commit()
-        except service.PromotionUnavailable:
+        except uses.PromotionUnavailable:
             await session.rollback()
             return False
         return True

@@ -42,7 +42,7 @@ from loumo.orders.schemas import (
     QuoteLine,
 )
 from loumo.orders.states import Actor, OrderStatus, is_prepaid
-from loumo.promotions import service as promotions
+from loumo.promotions import uses as promotion_uses
 from loumo.shops import reservations
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
@@ -127,7 +127,7 @@ async def claim(session: AsyncSession, placed: Placed) -> None:
     409 `promotion_unavailable` or `insufficient_stock` when they went meanwhile."""
     order = placed.order
     if order.promotion_id is not None:
-        await promotions.hold_use(
+        await promotion_uses.hold_use(
             session,
             promotion_id=order.promotion_id,
             user_id=order.user_id,
@@ -155,7 +155,7 @@ async def write_order(
             quote=read.model_dump(mode="json"),
         )
     if read.promo_code and not read.promotion_valid:
-        raise promotions.PromotionUnavailable(
+        raise promotion_uses.PromotionUnavailable(
             f"The code {read.promo_code} does not apply ({read.promotion_reason})",
             reason=read.promotion_reason,
         )

@@ -21,7 +21,7 @@ from loumo.orders.states import (
     OrderStatus,
     derived_status,
 )
-from loumo.promotions import service as promotions
+from loumo.promotions import uses as promotion_uses
 from loumo.shops import ledger, reservations
 
 
@@ -166,7 +166,9 @@ async def release_holds(session: AsyncSession, order: Order, *, actor_id: str | 
             session, line, reason=f"order {order.reference} {order.status}", actor_id=actor_id
         )
     if order.promotion_id is not None:
-        await promotions.release_use(session, promotion_id=order.promotion_id, order_id=order.id)
+        await promotion_uses.release_use(
+            session, promotion_id=order.promotion_id, order_id=order.id
+        )
     return True
 
 

@@ -1,4 +1,4 @@
-"""Promotions: promo codes, their discounts, and their uses."""
+"""Promotions: promo codes and their discounts (`service`), and their uses (`uses`)."""
 
 from loumo.core.permissions import SUPPORT, Permission
 
