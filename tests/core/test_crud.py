@@ -133,3 +133,33 @@ def test_a_policy_without_a_declarable_dependency_is_refused() -> None:
     things = CrudRoutes(APIRouter(), "/{thing_id}", ThingRead, policy="manager_or:stock:write")
     with pytest.raises(ValueError, match="write them out"):
         things.delete(delete_thing, summary="Delete a thing")
+
+
+async def test_writes_can_hand_the_caller_and_the_resource_can_be_named() -> None:
+    router = APIRouter()
+    calls: list[tuple[Any, ...]] = []
+
+    async def get_role(session: Any, name: str) -> ThingRead:
+        calls.append((session, name))
+        return ThingRead(id=name, name=name)
+
+    async def delete_role(session: Any, principal: Principal, name: str) -> None:
+        calls.append((session, principal, name))
+
+    roles = CrudRoutes(
+        router,
+        "/roles/{name}",
+        ThingRead,
+        policy="permission:roles:write",
+        resource="role",
+        hand_caller_to_writes=True,
+    )
+    roles.get(get_role, summary="One role", policy="permission:roles:read")
+    roles.delete(delete_role, summary="Delete a role")
+    get, delete = [r for r in router.routes if isinstance(r, APIRoute)]
+    assert (get.name, delete.name) == ("get_role", "delete_role")
+    caller = Principal(user_id="u1")
+    await get.endpoint(session="s", principal=caller, name="clerk")
+    assert await delete.endpoint(session="s", principal=caller, name="clerk") is None
+    assert calls == [("s", "clerk"), ("s", caller, "clerk")]
+    assert policy_problems(_app(router)) == []

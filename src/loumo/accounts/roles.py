@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.context import AuthContext
 from loumo.accounts.errors import BuiltinRole, UnknownReference
 from loumo.accounts.models import Role, RolePermission, UserRole
 from loumo.accounts.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
 from loumo.audit import service as audit
+from loumo.audit.service import RequestMeta
 from loumo.core import permissions as perms
 from loumo.core.auth import Principal
 from loumo.core.errors import Conflict, NotFound, PermissionDenied
@@ -123,7 +123,7 @@ async def _set_permissions(session: AsyncSession, role: str, permissions: set[st
 
 
 async def create_role(
-    session: AsyncSession, ctx: AuthContext, principal: Principal, data: RoleCreate
+    session: AsyncSession, principal: Principal, data: RoleCreate, *, meta: RequestMeta
 ) -> RoleRead:
     granted = set(data.permissions)
     _check_known(granted)
@@ -136,7 +136,7 @@ async def create_role(
     await _set_permissions(session, role.name, granted)
     await audit.record(
         session,
-        ctx.meta,
+        meta,
         "role.created",
         actor_id=principal.user_id,
         entity_type="role",
@@ -147,7 +147,7 @@ async def create_role(
 
 
 async def update_role(
-    session: AsyncSession, ctx: AuthContext, principal: Principal, name: str, data: RoleUpdate
+    session: AsyncSession, principal: Principal, name: str, data: RoleUpdate, *, meta: RequestMeta
 ) -> RoleRead:
     role = await _custom_role(session, name)
     diff: dict[str, Any] = {}
@@ -165,7 +165,7 @@ async def update_role(
     if diff:
         await audit.record(
             session,
-            ctx.meta,
+            meta,
             "role.updated",
             actor_id=principal.user_id,
             entity_type="role",
@@ -176,7 +176,7 @@ async def update_role(
 
 
 async def delete_role(
-    session: AsyncSession, ctx: AuthContext, principal: Principal, name: str
+    session: AsyncSession, principal: Principal, name: str, *, meta: RequestMeta
 ) -> None:
     """Delete a custom role; the users holding it lose it."""
     role = await _custom_role(session, name)
@@ -187,7 +187,7 @@ async def delete_role(
     await session.flush()
     await audit.record(
         session,
-        ctx.meta,
+        meta,
         "role.deleted",
         actor_id=principal.user_id,
         entity_type="role",

@@ -102,10 +102,11 @@ async def get_user(session: AsyncSession, user_id: str) -> UserAdminRead:
 
 async def update_user(
     session: AsyncSession,
-    ctx: AuthContext,
     principal: Principal,
     user_id: str,
     data: UserAdminUpdate,
+    *,
+    ctx: AuthContext,
 ) -> UserAdminRead:
     """Change a user's name, active flag or roles; deactivation revokes their sessions.
 

@@ -68,14 +68,17 @@ class CrudRoutes:
     - Every path id takes the type `id`.
     - The caller is checked by the dependency of `policy` (`require(permission)`); with the
       `owner` policy it is also handed to the service, after the session
-      (`service_call(session, principal, ...)`): the domain's ownership query decides. A
+      (`service_call(session, principal, ...)`): the domain's ownership query decides. With
+      `hand_caller_to_writes`, create, update and delete hand it on too, whatever their
+      policy: for services that check what the caller may change, or audit who did it. A
       `public` route (a get: `policy="public"`) takes no caller; a `keywords` dependency may
       look at it (`{"include_inactive": Annotated[bool, Depends(holds_any(...))]}`).
     - `keywords` (per route) maps a keyword argument of the service to the dependency that
       gives it; `read_with` holds those the service needs to build `read` (e.g.
       `{"storage": StorageDep}` for image URLs), for every route but delete.
-    - The route function is named `<verb>_<resource>` (`create_zone`: the item's id without
-      `_id`), as a written-out one would be, which keeps the OpenAPI operation ids.
+    - The route function is named `<verb>_<resource>` (`create_zone`: `resource`, by default
+      the item's id without `_id`), as a written-out one would be, which keeps the OpenAPI
+      operation ids.
     """
 
     def __init__(
@@ -87,15 +90,18 @@ class CrudRoutes:
         id: Any = str,
         policy: str,
         read_with: Mapping[str, Any] | None = None,
+        resource: str | None = None,
+        hand_caller_to_writes: bool = False,
     ) -> None:
         self.router = router
         self.item = item
         self.collection, _, last = item.rpartition("/")
-        self.name = last.strip("{}").removesuffix("_id")
+        self.name = resource or last.strip("{}").removesuffix("_id")
         self.read = read
         self.id = id
         self.policy = policy
         self.read_with = read_with or {}
+        self.hand_caller_to_writes = hand_caller_to_writes
 
     def create(self, service_call: ServiceCall, body: Any, **options: Unpack[RouteOptions]) -> None:
         options.setdefault("path", self.collection)
@@ -122,7 +128,9 @@ class CrudRoutes:
         kind = options.pop("policy", self.policy)
         keywords = {**(self.read_with if method != "DELETE" else {}), **options.pop("keywords", {})}
         ids = _PATH_IDS.findall(self.router.prefix + path)
-        hands_caller = kind == "owner"
+        hands_caller = kind == "owner" or (self.hand_caller_to_writes and method != "GET")
+        if hands_caller and kind == "public":
+            raise ValueError("A public route has no caller to hand to its service")
         returns = None if method == "DELETE" else self.read
 
         async def endpoint(session: Any, principal: Principal | None = None, **values: Any) -> Any:
