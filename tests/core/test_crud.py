@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Path, Response, status
 from fastapi.routing import APIRoute
 
-from loumo.core.auth import Principal, holds_any, require
+from loumo.core.auth import CurrentPrincipal, Principal, holds_any, require
 from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.http_cache import CachedRead, cacheable
@@ -137,33 +137,23 @@ def test_a_policy_without_a_declarable_dependency_is_refused() -> None:
         things.delete(delete_thing, summary="Delete a thing")
 
 
-async def test_writes_can_hand_the_caller_and_the_resource_can_be_named() -> None:
+async def test_the_resource_can_be_named_when_the_item_id_does_not_say_it() -> None:
     router = APIRouter()
     calls: list[tuple[Any, ...]] = []
 
-    async def get_role(session: Any, name: str) -> ThingRead:
-        calls.append((session, name))
-        return ThingRead(id=name, name=name)
-
-    async def delete_role(session: Any, principal: Principal, name: str) -> None:
-        calls.append((session, principal, name))
+    async def delete_role(session: Any, name: str, *, actor: Principal) -> None:
+        calls.append((session, name, actor))
 
     roles = CrudRoutes(
-        router,
-        "/roles/{name}",
-        ThingRead,
-        policy="permission:roles:write",
-        resource="role",
-        hand_caller_to_writes=True,
+        router, "/roles/{name}", ThingRead, policy="permission:roles:write", resource="role"
     )
-    roles.get(get_role, summary="One role", policy="permission:roles:read")
-    roles.delete(delete_role, summary="Delete a role")
-    get, delete = [r for r in router.routes if isinstance(r, APIRoute)]
-    assert (get.name, delete.name) == ("get_role", "delete_role")
+    roles.delete(delete_role, summary="Delete a role", keywords={"actor": CurrentPrincipal})
+    route = router.routes[0]
+    assert isinstance(route, APIRoute)
+    assert route.name == "delete_role"
     caller = Principal(user_id="u1")
-    await get.endpoint(session="s", principal=caller, name="clerk")
-    assert await delete.endpoint(session="s", principal=caller, name="clerk") is None
-    assert calls == [("s", "clerk"), ("s", caller, "clerk")]
+    assert await route.endpoint(session="s", principal=caller, name="clerk", actor=caller) is None
+    assert calls == [("s", "clerk", caller)]
     assert policy_problems(_app(router)) == []
 
 

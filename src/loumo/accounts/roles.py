@@ -123,11 +123,11 @@ async def _set_permissions(session: AsyncSession, role: str, permissions: set[st
 
 
 async def create_role(
-    session: AsyncSession, principal: Principal, data: RoleCreate, *, meta: RequestMeta
+    session: AsyncSession, data: RoleCreate, *, actor: Principal, meta: RequestMeta
 ) -> RoleRead:
     granted = set(data.permissions)
     _check_known(granted)
-    check_can_grant(principal, granted, "grant these permissions")
+    check_can_grant(actor, granted, "grant these permissions")
     if data.name in perms.BUILTIN_ROLES or await session.get(Role, data.name) is not None:
         raise Conflict(f"A role named {data.name!r} exists already")
     role = Role(name=data.name, description=data.description)
@@ -138,7 +138,7 @@ async def create_role(
         session,
         meta,
         "role.created",
-        actor_id=principal.user_id,
+        actor_id=actor.user_id,
         entity_type="role",
         entity_id=role.name,
         diff={"permissions": sorted(granted), "description": data.description},
@@ -147,7 +147,7 @@ async def create_role(
 
 
 async def update_role(
-    session: AsyncSession, principal: Principal, name: str, data: RoleUpdate, *, meta: RequestMeta
+    session: AsyncSession, name: str, data: RoleUpdate, *, actor: Principal, meta: RequestMeta
 ) -> RoleRead:
     role = await _custom_role(session, name)
     diff: dict[str, Any] = {}
@@ -155,7 +155,7 @@ async def update_role(
         before = await role_permissions(session, name) or set()
         after = set(data.permissions)
         _check_known(after)
-        check_can_grant(principal, before ^ after, "change these permissions")
+        check_can_grant(actor, before ^ after, "change these permissions")
         await _set_permissions(session, name, after)
         diff["permissions"] = [sorted(before), sorted(after)]
     if data.description is not None and data.description != role.description:
@@ -167,7 +167,7 @@ async def update_role(
             session,
             meta,
             "role.updated",
-            actor_id=principal.user_id,
+            actor_id=actor.user_id,
             entity_type="role",
             entity_id=name,
             diff=diff,
@@ -176,12 +176,12 @@ async def update_role(
 
 
 async def delete_role(
-    session: AsyncSession, principal: Principal, name: str, *, meta: RequestMeta
+    session: AsyncSession, name: str, *, actor: Principal, meta: RequestMeta
 ) -> None:
     """Delete a custom role; the users holding it lose it."""
     role = await _custom_role(session, name)
     granted = await role_permissions(session, name) or set()
-    check_can_grant(principal, granted, "delete this role")
+    check_can_grant(actor, granted, "delete this role")
     await session.execute(delete(UserRole).where(UserRole.role == name))
     await session.delete(role)
     await session.flush()
@@ -189,7 +189,7 @@ async def delete_role(
         session,
         meta,
         "role.deleted",
-        actor_id=principal.user_id,
+        actor_id=actor.user_id,
         entity_type="role",
         entity_id=name,
         diff={"permissions": sorted(granted)},

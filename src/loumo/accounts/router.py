@@ -305,7 +305,6 @@ user_routes = CrudRoutes(
     UserAdminRead,
     id=ObjectId,
     policy="permission:users:write",
-    hand_caller_to_writes=True,
 )
 user_routes.get(users.get_user, summary="One user account", policy="permission:users:read")
 user_routes.update(
@@ -314,7 +313,7 @@ user_routes.update(
     summary="Rename, (de)activate, or assign roles (`roles:assign`)",
     description="Deactivation signs the user out of every session.",
     responses=described({409: "Staff cannot deactivate their own account"}),
-    keywords={"ctx": AuthContextDep},
+    keywords={"actor": CurrentPrincipal, "ctx": AuthContextDep},
 )
 
 
@@ -343,16 +342,17 @@ role_routes = CrudRoutes(
     id=RoleName,
     policy="permission:roles:write",
     resource="role",
-    hand_caller_to_writes=True,
 )
-AUDIT = {"meta": RequestMetaDep}  # the changes of roles are audited
+# `keywords=` of a change to a role: the service checks what the caller (the one the route's
+# policy admitted) may grant, and audits who made it and from where.
+AUDITED = {"actor": CurrentPrincipal, "meta": RequestMetaDep}
 BUILTIN = described({409: "A built-in role"})
 role_routes.create(
     roles.create_role,
     RoleCreate,
     summary="Create a custom role granting permissions the caller holds",
     responses=described({409: "A role has this name already"}),
-    keywords=AUDIT,
+    keywords=AUDITED,
 )
 role_routes.get(roles.get_role, summary="One role", policy="permission:roles:read")
 role_routes.update(
@@ -360,13 +360,13 @@ role_routes.update(
     RoleUpdate,
     summary="Change a custom role's description or permissions (built-in roles are fixed)",
     responses=BUILTIN,
-    keywords=AUDIT,
+    keywords=AUDITED,
 )
 role_routes.delete(
     roles.delete_role,
     summary="Delete a custom role; its holders lose it",
     responses=BUILTIN,
-    keywords=AUDIT,
+    keywords=AUDITED,
 )
 
 

@@ -73,9 +73,7 @@ class CrudRoutes:
     - Every path id takes the type `id`.
     - The caller is checked by the dependency of `policy` (`require(permission)`); with the
       `owner` policy it is also handed to the service, after the session
-      (`service_call(session, principal, ...)`): the domain's ownership query decides. With
-      `hand_caller_to_writes`, create, update and delete hand it on too, whatever their
-      policy: for services that check what the caller may change, or audit who did it. A
+      (`service_call(session, principal, ...)`): the domain's ownership query decides. A
       `public` route (a get: `policy="public"`) takes no caller; a `keywords` dependency may
       look at it (`{"include_inactive": Annotated[bool, Depends(holds_any(...))]}`).
     - `keywords` (per route) maps a keyword argument of the service to the dependency that
@@ -96,7 +94,6 @@ class CrudRoutes:
         policy: str,
         read_with: Mapping[str, Any] | None = None,
         resource: str | None = None,
-        hand_caller_to_writes: bool = False,
     ) -> None:
         self.router = router
         self.item = item
@@ -106,7 +103,6 @@ class CrudRoutes:
         self.id = id
         self.policy = policy
         self.read_with = read_with or {}
-        self.hand_caller_to_writes = hand_caller_to_writes
 
     def create(self, service_call: ServiceCall, body: Any, **options: Unpack[RouteOptions]) -> None:
         options.setdefault("path", self.collection)
@@ -145,9 +141,7 @@ class CrudRoutes:
         kind = "public" if cached else options.pop("policy", self.policy)
         keywords = {**(self.read_with if method != "DELETE" else {}), **options.pop("keywords", {})}
         ids = _PATH_IDS.findall(self.router.prefix + path)
-        hands_caller = kind == "owner" or (self.hand_caller_to_writes and method != "GET")
-        if hands_caller and kind == "public":
-            raise ValueError("A public route has no caller to hand to its service")
+        hands_caller = kind == "owner"
         returns = answers or (None if method == "DELETE" else self.read)
         responses = options.get("responses")
         if cached:
