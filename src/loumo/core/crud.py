@@ -63,7 +63,8 @@ def _caller(kind: str) -> Any:
 
 class CrudRoutes:
     """The routes of the resource at `item` (a path ending in its id, e.g. `/{zone_id}`) on
-    `router`: get, update and delete at `item`, create and list at the path above it (`""`).
+    `router`: get, update and delete at `item`, create and `cached_list` at the path above it
+    (`""`).
 
     - Each route calls `service_call(session, *path_ids, data, **keywords)` (no `data` for get
       and delete) and answers its result as `read`; create answers 201, delete 204 (no body).
@@ -111,7 +112,9 @@ class CrudRoutes:
     def cached_list(self, service_call: ServiceCall, **options: Unpack[RouteOptions]) -> None:
         options.setdefault("path", self.collection)
         page = Page[self.read]  # type: ignore[name-defined]  # a model made at run time
-        self._add("GET", service_call, None, options, f"list_{self.name}s", page, cached=True)
+        self._add(
+            "GET", service_call, None, options, name=f"list_{self.name}s", answers=page, cached=True
+        )
 
     def cached_get(self, service_call: ServiceCall, **options: Unpack[RouteOptions]) -> None:
         self._add("GET", service_call, None, options, cached=True)
@@ -131,9 +134,9 @@ class CrudRoutes:
         service_call: ServiceCall,
         body: Any,
         options: RouteOptions,
-        name: str | None = None,
-        answers: Any = None,
         *,
+        name: str | None = None,  # of the route function, when not `<verb>_<resource>`
+        answers: Any = None,  # the answer's model, when not `read`
         cached: bool = False,
         **route: Any,
     ) -> None:
