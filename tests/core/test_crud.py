@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Path, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Response, status
 from fastapi.routing import APIRoute
 
-from loumo.core.auth import Principal, holds_any, require
+from loumo.core.auth import CurrentPrincipal, Principal, holds_any, require
 from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
+from loumo.core.http_cache import CachedRead, cacheable
+from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.responses import described, no_content
 from loumo.core.schemas import Id, Input
@@ -133,3 +135,57 @@ def test_a_policy_without_a_declarable_dependency_is_refused() -> None:
     things = CrudRoutes(APIRouter(), "/{thing_id}", ThingRead, policy="manager_or:stock:write")
     with pytest.raises(ValueError, match="write them out"):
         things.delete(delete_thing, summary="Delete a thing")
+
+
+async def test_the_resource_can_be_named_when_the_item_id_does_not_say_it() -> None:
+    router = APIRouter()
+    calls: list[tuple[Any, ...]] = []
+
+    async def delete_role(session: Any, name: str, *, actor: Principal) -> None:
+        calls.append((session, name, actor))
+
+    roles = CrudRoutes(
+        router, "/roles/{name}", ThingRead, policy="permission:roles:write", resource="role"
+    )
+    roles.delete(delete_role, summary="Delete a role", keywords={"actor": CurrentPrincipal})
+    route = router.routes[0]
+    assert isinstance(route, APIRoute)
+    assert route.name == "delete_role"
+    caller = Principal(user_id="u1")
+    assert await route.endpoint(session="s", principal=caller, name="clerk", actor=caller) is None
+    assert calls == [("s", "clerk", caller)]
+    assert policy_problems(_app(router)) == []
+
+
+async def list_things(session: Any, *, include_inactive: bool) -> Page[ThingRead]:
+    return Page[ThingRead](items=[])
+
+
+def written_out_reads() -> APIRouter:
+    router = APIRouter(prefix="/things")
+
+    @router.get("", summary="Things", **cacheable(Page[ThingRead]), **policy("public"))
+    async def list_things(session: SessionDep, sees: SeesInactive, cached: CachedRead) -> Response:
+        return cached(Page[ThingRead](items=[]))
+
+    @router.get("/{thing_id}", summary="One thing", **cacheable(ThingRead), **policy("public"))
+    async def get_thing(
+        thing_id: ThingId, session: SessionDep, sees: SeesInactive, cached: CachedRead
+    ) -> Response:
+        return cached(ThingRead(id=thing_id, name="x"))
+
+    return router
+
+
+def test_cached_reads_are_the_written_out_cacheable_public_reads() -> None:
+    router = APIRouter(prefix="/things")
+    things = CrudRoutes(router, "/{thing_id}", ThingRead, id=ThingId, policy="owner")
+    sees = {"include_inactive": SeesInactive}
+    things.cached_list(list_things, summary="Things", keywords=sees)
+    things.cached_get(get_thing, summary="One thing", keywords=sees)
+    assert _app(router).openapi() == _app(written_out_reads()).openapi()
+    assert [r.name for r in router.routes if isinstance(r, APIRoute)] == [
+        "list_things",
+        "get_thing",
+    ]
+    assert policy_problems(_app(router)) == []

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.accounts.context import AuthContext
 from loumo.accounts.errors import BuiltinRole, UnknownReference
 from loumo.accounts.models import Role, RolePermission, UserRole
 from loumo.accounts.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
 from loumo.audit import service as audit
+from loumo.audit.service import RequestMeta
 from loumo.core import permissions as perms
 from loumo.core.auth import Principal
 from loumo.core.errors import Conflict, NotFound, PermissionDenied
@@ -123,11 +123,11 @@ async def _set_permissions(session: AsyncSession, role: str, permissions: set[st
 
 
 async def create_role(
-    session: AsyncSession, ctx: AuthContext, principal: Principal, data: RoleCreate
+    session: AsyncSession, data: RoleCreate, *, actor: Principal, meta: RequestMeta
 ) -> RoleRead:
     granted = set(data.permissions)
     _check_known(granted)
-    check_can_grant(principal, granted, "grant these permissions")
+    check_can_grant(actor, granted, "grant these permissions")
     if data.name in perms.BUILTIN_ROLES or await session.get(Role, data.name) is not None:
         raise Conflict(f"A role named {data.name!r} exists already")
     role = Role(name=data.name, description=data.description)
@@ -136,9 +136,9 @@ async def create_role(
     await _set_permissions(session, role.name, granted)
     await audit.record(
         session,
-        ctx.meta,
+        meta,
         "role.created",
-        actor_id=principal.user_id,
+        actor_id=actor.user_id,
         entity_type="role",
         entity_id=role.name,
         diff={"permissions": sorted(granted), "description": data.description},
@@ -147,7 +147,7 @@ async def create_role(
 
 
 async def update_role(
-    session: AsyncSession, ctx: AuthContext, principal: Principal, name: str, data: RoleUpdate
+    session: AsyncSession, name: str, data: RoleUpdate, *, actor: Principal, meta: RequestMeta
 ) -> RoleRead:
     role = await _custom_role(session, name)
     diff: dict[str, Any] = {}
@@ -155,7 +155,7 @@ async def update_role(
         before = await role_permissions(session, name) or set()
         after = set(data.permissions)
         _check_known(after)
-        check_can_grant(principal, before ^ after, "change these permissions")
+        check_can_grant(actor, before ^ after, "change these permissions")
         await _set_permissions(session, name, after)
         diff["permissions"] = [sorted(before), sorted(after)]
     if data.description is not None and data.description != role.description:
@@ -165,9 +165,9 @@ async def update_role(
     if diff:
         await audit.record(
             session,
-            ctx.meta,
+            meta,
             "role.updated",
-            actor_id=principal.user_id,
+            actor_id=actor.user_id,
             entity_type="role",
             entity_id=name,
             diff=diff,
@@ -176,20 +176,20 @@ async def update_role(
 
 
 async def delete_role(
-    session: AsyncSession, ctx: AuthContext, principal: Principal, name: str
+    session: AsyncSession, name: str, *, actor: Principal, meta: RequestMeta
 ) -> None:
     """Delete a custom role; the users holding it lose it."""
     role = await _custom_role(session, name)
     granted = await role_permissions(session, name) or set()
-    check_can_grant(principal, granted, "delete this role")
+    check_can_grant(actor, granted, "delete this role")
     await session.execute(delete(UserRole).where(UserRole.role == name))
     await session.delete(role)
     await session.flush()
     await audit.record(
         session,
-        ctx.meta,
+        meta,
         "role.deleted",
-        actor_id=principal.user_id,
+        actor_id=actor.user_id,
         entity_type="role",
         entity_id=name,
         diff={"permissions": sorted(granted)},

@@ -55,6 +55,7 @@ from loumo.core.db import SessionDep
 from loumo.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from loumo.core.policy import policy
 from loumo.core.ratelimit import RATE_LIMITED
+from loumo.core.responses import described
 from loumo.core.schemas import Id
 from loumo.core.settings import Settings
 from loumo.media.dependencies import StorageDep
@@ -273,9 +274,7 @@ async def remove_favorite(
 
 staff = APIRouter(tags=["staff"])
 UsersReader = Annotated[Principal, Depends(require("users:read"))]
-UsersWriter = Annotated[Principal, Depends(require("users:write"))]
 RolesReader = Annotated[Principal, Depends(require("roles:read"))]
-RolesWriter = Annotated[Principal, Depends(require("roles:write"))]
 
 
 @staff.get(
@@ -300,30 +299,22 @@ async def list_users(
     return Page[UserAdminRead](items=items, next_cursor=next_cursor)
 
 
-@staff.get(
+user_routes = CrudRoutes(
+    staff,
     "/users/{user_id}",
-    summary="One user account",
-    **policy("permission:users:read"),
+    UserAdminRead,
+    id=ObjectId,
+    policy="permission:users:write",
 )
-async def get_user(user_id: ObjectId, session: SessionDep, _: UsersReader) -> UserAdminRead:
-    return await users.get_user(session, user_id)
-
-
-@staff.patch(
-    "/users/{user_id}",
+user_routes.get(users.get_user, summary="One user account", policy="permission:users:read")
+user_routes.update(
+    users.update_user,
+    UserAdminUpdate,
     summary="Rename, (de)activate, or assign roles (`roles:assign`)",
-    responses={409: {"description": "Staff cannot deactivate their own account"}},
     description="Deactivation signs the user out of every session.",
-    **policy("permission:users:write"),
+    responses=described({409: "Staff cannot deactivate their own account"}),
+    keywords={"actor": CurrentPrincipal, "ctx": AuthContextDep},
 )
-async def update_user(
-    user_id: ObjectId,
-    data: UserAdminUpdate,
-    session: SessionDep,
-    principal: UsersWriter,
-    ctx: AuthContextDep,
-) -> UserAdminRead:
-    return await users.update_user(session, ctx, principal, user_id, data)
 
 
 @staff.get(
@@ -344,54 +335,39 @@ async def list_roles(session: SessionDep, _: RolesReader) -> Page[RoleRead]:
     return Page[RoleRead](items=await roles.list_roles(session))
 
 
-@staff.post(
-    "/roles",
+role_routes = CrudRoutes(
+    staff,
+    "/roles/{name}",
+    RoleRead,
+    id=RoleName,
+    policy="permission:roles:write",
+    resource="role",
+)
+# `keywords=` of a change to a role: the service checks what the caller (the one the route's
+# policy admitted) may grant, and audits who made it and from where.
+AUDITED = {"actor": CurrentPrincipal, "meta": RequestMetaDep}
+BUILTIN = described({409: "A built-in role"})
+role_routes.create(
+    roles.create_role,
+    RoleCreate,
     summary="Create a custom role granting permissions the caller holds",
-    responses={409: {"description": "A role has this name already"}},
-    status_code=status.HTTP_201_CREATED,
-    **policy("permission:roles:write"),
+    responses=described({409: "A role has this name already"}),
+    keywords=AUDITED,
 )
-async def create_role(
-    data: RoleCreate, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
-) -> RoleRead:
-    return await roles.create_role(session, ctx, principal, data)
-
-
-@staff.get(
-    "/roles/{name}", summary="One role", response_model=RoleRead, **policy("permission:roles:read")
-)
-async def get_role(name: RoleName, session: SessionDep, _: RolesReader) -> RoleRead:
-    return await roles.get_role(session, name)
-
-
-@staff.patch(
-    "/roles/{name}",
+role_routes.get(roles.get_role, summary="One role", policy="permission:roles:read")
+role_routes.update(
+    roles.update_role,
+    RoleUpdate,
     summary="Change a custom role's description or permissions (built-in roles are fixed)",
-    responses={409: {"description": "A built-in role"}},
-    **policy("permission:roles:write"),
+    responses=BUILTIN,
+    keywords=AUDITED,
 )
-async def update_role(
-    name: RoleName,
-    data: RoleUpdate,
-    session: SessionDep,
-    principal: RolesWriter,
-    ctx: AuthContextDep,
-) -> RoleRead:
-    return await roles.update_role(session, ctx, principal, name, data)
-
-
-@staff.delete(
-    "/roles/{name}",
+role_routes.delete(
+    roles.delete_role,
     summary="Delete a custom role; its holders lose it",
-    responses={409: {"description": "A built-in role"}},
-    status_code=status.HTTP_204_NO_CONTENT,
-    **policy("permission:roles:write"),
+    responses=BUILTIN,
+    keywords=AUDITED,
 )
-async def delete_role(
-    name: RoleName, session: SessionDep, principal: RolesWriter, ctx: AuthContextDep
-) -> Response:
-    await roles.delete_role(session, ctx, principal, name)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 router = APIRouter()

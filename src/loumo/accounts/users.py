@@ -102,10 +102,11 @@ async def get_user(session: AsyncSession, user_id: str) -> UserAdminRead:
 
 async def update_user(
     session: AsyncSession,
-    ctx: AuthContext,
-    principal: Principal,
     user_id: str,
     data: UserAdminUpdate,
+    *,
+    actor: Principal,
+    ctx: AuthContext,
 ) -> UserAdminRead:
     """Change a user's name, active flag or roles; deactivation revokes their sessions.
 
@@ -113,11 +114,11 @@ async def update_user(
     account is out of reach of support staff with `users:write`).
     """
     user = await _user(session, user_id)
-    await check_outranks(session, principal, user)
+    await check_outranks(session, actor, user)
     values = data.model_dump(exclude_unset=True)
     diff: dict[str, Any] = {}
     if "roles" in values:
-        if not principal.has("roles:assign"):
+        if not actor.has("roles:assign"):
             raise PermissionDenied("This needs the 'roles:assign' permission")
         before, after = set(await roles_of(session, user.id)), set(values.pop("roles"))
         for role in sorted(before ^ after):
@@ -127,14 +128,14 @@ async def update_user(
                     f"No role is named {role!r}",
                     errors=[{"field": "roles", "location": "body", "message": role, "type": "ref"}],
                 )
-            check_can_grant(principal, granted, f"change role {role!r}")
+            check_can_grant(actor, granted, f"change role {role!r}")
         if before != after:
             await session.execute(
                 delete(UserRole).where(UserRole.user_id == user.id, UserRole.role.in_(before))
             )
             session.add_all(UserRole(user_id=user.id, role=r) for r in sorted(after))
             diff["roles"] = [sorted(before), sorted(after)]
-    if values.get("is_active") is False and user.id == principal.user_id:
+    if values.get("is_active") is False and user.id == actor.user_id:
         raise Conflict("You cannot deactivate your own account")
     before_fields = {k: getattr(user, k) for k in values}
     for name, value in values.items():
@@ -147,5 +148,5 @@ async def update_user(
         action = "user.deactivated" if "sessions_revoked" in diff else "user.updated"
         if "roles" in diff and action == "user.updated":
             action = "user.roles_changed"
-        await ctx.audit(session, action, actor_id=principal.user_id, user=user, diff=diff)
+        await ctx.audit(session, action, actor_id=actor.user_id, user=user, diff=diff)
     return await _admin_read(session, user)

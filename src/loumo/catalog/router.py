@@ -40,6 +40,7 @@ router = APIRouter(tags=["catalog"])
 
 ProductWriter = Annotated[Principal, Depends(require(PRODUCTS_WRITE))]
 SeesInactiveProducts = Annotated[bool, Depends(holds_any(PRODUCTS_WRITE))]
+SeesInactiveCategories = Annotated[bool, Depends(holds_any(CATEGORIES_WRITE))]
 SKU_TAKEN = described({409: "SKU already used"})
 # What the routes that change a product and answer it declare (besides path and texts).
 PRODUCT_WRITE: dict[str, Any] = {
@@ -61,34 +62,15 @@ def _json(content: Any, status_code: int = 200) -> Response:
     **policy("public"),
 )
 async def list_categories(
-    session: SessionDep, principal: OptionalPrincipal, storage: StorageDep, cached: CachedRead
-) -> Response:
-    items = await categories.category_tree(
-        session, include_inactive=sees_inactive(principal, CATEGORIES_WRITE), storage=storage
-    )
-    return cached(CategoryTree(items=items))
-
-
-@router.get(
-    "/categories/{category_id}",
-    summary="One category",
-    **cacheable(CategoryRead),
-    **policy("public"),
-)
-async def get_category(
-    category_id: str,
     session: SessionDep,
-    principal: OptionalPrincipal,
+    include_inactive: SeesInactiveCategories,
     storage: StorageDep,
     cached: CachedRead,
 ) -> Response:
-    read = await categories.get_category(
-        session,
-        category_id,
-        include_inactive=sees_inactive(principal, CATEGORIES_WRITE),
-        storage=storage,
+    items = await categories.category_tree(
+        session, include_inactive=include_inactive, storage=storage
     )
-    return cached(read)
+    return cached(CategoryTree(items=items))
 
 
 category_routes = CrudRoutes(
@@ -97,6 +79,11 @@ category_routes = CrudRoutes(
     CategoryRead,
     policy="permission:categories:write",
     read_with=WITH_STORAGE,
+)
+category_routes.cached_get(
+    categories.get_category,
+    summary="One category",
+    keywords={"include_inactive": SeesInactiveCategories},
 )
 category_routes.create(
     categories.create_category,

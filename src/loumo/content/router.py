@@ -52,17 +52,12 @@ settings_router = APIRouter(prefix="/settings", tags=["settings"])
 
 
 # Topic routes come first: `/faq/topics` must not be taken for the entry id "topics".
-@faq_router.get(
-    "/topics",
+topic_routes.cached_list(
+    faq.list_topics,
     summary="FAQ topics by position (published ones; content staff see all)",
     description="Every topic in one page (`next_cursor` is null).",
-    **cacheable(Page[schemas.FaqTopicRead]),
-    **policy("public"),
+    keywords=UNPUBLISHED,
 )
-async def list_topics(
-    session: SessionDep, include_unpublished: SeesUnpublished, cached: CachedRead
-) -> Response:
-    return cached(await faq.list_topics(session, include_unpublished=include_unpublished))
 
 
 topic_routes.create(

@@ -25,10 +25,12 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Required, TypedDict, Unpack
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
+from loumo.core.http_cache import CachedRead, cacheable
+from loumo.core.pagination import Page
 from loumo.core.policy import permission_of, policy
 from loumo.core.responses import Responses, no_content
 
@@ -61,10 +63,14 @@ def _caller(kind: str) -> Any:
 
 class CrudRoutes:
     """The routes of the resource at `item` (a path ending in its id, e.g. `/{zone_id}`) on
-    `router`: get, update and delete at `item`, create at the path above it (`""`).
+    `router`: get, update and delete at `item`, create and `cached_list` at the path above it
+    (`""`).
 
     - Each route calls `service_call(session, *path_ids, data, **keywords)` (no `data` for get
       and delete) and answers its result as `read`; create answers 201, delete 204 (no body).
+    - `cached_list` and `cached_get` declare the cacheable public reads of CONTRIBUTING rule
+      13: policy `public`, answered through `CachedRead` and declared `cacheable(...)` (ETag,
+      304), the list as a `Page[read]`.
     - Every path id takes the type `id`.
     - The caller is checked by the dependency of `policy` (`require(permission)`); with the
       `owner` policy it is also handed to the service, after the session
@@ -74,8 +80,9 @@ class CrudRoutes:
     - `keywords` (per route) maps a keyword argument of the service to the dependency that
       gives it; `read_with` holds those the service needs to build `read` (e.g.
       `{"storage": StorageDep}` for image URLs), for every route but delete.
-    - The route function is named `<verb>_<resource>` (`create_zone`: the item's id without
-      `_id`), as a written-out one would be, which keeps the OpenAPI operation ids.
+    - The route function is named `<verb>_<resource>` (`create_zone`, `list_zones`: `resource`,
+      by default the item's id without `_id`), as a written-out one would be, which keeps the
+      OpenAPI operation ids.
     """
 
     def __init__(
@@ -87,11 +94,12 @@ class CrudRoutes:
         id: Any = str,
         policy: str,
         read_with: Mapping[str, Any] | None = None,
+        resource: str | None = None,
     ) -> None:
         self.router = router
         self.item = item
         self.collection, _, last = item.rpartition("/")
-        self.name = last.strip("{}").removesuffix("_id")
+        self.name = resource or last.strip("{}").removesuffix("_id")
         self.read = read
         self.id = id
         self.policy = policy
@@ -100,6 +108,16 @@ class CrudRoutes:
     def create(self, service_call: ServiceCall, body: Any, **options: Unpack[RouteOptions]) -> None:
         options.setdefault("path", self.collection)
         self._add("POST", service_call, body, options, status_code=status.HTTP_201_CREATED)
+
+    def cached_list(self, service_call: ServiceCall, **options: Unpack[RouteOptions]) -> None:
+        options.setdefault("path", self.collection)
+        page = Page[self.read]  # type: ignore[name-defined]  # a model made at run time
+        self._add(
+            "GET", service_call, None, options, name=f"list_{self.name}s", answers=page, cached=True
+        )
+
+    def cached_get(self, service_call: ServiceCall, **options: Unpack[RouteOptions]) -> None:
+        self._add("GET", service_call, None, options, cached=True)
 
     def get(self, service_call: ServiceCall, **options: Unpack[RouteOptions]) -> None:
         self._add("GET", service_call, None, options)
@@ -116,14 +134,22 @@ class CrudRoutes:
         service_call: ServiceCall,
         body: Any,
         options: RouteOptions,
+        *,
+        name: str | None = None,  # of the route function, when not `<verb>_<resource>`
+        answers: Any = None,  # the answer's model, when not `read`
+        cached: bool = False,
         **route: Any,
     ) -> None:
         path = options.pop("path", self.item)
-        kind = options.pop("policy", self.policy)
+        kind = "public" if cached else options.pop("policy", self.policy)
         keywords = {**(self.read_with if method != "DELETE" else {}), **options.pop("keywords", {})}
         ids = _PATH_IDS.findall(self.router.prefix + path)
         hands_caller = kind == "owner"
-        returns = None if method == "DELETE" else self.read
+        returns = answers or (None if method == "DELETE" else self.read)
+        responses = options.get("responses")
+        if cached:
+            route |= cacheable(returns)
+            responses = {**route.pop("responses"), **(responses or {})}
 
         async def endpoint(session: Any, principal: Principal | None = None, **values: Any) -> Any:
             args = [principal] if hands_caller else []
@@ -131,6 +157,8 @@ class CrudRoutes:
             if body is not None:
                 args.append(values["data"])
             answer = await service_call(session, *args, **{name: values[name] for name in keywords})
+            if cached:
+                return values["cached"](answer)
             return None if returns is None else answer  # a delete answers no body
 
         # FastAPI reads the parameters (path ids, body, dependencies) from the signature.
@@ -141,16 +169,20 @@ class CrudRoutes:
         if kind != "public":
             parameters.append(_parameter("principal", _caller(kind)))
         parameters += [_parameter(name, dependency) for name, dependency in keywords.items()]
-        endpoint.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+        if cached:
+            parameters.append(_parameter("cached", CachedRead))
+        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            parameters, return_annotation=Response if cached else returns
+        )
         verb = {"POST": "create", "GET": "get", "PATCH": "update", "DELETE": "delete"}[method]
-        endpoint.__name__ = endpoint.__qualname__ = f"{verb}_{self.name}"
+        endpoint.__name__ = endpoint.__qualname__ = name or f"{verb}_{self.name}"
         self.router.add_api_route(
             path,
             endpoint,
             methods=[method],
             summary=options["summary"],
             description=options.get("description"),
-            responses=options.get("responses"),
+            responses=responses,
             **route,
             **policy(kind),
         )

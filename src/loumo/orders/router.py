@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from loumo.audit.deps import RequestMetaDep
 from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
+from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
 from loumo.core.pagination import Page
@@ -123,17 +124,12 @@ async def list_orders(
     return await reading.list_orders(session, principal, query)
 
 
-@router.get(
-    "/orders/{order_id}",
-    response_model=OrderRead,
+order_routes = CrudRoutes(router, "/orders/{order_id}", OrderRead, id=OrderId, policy="owner")
+order_routes.get(
+    reading.get_order,
     summary="An order: items, amounts, statuses, fulfilments and timeline",
     responses=NOT_YOURS,
-    **policy("owner"),
 )
-async def get_order(
-    order_id: OrderId, session: SessionDep, principal: CurrentPrincipal
-) -> OrderRead:
-    return await reading.get_order(session, principal, order_id)
 
 
 @router.post(

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from loumo.core.auth import (
     CurrentPrincipal,
-    OptionalPrincipal,
     Principal,
+    holds_any,
     manager_or,
     require,
-    sees_inactive,
 )
 from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
@@ -38,6 +37,7 @@ from loumo.shops.schemas import (
 router = APIRouter(prefix="/shops", tags=["shops"])
 UserId = Annotated[Id, Path(description="A user id")]
 ShopWriter = Annotated[Principal, Depends(require(SHOPS_WRITE))]
+SeesInactive = Annotated[bool, Depends(holds_any(SHOPS_WRITE))]  # staff see all
 shop_routes = CrudRoutes(
     router, "/{shop_id}", ShopRead, policy="permission:shops:write", read_with=WITH_STORAGE
 )
@@ -80,7 +80,7 @@ IMAGE_POLICY = (
 )
 async def list_shops(
     session: SessionDep,
-    principal: OptionalPrincipal,
+    include_inactive: SeesInactive,
     storage: StorageDep,
     cached: CachedRead,
     zone_id: Annotated[str | None, Query(max_length=32)] = None,
@@ -89,7 +89,7 @@ async def list_shops(
 ) -> Response:
     page = await shops.list_shops(
         session,
-        include_inactive=sees_inactive(principal, SHOPS_WRITE),
+        include_inactive=include_inactive,
         zone_id=zone_id,
         cursor=cursor,
         limit=limit,
@@ -98,30 +98,19 @@ async def list_shops(
     return cached(page)
 
 
-@router.get(
-    "/{shop_id}",
+shop_routes.cached_get(
+    shops.get_shop,
     summary="One shop, by id or slug",
-    **cacheable(ShopRead),
-    **policy("public"),
+    keywords={"include_inactive": SeesInactive},
 )
-async def get_shop(
-    shop_id: str,
-    session: SessionDep,
-    principal: OptionalPrincipal,
-    storage: StorageDep,
-    cached: CachedRead,
-) -> Response:
-    shop = await shops.get_shop(
-        session, shop_id, include_inactive=sees_inactive(principal, SHOPS_WRITE), storage=storage
-    )
-    return cached(shop)
-
-
 shop_routes.create(
     shops.create_shop, ShopCreate, summary="Create a shop (staff)", responses=ZONE_OR_SLUG
 )
 shop_routes.update(
     shops.update_shop, ShopUpdate, summary="Change a shop (staff)", responses=ZONE_OR_SLUG
+)
+shop_routes.delete(
+    shops.deactivate_shop, summary="Deactivate a shop (staff); it stays for stock and order history"
 )
 
 
@@ -168,11 +157,6 @@ async def remove_shop_image(
     shop_id: str, session: SessionDep, principal: CurrentPrincipal, storage: StorageDep
 ) -> ShopRead:
     return await shops.set_shop_image(session, principal, shop_id, None, storage=storage)
-
-
-shop_routes.delete(
-    shops.deactivate_shop, summary="Deactivate a shop (staff); it stays for stock and order history"
-)
 
 
 @router.get(

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path
 
 from loumo.core.auth import holds_any
 from loumo.core.crud import CrudRoutes
-from loumo.core.db import SessionDep
-from loumo.core.http_cache import CachedRead, cacheable
-from loumo.core.pagination import Page
-from loumo.core.policy import policy
 from loumo.core.responses import described
 from loumo.core.schemas import Id
 from loumo.zones import service
@@ -26,17 +22,12 @@ INACTIVE = {"include_inactive": SeesInactive}
 zone_routes = CrudRoutes(router, "/{zone_id}", ZoneRead, id=ZoneId, policy="permission:zones:write")
 
 
-@router.get(
-    "",
+zone_routes.cached_list(
+    service.list_zones,
     summary="Delivery zones (active ones; staff see all)",
     description="Every zone, by name, in one page (`next_cursor` is null).",
-    **cacheable(Page[ZoneRead]),
-    **policy("public"),
+    keywords=INACTIVE,
 )
-async def list_zones(
-    session: SessionDep, include_inactive: SeesInactive, cached: CachedRead
-) -> Response:
-    return cached(await service.list_zones(session, include_inactive=include_inactive))
 
 
 zone_routes.get(service.get_zone, summary="One delivery zone", policy="public", keywords=INACTIVE)
