@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.auth import Principal
-from loumo.core.db import Base, dialect_insert, utcnow
+from loumo.core.db import Base, SessionDep, dialect_insert, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
 from loumo.core.settings import Settings
@@ -292,22 +292,40 @@ async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def answer_once(
-    request: Request,
-    session: AsyncSession,
-    principal: Principal,
-    key: str | None,
-    *,
-    body: dict[str, Any],
-    produce: Callable[[], Awaitable[object]],
-    answer: type[BaseModel],
-    status: int = 200,
-) -> JSONResponse:
-    """Run `produce()` once per `key` and `body` of `principal`; answer `answer` with `status`."""
+class Once:
+    """A money-moving route's way to act once per `Idempotency-Key` (a dependency, `OnceDep`):
+    `await once(principal, data, produce=..., answer=ReadSchema, status=201)` runs `produce()`
+    once for the key, the caller and what the request names (its path ids and `data`), and
+    answers the stored answer to a retry (see `idempotent`)."""
 
-    async def work() -> tuple[int, Any]:
-        return status, answer.model_validate(await produce()).model_dump(mode="json")
+    def __init__(
+        self, request: Request, session: SessionDep, key: IdempotencyKeyHeader = None
+    ) -> None:
+        self.request = request
+        self.session = session
+        self.key = key
 
-    return await idempotent(
-        request, session, principal_id=principal.user_id, key=key, body=body, work=work
-    )
+    async def __call__(
+        self,
+        principal: Principal,
+        data: BaseModel,
+        *,
+        produce: Callable[[], Awaitable[object]],
+        answer: type[BaseModel],
+        status: int = 200,
+    ) -> JSONResponse:
+
+        async def work() -> tuple[int, Any]:
+            return status, answer.model_validate(await produce()).model_dump(mode="json")
+
+        return await idempotent(
+            self.request,
+            self.session,
+            principal_id=principal.user_id,
+            key=self.key,
+            body={**self.request.path_params, **data.model_dump(mode="json")},
+            work=work,
+        )
+
+
+OnceDep = Annotated[Once, Depends()]

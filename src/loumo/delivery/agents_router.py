@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import JSONResponse
 
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.crud import CrudRoutes
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
+from loumo.core.idempotency import OnceDep
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.delivery import AGENTS_READ, AGENTS_WRITE, agents, schemas
@@ -112,18 +112,14 @@ async def agent_summary(
 async def record_hand_in(
     agent_id: AgentId,
     body: schemas.CashHandInCreate,
-    request: Request,
     session: SessionDep,
     principal: AgentWriter,
     meta: RequestMetaDep,
-    key: IdempotencyKeyHeader = None,
+    once: OnceDep,
 ) -> JSONResponse:
-    return await answer_once(
-        request,
-        session,
+    return await once(
         principal,
-        key,
-        body={"agent_id": agent_id, **body.model_dump(mode="json")},
+        body,
         produce=lambda: agents.record_hand_in(session, principal, agent_id, body, meta=meta),
         answer=schemas.CashHandInRead,
         status=status.HTTP_201_CREATED,

@@ -14,7 +14,7 @@ from loumo.audit.deps import RequestMetaDep
 from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
+from loumo.core.idempotency import OnceDep
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import app_settings
@@ -183,7 +183,7 @@ async def complete_delivery(
     principal: CurrentPrincipal,
     meta: RequestMetaDep,
     storage: StorageDep,
-    key: IdempotencyKeyHeader = None,
+    once: OnceDep,
 ) -> JSONResponse:
     secret_key: str = request.app.state.secret_key
     code_ttl = await business.value(session, business.DELIVERY_CODE_TTL, app_settings(request))
@@ -200,15 +200,7 @@ async def complete_delivery(
         )
         return await _agent_answer(session, delivery, storage)
 
-    return await answer_once(
-        request,
-        session,
-        principal,
-        key,
-        body={"delivery_id": delivery_id, **body.model_dump(mode="json")},
-        produce=complete,
-        answer=schemas.DeliveryRead,
-    )
+    return await once(principal, body, produce=complete, answer=schemas.DeliveryRead)
 
 
 @_agent_move(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from loumo.audit.deps import RequestMetaDep
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.db import SessionDep
-from loumo.core.idempotency import IdempotencyKeyHeader, answer_once
+from loumo.core.idempotency import OnceDep
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
 from loumo.core.settings import app_settings
@@ -39,17 +39,13 @@ async def create_payment(
     data: PaymentCreate,
     principal: CurrentPrincipal,
     session: SessionDep,
-    idempotency_key: IdempotencyKeyHeader = None,
+    once: OnceDep,
 ) -> object:
-    return await answer_once(
-        request,
-        session,
+    settings = app_settings(request)
+    return await once(
         principal,
-        idempotency_key,
-        body={"order_id": order_id, **data.model_dump(mode="json")},
-        produce=lambda: attempts.create_payment(
-            session, principal, order_id, data, app_settings(request)
-        ),
+        data,
+        produce=lambda: attempts.create_payment(session, principal, order_id, data, settings),
         answer=PaymentRead,
         status=201,
     )
@@ -86,20 +82,16 @@ async def list_order_payments(
     **policy("permission:payments:refund"),
 )
 async def create_refund(
-    request: Request,
     payment_id: str,
     data: RefundCreate,
     session: SessionDep,
     meta: RequestMetaDep,
+    once: OnceDep,
     principal: Principal = RefundStaff,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> object:
-    return await answer_once(
-        request,
-        session,
+    return await once(
         principal,
-        idempotency_key,
-        body={"payment_id": payment_id, **data.model_dump(mode="json")},
+        data,
         produce=lambda: refunds.create_refund(session, principal, payment_id, data, meta),
         answer=RefundRead,
         status=201,
