@@ -314,7 +314,6 @@ class Once:
         answer: type[BaseModel],
         status: int = 200,
     ) -> JSONResponse:
-
         async def work() -> tuple[int, Any]:
             return status, answer.model_validate(await produce()).model_dump(mode="json")
 

@@ -50,6 +50,7 @@ class _Loop(abc.ABC):
             loop.call_soon_threadsafe(self._wake.set)
 
     async def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         add_commit_listener(self._on_commit)
         self._task = asyncio.create_task(self._run(), name=type(self).__name__)
