@@ -140,9 +140,26 @@ async def test_refunds_up_to_what_was_paid(pawapay: PawaPayProvider) -> None:
 
 
 async def test_the_sandbox_wants_a_bearer_token(live_url: str) -> None:
-    async with httpx.AsyncClient(base_url=live_url) as client:
-        response = await client.get("/_sandbox/pawapay/v2/active-conf")
-    assert response.status_code == 401
+    """Every sandbox endpoint answers pawaPay's 401 before doing anything without a token."""
+    deposit_id = "d0c5b1e2-8a5e-4b8f-9d62-0c1f6f1a2b3c"
+    calls = [
+        ("GET", "/v2/active-conf"),
+        ("POST", "/v2/deposits"),
+        ("GET", f"/v2/deposits/{deposit_id}"),
+        ("POST", "/v2/refunds"),
+        ("GET", f"/v2/refunds/{deposit_id}"),
+        ("POST", "/v2/predict-provider"),
+    ]
+    async with httpx.AsyncClient(base_url=f"{live_url}/_sandbox/pawapay") as client:
+        for method, path in calls:
+            body = {"depositId": deposit_id} if method == "POST" else None
+            response = await client.request(method, path, json=body)
+            assert response.status_code == 401, (method, path)
+            reason = response.json()["failureReason"]
+            assert reason["failureCode"] == "AUTHENTICATION_ERROR", (method, path)
+        bearer = {"Authorization": "Bearer any"}
+        unknown = await client.get(f"/v2/deposits/{deposit_id}", headers=bearer)
+    assert unknown.json() == {"status": "NOT_FOUND"}, unknown.text  # the POST made none
 
 
 def signed_callback(

@@ -5,12 +5,13 @@ Like pawaPay, it wants a bearer token (any one will do here) and answers pawaPay
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from loumo.core.db import Database
 from loumo.core.policy import policy
@@ -28,13 +29,28 @@ def _unauthorized() -> JSONResponse:
     )
 
 
-async def _bearer(request: Request) -> bool:
+def _has_bearer(request: Request) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and bool(token.strip())
 
 
-Authorized = Annotated[bool, Depends(_bearer)]
-router = APIRouter(prefix=PREFIX, tags=["sandbox"], include_in_schema=False)
+class _BearerRoute(APIRoute):
+    """A sandbox route: a call without a bearer token gets pawaPay's 401 before the route runs."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            if not _has_bearer(request):
+                return _unauthorized()
+            return await handler(request)
+
+        return checked
+
+
+router = APIRouter(
+    prefix=PREFIX, tags=["sandbox"], include_in_schema=False, route_class=_BearerRoute
+)
 
 
 def _sessions(request: Request) -> Sessions:
@@ -50,53 +66,37 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-Answer = dict[str, Any] | JSONResponse
-
-
-async def _answer(authorized: bool, work: Callable[[], Awaitable[Answer]]) -> JSONResponse:
-    """pawaPay's 401 to a caller without a bearer token, before any work; otherwise what
-    `work()` answers (a body of 200, or a response of its own)."""
-    if not authorized:
-        return _unauthorized()
-    answer = await work()
-    return answer if isinstance(answer, JSONResponse) else JSONResponse(answer)
-
-
 @router.post("/v2/deposits", summary="Initiate a deposit (pawaPay v2)", **policy("public"))
-async def initiate_deposit(request: Request, authorized: Authorized) -> JSONResponse:
-    async def deposit() -> Answer:
-        try:
-            return await service.create_deposit(
-                _sessions(request), app_settings(request), await _json_body(request)
-            )
-        except service.SandboxServerError:
-            return JSONResponse({"error": "sandbox: simulated server error"}, status_code=500)
-
-    return await _answer(authorized, deposit)
+async def initiate_deposit(request: Request) -> JSONResponse:
+    try:
+        body = await service.create_deposit(
+            _sessions(request), app_settings(request), await _json_body(request)
+        )
+    except service.SandboxServerError:
+        return JSONResponse({"error": "sandbox: simulated server error"}, status_code=500)
+    return JSONResponse(body)
 
 
 @router.get(
     "/v2/deposits/{deposit_id}", summary="Check a deposit's status (pawaPay v2)", **policy("public")
 )
-async def check_deposit(request: Request, deposit_id: str, authorized: Authorized) -> JSONResponse:
-    return await _answer(authorized, lambda: service.get_deposit(_sessions(request), deposit_id))
+async def check_deposit(request: Request, deposit_id: str) -> JSONResponse:
+    return JSONResponse(await service.get_deposit(_sessions(request), deposit_id))
 
 
 @router.post("/v2/refunds", summary="Initiate a refund (pawaPay v2)", **policy("public"))
-async def initiate_refund(request: Request, authorized: Authorized) -> JSONResponse:
-    async def refund() -> Answer:
-        return await service.create_refund(
-            _sessions(request), app_settings(request), await _json_body(request)
-        )
-
-    return await _answer(authorized, refund)
+async def initiate_refund(request: Request) -> JSONResponse:
+    body = await service.create_refund(
+        _sessions(request), app_settings(request), await _json_body(request)
+    )
+    return JSONResponse(body)
 
 
 @router.get(
     "/v2/refunds/{refund_id}", summary="Check a refund's status (pawaPay v2)", **policy("public")
 )
-async def check_refund(request: Request, refund_id: str, authorized: Authorized) -> JSONResponse:
-    return await _answer(authorized, lambda: service.get_refund(_sessions(request), refund_id))
+async def check_refund(request: Request, refund_id: str) -> JSONResponse:
+    return JSONResponse(await service.get_refund(_sessions(request), refund_id))
 
 
 @router.post(
@@ -104,18 +104,15 @@ async def check_refund(request: Request, refund_id: str, authorized: Authorized)
     summary="Predict the provider of a phone number and normalise it (pawaPay v2)",
     **policy("public"),
 )
-async def predict_provider(request: Request, authorized: Authorized) -> JSONResponse:
-    async def prediction() -> Answer:
-        body = service.predict_provider(await _json_body(request))
-        if body is not None:
-            return body
-        reason = {
-            "failureCode": "INVALID_PHONE_NUMBER",
-            "failureMessage": "Not a mobile money number of a configured country",
-        }
-        return JSONResponse({"failureReason": reason}, status_code=400)
-
-    return await _answer(authorized, prediction)
+async def predict_provider(request: Request) -> JSONResponse:
+    body = service.predict_provider(await _json_body(request))
+    if body is not None:
+        return JSONResponse(body)
+    reason = {
+        "failureCode": "INVALID_PHONE_NUMBER",
+        "failureMessage": "Not a mobile money number of a configured country",
+    }
+    return JSONResponse({"failureReason": reason}, status_code=400)
 
 
 @router.get(
@@ -123,8 +120,5 @@ async def predict_provider(request: Request, authorized: Authorized) -> JSONResp
     summary="The configured countries, providers, limits and availability (pawaPay v2)",
     **policy("public"),
 )
-async def active_configuration(authorized: Authorized) -> JSONResponse:
-    async def configuration() -> Answer:
-        return service.active_conf()
-
-    return await _answer(authorized, configuration)
+async def active_configuration() -> JSONResponse:
+    return JSONResponse(service.active_conf())
