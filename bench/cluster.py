@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 
 from bench import catalog
 from bench.harness import Result, print_table, rss_mb, run_wrk
-from ops.cluster import ClusterConfig, free_port, running
+from ops.cluster import ClusterConfig, running
+from ops.loopback import free_port
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_CLUSTER_SIZES", "1000").split(","))
 API_PROCESSES = int(os.environ.get("BENCH_CLUSTER_API", "3"))

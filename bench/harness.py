@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 from sqlalchemy.engine import make_url
+
+from ops.loopback import answers_200
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 # API processes per server: production runs one per core (`loumo serve --workers N`).
@@ -154,12 +155,7 @@ def server(
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        while not answers_200(f"{base}/readyz", timeout=1):
             if time.monotonic() > deadline:
                 raise SystemExit("bench: server did not become ready")
             time.sleep(0.2)

@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy.engine import make_url
+
+from ops.loopback import answers_200, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_FILE = "state.json"
@@ -179,12 +180,6 @@ def _start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _spawn(
     cluster: Cluster, role: str, name: str, argv: list[str], env: dict[str, str], url: str | None
 ) -> Process:
@@ -226,13 +221,6 @@ def _wait_until(
             tails = "\n".join(f"--- {p.name}\n{_log_tail(p)}" for p in processes)
             raise RuntimeError(f"cluster: {what} did not happen in time\n{tails}")
         time.sleep(0.1)
-
-
-def _answers_200(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _wait_gone(
@@ -469,7 +457,7 @@ def start(config: ClusterConfig, *, echo: bool = False) -> Cluster:
         for process in cluster.api:
             url = f"{process.url}/readyz"
             _wait_until(
-                f"{process.name} ready", lambda u=url: _answers_200(u), [process], cluster, deadline
+                f"{process.name} ready", lambda u=url: answers_200(u), [process], cluster, deadline
             )
         for process in cluster.workers:
             log = Path(process.log)
@@ -488,7 +476,7 @@ def start(config: ClusterConfig, *, echo: bool = False) -> Cluster:
         )
         _wait_until(
             "the proxy to serve /readyz",
-            lambda: _answers_200(f"{cluster.url}/readyz") and _all_servers_up(cluster),
+            lambda: answers_200(f"{cluster.url}/readyz") and _all_servers_up(cluster),
             [proxy],
             cluster,
             deadline,
@@ -510,7 +498,7 @@ def _listens(port: int) -> bool:
 
 def _all_servers_up(cluster: Cluster) -> bool:
     """Every API process answers through the proxy (its first health checks passed)."""
-    return all(_answers_200(f"{p.url}/readyz") for p in cluster.api)
+    return all(answers_200(f"{p.url}/readyz") for p in cluster.api)
 
 
 def _stop_cluster(cluster: Cluster) -> None:

@@ -28,6 +28,7 @@ from loumo.core.settings import Settings
 from loumo.main import create_app
 from loumo.models import metadata
 from loumo.shops.models import shop_managers
+from ops.loopback import free_port as pick_free_port
 from tests.factories import auth_headers as factory_auth_headers
 from tests.factories import create_user
 
@@ -165,9 +166,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 @pytest.fixture
 def free_port() -> int:
-    from tests.servers import free_port as pick  # (tests.servers imports this module)
-
-    return pick()
+    return pick_free_port()
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from moto.server import ThreadedMotoServer
 
+from ops.loopback import free_port
 from tests.conftest import PROCESS_DEADLINE
-from tests.servers import free_port
 
 
 def wait_for_port(port: int, *, up: bool = True) -> None:
@@ -40,6 +41,24 @@ def wait_for_port(port: int, *, up: bool = True) -> None:
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
+
+
+class Server(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Server)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    """`server` started, and stopped on exit."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def postgres_bindir() -> Path:
@@ -170,14 +189,8 @@ class PrivateRedis:
         wait_for_port(self.port, up=False)
 
 
-@contextmanager
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def private_redis() -> AbstractContextManager[PrivateRedis]:
+    return running(PrivateRedis())
 
 
 # --- S3 (moto server) ---------------------------------------------------------------------------
@@ -205,14 +218,8 @@ class MotoS3:
         wait_for_port(self.port, up=False)
 
 
-@contextmanager
-def moto_s3() -> Iterator[MotoS3]:
-    server = MotoS3()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def moto_s3() -> AbstractContextManager[MotoS3]:
+    return running(MotoS3())
 
 
 def env_without_shared_services() -> dict[str, str]:

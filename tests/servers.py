@@ -3,7 +3,6 @@ stop them (each test gives its own environment and working directory)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
+from ops.loopback import answers_200, free_port
 from tests.conftest import PROCESS_DEADLINE
-
-
-def free_port() -> int:
-    """A TCP port of the loopback that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def spawn_serve(
@@ -49,11 +40,8 @@ def wait_ready(
         log_text = log_path.read_text(errors="replace")[-2000:]
         if process.poll() is not None:
             raise AssertionError(f"the server exited: {log_text}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=10).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+        if answers_200(f"{base}/readyz", timeout=10):
+            return
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"the server did not start: {log_text}")

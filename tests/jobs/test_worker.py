@@ -212,19 +212,25 @@ async def audit_rows(db: AsyncSession, key: str) -> int:
     return int(count or 0)
 
 
+async def gated_job_started(db: AsyncSession, tmp_path: Path, key: str) -> str:
+    """Defer a `test.gated` job (it holds until `tmp_path/gate` exists) and wait until a worker
+    runs it; its id."""
+    job_id = (await defer(db, "test.gated", {"dir": str(tmp_path), "key": key})).id
+    await db.commit()
+
+    async def started() -> bool:
+        return (tmp_path / "runs.log").exists()
+
+    await eventually(started, what="a worker to start the gated job")
+    return job_id
+
+
 @pytest.mark.parametrize("broker_url", [RABBITMQ_URL, ""], ids=["rabbitmq", "no-broker"])
 async def test_sigterm_finishes_the_running_job_takes_no_new_one_and_exits_0(
     db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
 ) -> None:
     worker = spawn_worker("only", SHUTDOWN_TIMEOUT=str(int(PROCESS_DEADLINE)))
-    job_id = (await defer(db, "test.gated", {"dir": str(tmp_path), "key": "gated-finish"})).id
-    await db.commit()
-    runs = tmp_path / "runs.log"
-
-    async def started() -> bool:
-        return runs.exists()
-
-    await eventually(started, what="the worker to start the job")
+    job_id = await gated_job_started(db, tmp_path, "gated-finish")
     worker.send_signal(signal.SIGTERM)
 
     async def loop_stopped() -> bool:
@@ -251,15 +257,7 @@ async def test_a_job_outliving_the_shutdown_timeout_is_given_back_and_runs_again
     db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
 ) -> None:
     first = spawn_worker("first", SHUTDOWN_TIMEOUT="1")
-    job = await defer(db, "test.gated", {"dir": str(tmp_path), "key": "gated-cut"})
-    job_id = job.id
-    await db.commit()
-    runs = tmp_path / "runs.log"
-
-    async def started() -> bool:
-        return runs.exists()
-
-    await eventually(started, what="the first worker to start the job")
+    job_id = await gated_job_started(db, tmp_path, "gated-cut")
     first.send_signal(signal.SIGTERM)
     assert await wait_exit(first) == 0
     assert "job_interrupted" in worker_log(tmp_path, "first")
@@ -276,7 +274,7 @@ async def test_a_job_outliving_the_shutdown_timeout_is_given_back_and_runs_again
 
     await eventually(finished, what="the second worker to run the job")
     assert (await job_row(db, job_id)).attempts == 1
-    assert [line.split()[1] for line in runs.read_text().splitlines()] == [
+    assert [line.split()[1] for line in (tmp_path / "runs.log").read_text().splitlines()] == [
         "attempt=1",
         "attempt=1",
     ]
