@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -96,6 +97,17 @@ def partial_unique_index(name: str, *columns: str, where: str) -> Index:
     return Index(
         name, *columns, unique=True, postgresql_where=text(where), sqlite_where=text(where)
     )
+
+
+def engine_of(session: AsyncSession) -> AsyncEngine:
+    """The engine a session draws its connections from: for work that must run on a connection
+    of its own, outside the session's transaction."""
+    bind = session.bind
+    if isinstance(bind, AsyncConnection):
+        return bind.engine
+    if not isinstance(bind, AsyncEngine):
+        raise TypeError("the session is bound to no engine")
+    return bind
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:

@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     auth_retention_days: int = Field(default=30, ge=1)
     """Days revoked or expired sign-ins, old refresh tokens and spent one-time codes are kept
     (for investigations) before the `accounts.purge` job deletes them."""
+    stock_hold_seconds: float = Field(default=60.0, gt=0)
+    """Stock a checkout took and never turned into its order (its process died in between) is
+    given back by the `stock.release_holds` job once held this long. Longer than any request
+    may run."""
     order_payment_timeout: Duration = Field(default=timedelta(minutes=30), gt=timedelta(0))
     """How long a prepaid order waits for its money before the `orders.expire` job gives its
     stock and promotion use back (seconds, or ISO 8601 such as PT30M)."""

@@ -1,24 +1,28 @@
-"""Place an order: its basket's quote (`orders/quote.py`) frozen into an order, in one unit of work.
+"""Place an order: its basket's quote (`orders/quote.py`) frozen into an order.
 
 Placing freezes amounts, the address, the fee and a contact phone on the order, holds one use
-of the promotion and reserves every line's stock (all or nothing: one conditional UPDATE per
-line, in a fixed order so that concurrent baskets never deadlock; a short line raises and the
-request's rollback gives back what was taken).
+of the promotion and reserves every line's stock (all or nothing).
 
-The promotion and the stock rows are the rows every buyer of a popular product writes: they are
-claimed last, after the order, its timeline, its notices and its answer are written, so that
-each checkout holds their row locks only for the few statements before its commit (PostgreSQL
-serialises the writers of one row; the time under the lock bounds the orders per second of a
-product).
+The stock rows are the rows every buyer of a popular product writes, and PostgreSQL serialises
+the writers of one row: the time a checkout keeps them locked bounds the orders per second of
+a product. So the lines are first *held* in a statement of their own, committed at once
+(`shops.reservations.hold`, which locks the rows for that statement only), then the order is
+written in the request's transaction, which `keep`s the holds (they become the order's
+reservation when it commits). If anything fails after the hold, `placing` gives the units
+back; if the process dies in between, the `stock.release_holds` job does. The promotion's use
+is held last in the order's transaction (only buyers of one code contend for its row).
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal
@@ -45,17 +49,44 @@ from loumo.orders.states import Actor, OrderStatus, is_prepaid
 from loumo.promotions import uses as promotion_uses
 from loumo.shops import reservations
 
+logger = structlog.get_logger("loumo.orders")
+
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read out on the phone
 
 
 @dataclass
 class Placed:
-    """A placed order, its answer (built before the stock was claimed, see above) and the
-    lines whose stock it holds."""
+    """A placed order, its answer and its lines."""
 
     order: Order
     read: OrderRead
     lines: list[QuoteLine]
+
+
+@dataclass
+class Placing:
+    """A checkout's unit of work (see `placing`): the holder of the stock it held, if any."""
+
+    session: AsyncSession
+    holder_id: str | None = field(default=None)
+
+
+@asynccontextmanager
+async def placing(session: AsyncSession) -> AsyncIterator[Placing]:
+    """Commit the checkout written inside, or give back the stock it held: on any error, and
+    on a failed commit (a committed order has no holds left, so nothing is given back twice)."""
+    unit = Placing(session)
+    try:
+        yield unit
+        await session.commit()
+    except BaseException:
+        if unit.holder_id is not None:
+            await session.rollback()
+            try:
+                await reservations.let_go(session, unit.holder_id)
+            except Exception:  # the `stock.release_holds` job gives them back later
+                logger.exception("stock_hold_not_given_back", holder_id=unit.holder_id)
+        raise
 
 
 def _short_lines(lines: list[QuoteLine]) -> list[dict[str, Any]]:
@@ -88,25 +119,35 @@ async def _insert_order(session: AsyncSession, order: Order) -> None:
     raise AppError("Could not allocate an order reference; retry")
 
 
-async def _reserve_all(session: AsyncSession, lines: list[QuoteLine]) -> None:
-    """Reserve every line or raise 409 naming the short ones (the rollback undoes the rest)."""
-    held = await reservations.reserve_all(
-        session, [(x.shop_id, x.variant_id, x.quantity) for x in lines]
-    )
+async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
+    """Hold every line's stock for the order `holder_id`, or raise 409 naming the short lines
+    (nothing held). The session's read transaction ends first: it gives its connection back
+    while the hold uses another."""
+    session = unit.session
+    await session.commit()
+    wanted = [(x.shop_id, x.variant_id, x.quantity) for x in lines]
     in_order = sorted(lines, key=lambda x: (x.shop_id, x.variant_id))
-    short = [x for x in in_order if (x.shop_id, x.variant_id) not in held]
-    if short:
-        now_free = await available(
+    for _ in range(3):  # units given back between a refusal and its reading are held next time
+        unit.holder_id = holder_id
+        if await reservations.hold(session, holder_id, wanted):
+            await reservations.keep(session, holder_id, len(lines))
+            return
+        unit.holder_id = None
+        free = await available(
             session,
-            [BasketItem(variant_id=x.variant_id, shop_id=x.shop_id, quantity=1) for x in short],
+            [BasketItem(variant_id=x.variant_id, shop_id=x.shop_id, quantity=1) for x in in_order],
         )
-        for line in short:
-            free = max(now_free.get((line.shop_id, line.variant_id), 0), 0)
-            line.available = min(free, line.quantity - 1)
-            line.short = line.quantity - line.available
-        raise InsufficientStock(
-            "Some lines cannot be served; nothing was reserved", lines=_short_lines(short)
+        short = [x for x in in_order if free.get((x.shop_id, x.variant_id), 0) < x.quantity]
+        if short:
+            break
+    for line in short or in_order:
+        line.available = min(
+            max(free.get((line.shop_id, line.variant_id), 0), 0), line.quantity - 1
         )
+        line.short = line.quantity - line.available
+    raise InsufficientStock(
+        "Some lines cannot be served; nothing was reserved", lines=_short_lines(short or in_order)
+    )
 
 
 async def place_order(
@@ -116,15 +157,16 @@ async def place_order(
     *,
     payment_timeout: timedelta,
 ) -> Placed:
-    """Create the order from a fresh quote: freeze, tell, hold the promotion, reserve."""
-    placed = await write_order(session, principal, data, payment_timeout=payment_timeout)
-    await claim(session, placed)
+    """Create the order from a fresh quote and commit it (the session's earlier work too)."""
+    async with placing(session) as unit:
+        placed = await write_order(unit, principal, data, payment_timeout=payment_timeout)
+        await claim(session, placed)
     return placed
 
 
 async def claim(session: AsyncSession, placed: Placed) -> None:
-    """The contended rows, last (see the module's docstring); promotion before stock, always:
-    409 `promotion_unavailable` or `insufficient_stock` when they went meanwhile."""
+    """The promotion's use, last before the commit (see the module's docstring): 409
+    `promotion_unavailable` when it went meanwhile."""
     order = placed.order
     if order.promotion_id is not None:
         await promotion_uses.hold_use(
@@ -134,19 +176,20 @@ async def claim(session: AsyncSession, placed: Placed) -> None:
             order_id=order.id,
             discount=order.discount,
         )
-    await _reserve_all(session, placed.lines)
 
 
 async def write_order(
-    session: AsyncSession,
+    unit: Placing,
     principal: Principal,
     data: OrderCreate,
     *,
     payment_timeout: timedelta,
 ) -> Placed:
-    """The order from a fresh quote, frozen and told, and its answer; not its contended rows:
-    the caller `claim`s them before its commit, after what it still has to write (the
-    `POST /orders` route stores its answer first). `place_order` does both."""
+    """The order from a fresh quote, its stock held, frozen and told, and its answer; not its
+    promotion's use: the caller `claim`s it before its commit, after what it still has to
+    write (the `POST /orders` route stores its answer first). `place_order` does both. The
+    session must have nothing unwritten (it is committed before the stock is held)."""
+    session = unit.session
     priced = await quote(session, principal, data)
     read = priced.read
     if data.expected_total is not None and data.expected_total != read.total:
@@ -173,6 +216,7 @@ async def write_order(
     prepaid = is_prepaid(data.payment_method)
     address = priced.address
     order = Order(
+        id=new_id(),
         user_id=principal.user_id,
         status=(OrderStatus.PENDING_PAYMENT if prepaid else OrderStatus.PLACED).value,
         payment_status="unpaid",
@@ -200,6 +244,7 @@ async def write_order(
         created_at=now,
         updated_at=now,
     )
+    await _hold(unit, order.id, read.lines)
     await _insert_order(session, order)
     # The rest with Core inserts too: the rows are new, the unit of work has nothing to track.
     by_shop = {

@@ -88,26 +88,27 @@ async def create_order(
     settings = app_settings(request)
 
     written: list[checkout.Placed] = []
+    async with checkout.placing(session) as unit:
 
-    async def work() -> tuple[int, Any]:
-        timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
-        written.append(
-            await checkout.write_order(session, principal, body, payment_timeout=timeout)
+        async def work() -> tuple[int, Any]:
+            timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
+            written.append(
+                await checkout.write_order(unit, principal, body, payment_timeout=timeout)
+            )
+            return 201, written[0].read.model_dump(mode="json")
+
+        async def claim() -> None:  # the promotion's row, after the stored answer
+            await checkout.claim(session, written[0])
+
+        return await idempotent(
+            request,
+            session,
+            principal_id=principal.user_id,
+            key=key,
+            body=body.model_dump(mode="json"),
+            work=work,
+            then=claim,
         )
-        return 201, written[0].read.model_dump(mode="json")
-
-    async def claim() -> None:  # the stock and promotion rows, after the stored answer
-        await checkout.claim(session, written[0])
-
-    return await idempotent(
-        request,
-        session,
-        principal_id=principal.user_id,
-        key=key,
-        body=body.model_dump(mode="json"),
-        work=work,
-        then=claim,
-    )
 
 
 @router.get(

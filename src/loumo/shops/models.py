@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     String,
     Table,
@@ -103,6 +104,33 @@ class Stock(Base):
     @classmethod
     def _is_low(cls) -> ColumnElement[bool]:
         return and_(cls.threshold > 0, cls.quantity <= cls.threshold)
+
+
+class StockHold(Base):
+    """Units a checkout took from a stock row (`reserved`) before its order exists.
+
+    A checkout holds its lines in a short transaction of its own, so that the stock rows every
+    buyer of a product writes stay locked for one statement only, then writes its order in
+    another; the order's transaction deletes the holds (`reservations.keep`), which makes them
+    the order's reservation. Holds left by a checkout that failed are given back by it
+    (`reservations.let_go`), or, if its process died, by a periodic job once they are older than
+    `STOCK_HOLD_SECONDS` (`reservations.release_stale`).
+    """
+
+    __tablename__ = "stock_holds"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["shop_id", "variant_id"], ["stocks.shop_id", "stocks.variant_id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    holder_id: Mapped[str] = mapped_column(String(32), index=True)
+    shop_id: Mapped[str] = mapped_column(String(32))
+    variant_id: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class StockMovement(Base):

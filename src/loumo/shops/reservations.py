@@ -1,20 +1,36 @@
-"""Stock held for checkouts: reserve, release, and turn a reservation into a sale.
+"""Stock held for checkouts: hold, reserve, release, and turn a reservation into a sale.
 
-Each is one conditional UPDATE whose WHERE clause is the rule (never read-then-write), so that
-stock is never sold twice whatever the concurrency.
+Each change of a stock row is a conditional UPDATE whose WHERE clause is the rule (never
+read-then-write), so that stock is never sold twice whatever the concurrency. A checkout
+`hold`s its lines before its order exists (a `StockHold` per line, see its docstring), and the
+order's transaction `keep`s them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import ARRAY, Integer, String, bindparam, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import utcnow
-from loumo.shops.errors import InsufficientStock
+from loumo.core.db import engine_of, utcnow
+from loumo.core.ids import new_id
+from loumo.shops.errors import InsufficientStock, StockHoldLost
 from loumo.shops.ledger import record, stock_key
-from loumo.shops.models import Stock
+from loumo.shops.models import Stock, StockHold
 
 # Built once (every checkout runs it per line): the values go as parameters.
 _RESERVE = (
@@ -43,56 +59,163 @@ async def reserve(session: AsyncSession, shop_id: str, variant_id: str, qty: int
     return result.first() is not None
 
 
-# PostgreSQL: every line of a checkout in one statement, so that the rows are held for one
-# round trip fewer per line. `locked` takes the row locks in (shop, variant) order (its
-# `ORDER BY ... FOR UPDATE` locks rows as it emits them, and the UPDATE touches a row only once
-# `locked` has emitted it), so two checkouts never deadlock; the condition is re-checked on
-# the latest row version when another checkout changed it meanwhile (READ COMMITTED).
-_RESERVE_MANY = text(
+# PostgreSQL: every line of a checkout held in one statement, run outside any transaction, so
+# that the stock rows (which every buyer of a product writes) are locked for that statement
+# only. `locked` takes the row locks in (shop, variant) order (`ORDER BY ... FOR UPDATE` locks
+# rows as it emits them), so two checkouts never deadlock, and reads each row's latest version
+# once locked (READ COMMITTED); `every_line` makes it all or nothing: unless every line has
+# enough free units, `taken` updates no row and nothing is held.
+_HOLD_ALL = text(
     """
     WITH wanted AS (
-        SELECT * FROM unnest(:shops, :variants, :quantities) AS w(shop_id, variant_id, qty)
+        SELECT * FROM unnest(:ids, :shops, :variants, :quantities)
+            AS w(hold_id, shop_id, variant_id, qty)
     ), locked AS (
-        SELECT s.shop_id, s.variant_id FROM stocks AS s
+        SELECT s.quantity - s.reserved >= w.qty AS enough FROM stocks AS s
         JOIN wanted AS w ON s.shop_id = w.shop_id AND s.variant_id = w.variant_id
         ORDER BY s.shop_id, s.variant_id
         FOR UPDATE OF s
+    ), every_line AS (
+        SELECT count(*) FILTER (WHERE enough) = :lines AS ok FROM locked
+    ), taken AS (
+        UPDATE stocks SET reserved = stocks.reserved + wanted.qty, updated_at = :now
+        FROM wanted, every_line
+        WHERE every_line.ok
+          AND stocks.shop_id = wanted.shop_id AND stocks.variant_id = wanted.variant_id
+        RETURNING wanted.hold_id, stocks.shop_id, stocks.variant_id, wanted.qty
     )
-    UPDATE stocks SET reserved = stocks.reserved + wanted.qty, updated_at = :now
-    FROM wanted, locked
-    WHERE stocks.shop_id = wanted.shop_id AND stocks.variant_id = wanted.variant_id
-      AND locked.shop_id = stocks.shop_id AND locked.variant_id = stocks.variant_id
-      AND stocks.quantity - stocks.reserved >= wanted.qty
-    RETURNING stocks.shop_id, stocks.variant_id
+    INSERT INTO stock_holds (id, holder_id, shop_id, variant_id, quantity, created_at)
+    SELECT hold_id, :holder, shop_id, variant_id, qty, :now FROM taken
+    RETURNING shop_id, variant_id
     """
 ).bindparams(
+    bindparam("ids", type_=ARRAY(String)),
     bindparam("shops", type_=ARRAY(String)),
     bindparam("variants", type_=ARRAY(String)),
     bindparam("quantities", type_=ARRAY(Integer)),
     bindparam("now", type_=Stock.updated_at.type),
 )
+_KEEP = delete(StockHold).where(StockHold.holder_id == bindparam("holder"))
 
 
-async def reserve_all(
-    session: AsyncSession, lines: Sequence[tuple[str, str, int]]
-) -> set[tuple[str, str]]:
-    """Hold each (shop, variant, qty) line; returns the (shop, variant) pairs held. A line
-    left out had too few free units: the caller rolls back (it reserved the others)."""
-    if any(qty <= 0 for _, _, qty in lines):
-        raise ValueError("qty must be positive")
+class _Short(Exception):
+    """A line had too few free units: the hold's transaction rolls back (SQLite)."""
+
+
+async def hold(
+    session: AsyncSession, holder_id: str, lines: Sequence[tuple[str, str, int]]
+) -> bool:
+    """Hold every (shop, variant, qty) line for `holder_id` (the order being placed), all or
+    none, in a short transaction of its own on another connection of the session's engine;
+    False (nothing held) when a line has too few free units.
+
+    The session must hold no connection meanwhile (commit it first): a request never waits for
+    a second connection while holding one, or a full pool would wait on itself. What is held
+    stays held until the order's transaction `keep`s it, `let_go` gives it back, or
+    `release_stale` does once the holder is taken for dead.
+    """
+    if not lines or any(qty <= 0 for _, _, qty in lines):
+        raise ValueError("lines must be given, each with a positive qty")
+    keys = [(s, v) for s, v, _ in lines]
+    if len(set(keys)) != len(keys):
+        raise ValueError("one line per (shop, variant)")
     ordered = sorted(lines)
-    if session.get_bind().dialect.name != "postgresql":
-        return {(s, v) for s, v, q in ordered if await reserve(session, s, v, q)}
-    rows = await session.execute(
-        _RESERVE_MANY,
-        {
-            "shops": [s for s, _, _ in ordered],
-            "variants": [v for _, v, _ in ordered],
-            "quantities": [q for _, _, q in ordered],
-            "now": utcnow(),
-        },
+    now = utcnow()
+    engine = engine_of(session)
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            held = await connection.execute(
+                _HOLD_ALL,
+                {
+                    "ids": [new_id() for _ in ordered],
+                    "shops": [s for s, _, _ in ordered],
+                    "variants": [v for _, v, _ in ordered],
+                    "quantities": [q for _, _, q in ordered],
+                    "lines": len(ordered),
+                    "holder": holder_id,
+                    "now": now,
+                },
+            )
+            return len(held.all()) == len(ordered)
+    try:
+        async with engine.begin() as connection:
+            for shop_id, variant_id, qty in ordered:
+                taken = await connection.execute(
+                    _RESERVE,
+                    {"r_shop": shop_id, "r_variant": variant_id, "r_qty": qty, "r_now": now},
+                )
+                if taken.first() is None:
+                    raise _Short
+            await connection.execute(
+                insert(StockHold),
+                [
+                    {
+                        "id": new_id(),
+                        "holder_id": holder_id,
+                        "shop_id": shop_id,
+                        "variant_id": variant_id,
+                        "quantity": qty,
+                        "created_at": now,
+                    }
+                    for shop_id, variant_id, qty in ordered
+                ],
+            )
+    except _Short:
+        return False
+    return True
+
+
+async def keep(session: AsyncSession, holder_id: str, lines: int) -> None:
+    """In the order's transaction: its holds become the order's reservation (they are deleted
+    with the order's commit; a rollback brings them back). Raises `StockHoldLost` when they
+    were given back meanwhile (see `release_stale`)."""
+    kept = await session.execute(_KEEP, {"holder": holder_id})
+    if kept.rowcount != lines:  # type: ignore[attr-defined]
+        raise StockHoldLost(
+            "The stock held for this checkout was given back before its order was written; "
+            "place the order again"
+        )
+
+
+async def _give_back(session: AsyncSession, which: ColumnElement[bool]) -> int:
+    """Delete the holds `which` selects and give their units back; returns how many holds."""
+    gone = (
+        await session.execute(
+            delete(StockHold)
+            .where(which)
+            .returning(StockHold.shop_id, StockHold.variant_id, StockHold.quantity)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    units: dict[tuple[str, str], int] = defaultdict(int)
+    for shop_id, variant_id, qty in gone:
+        units[(shop_id, variant_id)] += qty
+    for (shop_id, variant_id), qty in sorted(units.items()):  # the hold's lock order
+        await release(session, shop_id, variant_id, qty)
+    return len(gone)
+
+
+async def let_go(session: AsyncSession, holder_id: str) -> int:
+    """Give back what `holder_id` holds, at once and in a transaction of its own (its checkout
+    failed, or its commit may have: a committed order has no holds left, so this finds none).
+    The session must hold no connection (roll it back first). Returns how many holds."""
+    async with AsyncSession(engine_of(session)) as own, own.begin():
+        return await _give_back(own, StockHold.holder_id == holder_id)
+
+
+async def release_stale(session: AsyncSession, *, held_before: datetime) -> int:
+    """Give back the holds made before `held_before` (their checkouts died); returns how many.
+    A hold its order's transaction is keeping is locked by it and skipped: if that order
+    commits, the hold is gone; if not, a later run gives it back."""
+    stale = (
+        select(StockHold.id)
+        .where(StockHold.created_at < held_before)
+        .order_by(StockHold.created_at)
+        .limit(500)
+        .with_for_update(skip_locked=True)
     )
-    return {(shop, variant) for shop, variant in rows}
+    return await _give_back(session, StockHold.id.in_(stale.scalar_subquery()))
 
 
 async def release(session: AsyncSession, shop_id: str, variant_id: str, qty: int) -> None:
