@@ -19,7 +19,17 @@ from loumo.core.settings import Settings
 from loumo.jobs.models import Job, JobStatus
 from loumo.jobs.runner import run_pending
 from loumo.main import create_app
-from loumo.notifications.email import EMAIL_JOB, TEMPLATES, EmailError, render, send_email
+from loumo.notifications import email
+from loumo.notifications.email import (
+    EMAIL_JOB,
+    LANGUAGES,
+    TEMPLATES,
+    EmailError,
+    check_context,
+    render,
+    required_names,
+    send_email,
+)
 from tests.notifications.conftest import SMTPServer
 
 SAMPLE_CONTEXT: dict[str, Any] = {
@@ -192,14 +202,76 @@ async def test_the_file_backend_writes_one_eml_per_message_and_a_retry_rewrites_
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_every_template_renders_in_both_languages(template: str, language: str) -> None:
     rendered = render(template, language, dict(SAMPLE_CONTEXT))
+    needs = required_names(template, language)
     assert rendered.subject and "\n" not in rendered.subject
-    if "name" in TEMPLATES[template]:  # a mail to a pending address shows no name: a stranger
-        assert "Awa" in rendered.text and "Awa" in rendered.html  # may have chosen it
-    if "link" in TEMPLATES[template]:
+    if "name" in needs:  # a mail to a pending address shows no name: a stranger may have chosen it
+        assert "Awa" in rendered.text and "Awa" in rendered.html
+    if "link" in needs:
         assert SAMPLE_CONTEXT["link"] in rendered.text
         assert "token=abc&amp;lang=fr" in rendered.html  # escaped in HTML
-    if "amount" in TEMPLATES[template] or "total" in TEMPLATES[template]:
+    if "amount" in needs or "total" in needs:
         assert "12" in rendered.text and "500 XAF" in rendered.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_the_required_names_are_what_rendering_needs(template: str, language: str) -> None:
+    needs = required_names(template, language)
+    provided = {"language", "button", "item_list", "range"}  # by render, macros.html, Jinja
+    assert provided.isdisjoint(needs)
+    exactly = {name: SAMPLE_CONTEXT[name] for name in needs}
+    check_context(template, language, exactly)
+    render(template, language, exactly)  # the optional names (`is defined`) may be left out
+    for name in needs:
+        lacking = {k: v for k, v in exactly.items() if k != name}
+        with pytest.raises(EmailError, match=rf"needs \['{name}'\]"):
+            check_context(template, language, lacking)
+        with pytest.raises(EmailError, match=rf"needs \['{name}'\]"):
+            render(template, language, lacking)
+
+
+def test_the_order_receipt_needs_its_totals_and_optional_names_stay_optional() -> None:
+    assert required_names("order_received", "fr") == {
+        "name", "order_reference", "lines", "subtotal", "discount", "delivery_fee", "total",
+        "currency", "payment_method", "link",
+    }  # fmt: skip
+    for language in LANGUAGES:
+        assert "reason" not in required_names("payment_failed", language)
+        assert "agent_name" not in required_names("order_out_for_delivery", language)
+        assert "reason" in required_names("order_cancelled", language)
+
+
+async def test_send_email_checks_the_context_without_rendering(
+    db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_render(*args: object) -> None:
+        raise AssertionError("send_email rendered the message")
+
+    monkeypatch.setattr(email, "render", no_render)
+    context = {k: v for k, v in SAMPLE_CONTEXT.items() if k != "lines"}
+    with pytest.raises(EmailError, match=r"'order_received' needs \['lines'\]"):
+        await send_email(
+            db, to="a@example.com", template="order_received", language=None, context=context
+        )
+    job = await send_email(
+        db, to="a@example.com", template="order_received", language="en", context=SAMPLE_CONTEXT
+    )
+    assert job.payload["template"] == "order_received"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {**SAMPLE_CONTEXT, "total": "a lot"},  # not an amount for the money filter
+        {**SAMPLE_CONTEXT, "lines": [{"name": "Riz"}]},  # a line without its quantity
+    ],
+)
+def test_a_value_the_template_cannot_use_is_an_email_error_when_rendering(
+    context: dict[str, Any],
+) -> None:
+    check_context("order_received", "en", context)  # the top level is all there
+    with pytest.raises(EmailError, match="cannot be rendered"):
+        render("order_received", "en", context)
 
 
 def test_html_parts_escape_user_input() -> None:

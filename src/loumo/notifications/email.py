@@ -15,13 +15,23 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import aiosmtplib
 import structlog
 from email_validator import EmailNotValidError, validate_email
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    meta,
+    nodes,
+    select_autoescape,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,39 +46,35 @@ EMAIL_JOB = "email.send"
 LANGUAGES = ("fr", "en")
 Language = Literal["fr", "en"]
 
-# Template name -> context keys it needs (others are optional).
-TEMPLATES: dict[str, frozenset[str]] = {
-    "welcome": frozenset({"name"}),
-    "verify_email": frozenset({"name", "code", "link"}),
-    "password_reset": frozenset({"name", "link", "code"}),
-    "password_changed": frozenset({"name"}),
-    # Someone registered an address whose account was never verified: its owner may take it.
-    "account_pending_claim": frozenset({"link", "code"}),
-    "order_confirmation": frozenset({"name", "order_reference", "total", "currency", "link"}),
-    "payment_received": frozenset({"name", "order_reference", "amount", "currency", "link"}),
-    "payment_failed": frozenset({"name", "order_reference", "amount", "currency", "link"}),
-    "order_out_for_delivery": frozenset({"name", "order_reference", "link"}),
-    "delivered": frozenset({"name", "order_reference", "link"}),
-    "refund_issued": frozenset({"name", "order_reference", "amount", "currency", "link"}),
-    "low_stock": frozenset({"name", "shop_name", "product_name", "available", "threshold", "link"}),
-    # Orders (the customer at each step; the shop's managers for their fulfilment).
-    "order_received": frozenset(
-        {"name", "order_reference", "lines", "subtotal", "discount", "delivery_fee", "total"}
-        | {"currency", "payment_method", "link"}
-    ),
-    "order_preparing": frozenset({"name", "order_reference", "link"}),
-    "order_cancelled": frozenset({"name", "order_reference", "reason", "link"}),
-    "order_expired": frozenset({"name", "order_reference", "link"}),
-    "fulfilment_to_prepare": frozenset(
-        {"name", "order_reference", "shop_name", "action", "lines", "link"}
-    ),
-    "fulfilment_cancelled": frozenset({"name", "order_reference", "shop_name", "lines", "link"}),
-    # Delivery (the agent on assignment; staff when a closing code locks).
-    "delivery_assigned": frozenset(
-        {"name", "order_reference", "shop_name", "address", "lines", "scheduled_at", "link"}
-    ),
-    "delivery_code_locked": frozenset({"name", "order_reference", "link"}),
-}
+# The templates there are, each `templates/<language>/<name>.{txt,html}` in every language. What
+# one needs from its context is what its files use (`required_names`), never a second list here.
+TEMPLATES: frozenset[str] = frozenset(
+    {
+        "welcome",
+        "verify_email",
+        "password_reset",
+        "password_changed",
+        # Someone registered an address whose account was never verified: its owner may take it.
+        "account_pending_claim",
+        "order_confirmation",
+        "payment_received",
+        "payment_failed",
+        "order_out_for_delivery",
+        "delivered",
+        "refund_issued",
+        "low_stock",
+        # Orders (the customer at each step; the shop's managers for their fulfilment).
+        "order_received",
+        "order_preparing",
+        "order_cancelled",
+        "order_expired",
+        "fulfilment_to_prepare",
+        "fulfilment_cancelled",
+        # Delivery (the agent on assignment; staff when a closing code locks).
+        "delivery_assigned",
+        "delivery_code_locked",
+    }
+)
 
 # ISO 4217 minor units of the currencies Loumo handles; others default to 2.
 _MINOR_UNITS = {"XAF": 0, "XOF": 0, "GNF": 0, "RWF": 0, "UGX": 0, "JPY": 0, "KWD": 3}
@@ -93,8 +99,9 @@ def format_money(amount: int, currency: str, language: str = "fr") -> str:
     return f"{text} {currency.upper()}"
 
 
+_loader = PackageLoader("loumo.notifications", "templates")
 _env = Environment(
-    loader=PackageLoader("loumo.notifications", "templates"),
+    loader=_loader,
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -111,23 +118,88 @@ class RenderedEmail:
     html: str
 
 
-def render(template: str, language: str, context: dict[str, Any]) -> RenderedEmail:
-    """Render the subject, plain-text and HTML parts of `template` in `language`."""
+_RENDER_ADDS = frozenset({"language"})  # what `render` puts in every context itself
+
+
+def _file_needs(name: str, seen: set[str]) -> set[str]:
+    """The context names the template file `name`, and those it extends, includes or imports,
+    look up, less the environment's globals, the macros it imports (Jinja counts those as
+    undeclared in a child template's blocks) and the optional names: any name the file tests
+    with `is defined` is taken to be read only under that test (a test renders every template
+    with only its required names, which holds the shipped ones to it)."""
+    if name in seen:
+        return set()
+    seen.add(name)
+    source, _, _ = _loader.get_source(_env, name)
+    ast = _env.parse(source)
+    optional = {
+        test.node.name
+        for test in ast.find_all(nodes.Test)
+        if test.name in ("defined", "undefined") and isinstance(test.node, nodes.Name)
+    }
+    imported = {node.target for node in ast.find_all(nodes.Import)} | {
+        alias if isinstance(alias, str) else alias[1]
+        for node in ast.find_all(nodes.FromImport)
+        for alias in node.names
+    }
+    needed = meta.find_undeclared_variables(ast) - optional - imported - _env.globals.keys()
+    for parent in meta.find_referenced_templates(ast):
+        if parent is not None:
+            needed |= _file_needs(parent, seen)
+    return needed
+
+
+@cache
+def _needs(template: str, language: str) -> frozenset[str]:
+    needed: set[str] = set()
+    try:
+        for part in ("txt", "html"):
+            needed |= _file_needs(f"{language}/{template}.{part}", set())
+    except TemplateNotFound as exc:
+        raise EmailError(f"template {template!r} has no {language} file {exc.name!r}") from None
+    return frozenset(needed - _RENDER_ADDS)
+
+
+def required_names(template: str, language: str) -> frozenset[str]:
+    """The top-level context keys `template` needs in `language`: every name its files (subject,
+    text, HTML and the layouts and macros they use) read, except those only read after an
+    `is defined` test. Parsed once per template and language, then cached."""
     if template not in TEMPLATES:
         raise EmailError(f"unknown email template {template!r}")
     if language not in LANGUAGES:
         raise EmailError(f"unsupported language {language!r}")
-    missing = TEMPLATES[template] - context.keys()
-    if missing:
-        raise EmailError(f"template {template!r} needs {sorted(missing)}")
+    return _needs(template, language)
+
+
+def check_context(template: str, language: str | None, context: dict[str, Any]) -> None:
+    """Raise EmailError unless `template` exists and `context` has every top-level name it needs
+    in `language` (in every language when None: the job picks DEFAULT_LANGUAGE), without
+    rendering. Only the top level is checked: what a value holds (`line.quantity`, an amount for
+    the `money` filter) is seen when the message is rendered."""
+    for lang in (language,) if language else LANGUAGES:
+        missing = required_names(template, lang) - context.keys()
+        if missing:
+            raise EmailError(f"template {template!r} needs {sorted(missing)} in its context")
+
+
+def render(template: str, language: str, context: dict[str, Any]) -> RenderedEmail:
+    """Render the subject, plain-text and HTML parts of `template` in `language`; EmailError when
+    the context lacks a name or holds a value the template cannot use (rendering again would
+    fail the same way)."""
+    check_context(template, language, context)
     values = {**context, "language": language}
-    text_template = _env.get_template(f"{language}/{template}.txt")
-    subject = "".join(text_template.blocks["subject"](text_template.new_context(values)))
-    return RenderedEmail(
-        subject=" ".join(subject.split()),  # one line, whatever the context held
-        text=text_template.render(values).strip() + "\n",
-        html=_env.get_template(f"{language}/{template}.html").render(values),
-    )
+    try:
+        text_template = _env.get_template(f"{language}/{template}.txt")
+        subject = "".join(text_template.blocks["subject"](text_template.new_context(values)))
+        return RenderedEmail(
+            subject=" ".join(subject.split()),  # one line, whatever the context held
+            text=text_template.render(values).strip() + "\n",
+            html=_env.get_template(f"{language}/{template}.html").render(values),
+        )
+    except (TemplateError, TypeError, ValueError) as exc:
+        raise EmailError(
+            f"template {template!r} cannot be rendered with its context: {exc}"
+        ) from exc
 
 
 def normalise_language(value: object) -> Language | None:
@@ -206,7 +278,9 @@ async def send_email(
     """Validate a message and defer its sending in the caller's transaction.
 
     Raises EmailError for a bad address, a line break in the name, an unknown template or a
-    context that lacks what the template needs.
+    context that lacks a top-level name the template needs (`check_context`: no rendering).
+    What the values hold (`order.reference`, a line's `quantity`, an amount's type) is only
+    checked when the job renders the message; a bad one fails that job for good.
     """
     try:
         payload = EmailJobPayload(
@@ -214,7 +288,7 @@ async def send_email(
         )
     except ValidationError as exc:
         raise EmailError(exc.errors()[0]["msg"]) from None
-    render(payload.template, payload.language or "fr", payload.context)  # fail now, not later
+    check_context(payload.template, payload.language, payload.context)  # fail now, not later
     return await defer(session, EMAIL_JOB, payload.model_dump(mode="json"))
 
 
