@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import os
 import re
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import structlog
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -25,10 +27,13 @@ from prometheus_client import (
     generate_latest,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+logger = structlog.get_logger("loumo.metrics")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # prometheus-client chooses its value store once, when it is imported, by this same test.
@@ -162,8 +167,42 @@ def exposition() -> bytes:
         return generate_latest(REGISTRY)
     POOL_COLLECTOR.publish()
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(_SharedFilesCollector(multiproc_dir()))
     return generate_latest(registry)
+
+
+# What reading a metrics file raises while its process is still creating it (the file exists
+# before it is sized: prometheus/client_python#1199) or after it died doing so.
+_UNREADABLE = (struct.error, RuntimeError, UnicodeDecodeError, ValueError, OSError)
+
+
+def _readable(path: str) -> bool:
+    try:
+        for _ in MmapedDict.read_all_values_from_file(path):  # type: ignore[no-untyped-call]
+            pass
+    except _UNREADABLE:
+        return False
+    return True
+
+
+class _SharedFilesCollector(Collector):
+    """`MultiProcessCollector`, except that a file no process has finished creating is left
+    out of this scrape (with it, the library fails the whole scrape with a 500)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def collect(self) -> Iterable[Metric]:
+        files = sorted(str(p) for p in self.directory.glob("*.db"))
+        readable = [f for f in files if _readable(f)]
+        if len(readable) < len(files):
+            logger.warning("metrics_files_skipped", files=sorted(set(files) - set(readable)))
+        try:
+            metrics: Iterable[Metric] = MultiProcessCollector.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
+        except _UNREADABLE:  # one became unreadable meanwhile: the others, once more
+            readable = [f for f in readable if _readable(f)]
+            metrics = MultiProcessCollector.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
+        return metrics
 
 
 def multiproc_dir() -> Path:
