@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import AuthSession, User, UserRole
@@ -18,6 +18,35 @@ from loumo.core.auth import Principal, PrincipalColumn
 # What another domain adds to the principal: a column read in the loader's statement, or (for
 # what a join cannot give) a function run after it, with a statement of its own.
 PrincipalEnricher = PrincipalColumn | Callable[[AsyncSession, Principal], Awaitable[Principal]]
+
+
+# The loader's statement for a set of joined enrichers (the same on every request): built once,
+# keyed by the columns it joins.
+_statements: dict[tuple[str, ...], Select[Any]] = {}
+
+
+def _statement(joined: Sequence[PrincipalColumn]) -> Select[Any]:
+    key = tuple(str(c) for e in joined for c in (e.user_id, e.value))
+    statement = _statements.get(key)
+    if statement is None:
+        statement = (
+            select(
+                User.is_active,
+                User.email_verified_at,
+                AuthSession.revoked_at,
+                UserRole.role,
+                *(e.value for e in joined),
+            )
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+        )
+        for enricher in joined:
+            statement = statement.outerjoin(enricher.value.table, enricher.user_id == User.id)
+        statement = statement.where(
+            User.id == bindparam("p_user"), AuthSession.id == bindparam("p_session")
+        )
+        _statements[key] = statement
+    return statement
 
 
 async def load_principal(
@@ -36,21 +65,8 @@ async def load_principal(
     if not isinstance(user_id, str) or not isinstance(session_id, str):
         return None
     joined = [e for e in enrichers if isinstance(e, PrincipalColumn)]
-    statement = (
-        select(
-            User.is_active,
-            User.email_verified_at,
-            AuthSession.revoked_at,
-            UserRole.role,
-            *(e.value for e in joined),
-        )
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-    )
-    for enricher in joined:
-        statement = statement.outerjoin(enricher.value.table, enricher.user_id == User.id)
     rows = (
-        await session.execute(statement.where(User.id == user_id, AuthSession.id == session_id))
+        await session.execute(_statement(joined), {"p_user": user_id, "p_session": session_id})
     ).all()
     if not rows or not rows[0].is_active or rows[0].revoked_at is not None:
         return None

@@ -112,8 +112,12 @@ def engine_of(session: AsyncSession) -> AsyncEngine:
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """`INSERT` in the session's dialect (SQLite, else PostgreSQL), for its `ON CONFLICT`."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    return insert(table)
+    return insert_in(session.get_bind().dialect.name, table)
+
+
+def insert_in(dialect: str, table: Any) -> Any:
+    """`INSERT` in the dialect named (for a statement built once per dialect)."""
+    return (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any) -> Any:

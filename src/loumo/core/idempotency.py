@@ -14,6 +14,7 @@ the stored answer; same key, other body → 422; still running → 409.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -38,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.auth import Principal
-from loumo.core.db import Base, SessionDep, dialect_insert, utcnow
+from loumo.core.db import Base, SessionDep, insert_in, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
 from loumo.core.settings import Settings
@@ -114,6 +115,41 @@ def _replay(record: IdempotencyRecord) -> JSONResponse:
     )
 
 
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim, built once per dialect (every idempotent request runs it), values bound at
+    each call. One statement: a new key is inserted, an expired one (whatever its state) starts
+    over in place; a live one is left alone and returns no row."""
+    table = IdempotencyRecord.__table__
+    insert = insert_in(dialect, table)
+    now = bindparam("c_now", type_=table.c.created_at.type)
+    fresh = {
+        "request_hash": bindparam("c_hash", type_=table.c.request_hash.type),
+        "status": RUNNING,
+        "created_at": now,
+        "expires_at": bindparam("c_expires", type_=table.c.expires_at.type),
+    }
+    return (
+        insert.values(
+            id=bindparam("c_id", type_=table.c.id.type),
+            principal_id=bindparam("c_principal", type_=table.c.principal_id.type),
+            route=bindparam("c_route", type_=table.c.route.type),
+            key=bindparam("c_key", type_=table.c.key.type),
+            **fresh,
+        )
+        .on_conflict_do_update(
+            index_elements=["principal_id", "route", "key"],
+            set_={
+                **{name: insert.excluded[name] for name in fresh},
+                "response_status": null(),
+                "response_body": null(),
+            },
+            where=table.c.expires_at <= now,
+        )
+        .returning(table.c.id)
+    )
+
+
 async def _claim(
     claim: AsyncSession,
     *,
@@ -125,38 +161,29 @@ async def _claim(
     running_lease: timedelta,
 ) -> IdempotencyRecord | str:
     """Take the key (committed at once): the new row's id, or the finished row to replay."""
-    scope = (
-        IdempotencyRecord.principal_id == principal_id,
-        IdempotencyRecord.route == route,
-        IdempotencyRecord.key == key,
-    )
     now = utcnow()
-    # One statement: a new key is inserted, an expired one (whatever its state) starts over
-    # in place; a live one is left alone and returns no row.
-    insert = dialect_insert(claim, IdempotencyRecord.__table__)
-    fresh = {
-        "request_hash": fingerprint,
-        "status": RUNNING,
-        "created_at": now,
-        "expires_at": now + ttl,
-    }
     claimed = await claim.scalar(
-        insert.values(id=new_id(), principal_id=principal_id, route=route, key=key, **fresh)
-        .on_conflict_do_update(
-            index_elements=["principal_id", "route", "key"],
-            set_={
-                **{name: insert.excluded[name] for name in fresh},
-                "response_status": null(),
-                "response_body": null(),
-            },
-            where=IdempotencyRecord.__table__.c.expires_at <= now,
-        )
-        .returning(IdempotencyRecord.__table__.c.id)
+        _claim_statement(claim.get_bind().dialect.name),
+        {
+            "c_id": new_id(),
+            "c_principal": principal_id,
+            "c_route": route,
+            "c_key": key,
+            "c_hash": fingerprint,
+            "c_now": now,
+            "c_expires": now + ttl,
+        },
     )
     if claimed is not None:
         await claim.commit()
         return str(claimed)
-    existing = await claim.scalar(select(IdempotencyRecord).where(*scope))
+    existing = await claim.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal_id == principal_id,
+            IdempotencyRecord.route == route,
+            IdempotencyRecord.key == key,
+        )
+    )
     if existing is None:  # deleted between the two statements: the caller may retry
         await claim.commit()
         raise IdempotencyKeyInFlight("Retry this request")

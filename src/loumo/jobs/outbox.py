@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from loumo.core.db import utcnow
+from loumo.core.db import insert_new, utcnow
 from loumo.jobs.metrics import JOBS_ENQUEUED
 from loumo.jobs.models import Job
 
@@ -38,8 +38,8 @@ async def defer(
         max_attempts=max_attempts,
         request_id=request_id,
     )
-    session.add(job)
-    await session.flush()
+    await session.flush()  # what the caller added is written first (its rows may be named)
+    await insert_new(session, [job])
     session.sync_session.info.setdefault(_PENDING_KEY, []).append(name)
     return job
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import utcnow
+from loumo.core.db import insert_new, utcnow
 from loumo.core.errors import NotFound
 from loumo.core.once import rowcount
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -76,7 +76,6 @@ async def notify(
             link_id=link.id if link else None,
             is_read=False,
         )
-        session.add(notification)
         created.append(notification)
         if email_template and recipient.email:
             await send_email(
@@ -88,6 +87,7 @@ async def notify(
                 context={"name": recipient.name or "", **(email_context or {})},
             )
     await session.flush()
+    await insert_new(session, created)
     return created
 
 

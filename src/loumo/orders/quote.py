@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import Address, User
@@ -67,18 +67,48 @@ def share(total: int, weights: list[int]) -> list[int]:
     return parts
 
 
+# Built once (every quote and checkout runs them): the values go as parameters.
+_ADDRESS = (
+    select(Address, Zone, User.phone)
+    .join(User, User.id == Address.user_id)
+    .outerjoin(Zone, Zone.id == Address.zone_id)
+    .where(Address.id == bindparam("a_id"), Address.user_id == bindparam("a_user"))
+)
+_BASKET = (
+    select(
+        Shop.id,
+        Shop.name,
+        Variant.id,
+        Variant.price,
+        Variant.currency,
+        Variant.name,
+        Variant.sku,
+        Product.id,
+        Product.name_fr,
+        Product.name_en,
+        Category.path,
+        Stock.quantity - Stock.reserved,
+    )
+    .select_from(Variant)
+    .join(Product, Product.id == Variant.product_id)
+    .join(Category, Category.id == Product.category_id)
+    .join(Shop, Shop.id.in_(bindparam("b_shops", expanding=True)))
+    .outerjoin(Stock, and_(Stock.shop_id == Shop.id, Stock.variant_id == Variant.id))
+    .where(
+        Variant.id.in_(bindparam("b_variants", expanding=True)),
+        tuple_(Shop.id, Variant.id).in_(bindparam("b_pairs", expanding=True)),
+        Variant.is_active.is_(True),
+        Product.is_active.is_(True),
+        Shop.is_active.is_(True),
+    )
+)
+
+
 async def _address(
     session: AsyncSession, user_id: str, address_id: str
 ) -> tuple[Address, Zone, str | None]:
     """The caller's address, its zone and the caller's phone, in one read."""
-    row = (
-        await session.execute(
-            select(Address, Zone, User.phone)
-            .join(User, User.id == Address.user_id)
-            .outerjoin(Zone, Zone.id == Address.zone_id)
-            .where(Address.id == address_id, Address.user_id == user_id)
-        )
-    ).first()
+    row = (await session.execute(_ADDRESS, {"a_id": address_id, "a_user": user_id})).first()
     if row is None:
         raise UnknownAddress("address_id is not one of your addresses", field="address_id")
     address, found, phone = row
@@ -115,32 +145,12 @@ async def _basket(session: AsyncSession, items: list[BasketItem]) -> _Basket:
     pairs = [(i.shop_id, i.variant_id) for i in items]
     rows = (
         await session.execute(
-            select(
-                Shop.id,
-                Shop.name,
-                Variant.id,
-                Variant.price,
-                Variant.currency,
-                Variant.name,
-                Variant.sku,
-                Product.id,
-                Product.name_fr,
-                Product.name_en,
-                Category.path,
-                Stock.quantity - Stock.reserved,
-            )
-            .select_from(Variant)
-            .join(Product, Product.id == Variant.product_id)
-            .join(Category, Category.id == Product.category_id)
-            .join(Shop, Shop.id.in_({shop for shop, _ in pairs}))
-            .outerjoin(Stock, and_(Stock.shop_id == Shop.id, Stock.variant_id == Variant.id))
-            .where(
-                Variant.id.in_({variant for _, variant in pairs}),
-                tuple_(Shop.id, Variant.id).in_(pairs),
-                Variant.is_active.is_(True),
-                Product.is_active.is_(True),
-                Shop.is_active.is_(True),
-            )
+            _BASKET,
+            {
+                "b_shops": sorted({shop for shop, _ in pairs}),
+                "b_variants": sorted({variant for _, variant in pairs}),
+                "b_pairs": pairs,
+            },
         )
     ).all()
     found = {(row[0], row[2]): row for row in rows}
