@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import RolePermission, User, UserRole
@@ -36,6 +36,12 @@ async def holders_of(session: AsyncSession, permission: str) -> list[str]:
     return list(rows)
 
 
+# Built once (every notice reads it): the ids go as an expanding parameter.
+_RECIPIENTS = select(User.id, User.email, User.email_verified_at, User.name, User.language).where(
+    User.id.in_(bindparam("r_users", expanding=True)), User.is_active.is_(True)
+)
+
+
 async def recipients_for(session: AsyncSession, user_ids: Sequence[str]) -> list[Recipient]:
     """The active users among `user_ids` as notification recipients, in `user_ids` order.
 
@@ -44,11 +50,7 @@ async def recipients_for(session: AsyncSession, user_ids: Sequence[str]) -> list
     """
     if not user_ids:
         return []
-    rows = await session.execute(
-        select(User.id, User.email, User.email_verified_at, User.name, User.language).where(
-            User.id.in_(list(user_ids)), User.is_active.is_(True)
-        )
-    )
+    rows = await session.execute(_RECIPIENTS, {"r_users": list(dict.fromkeys(user_ids))})
     found = {
         row.id: Recipient(
             user_id=row.id,

@@ -110,6 +110,16 @@ def engine_of(session: AsyncSession) -> AsyncEngine:
     return bind
 
 
+async def autocommit(session: AsyncSession) -> None:
+    """Run the session's next statements, until its next commit, each in a transaction of its
+    own: no BEGIN and COMMIT round trips for a phase that only reads, or writes one statement
+    that must be committed at once (an idempotency key's claim). Nothing when a transaction
+    has begun already. The session's commit then only gives its connection back, whose
+    isolation the pool restores, and the next statement begins a transaction as usual."""
+    if not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """`INSERT` in the session's dialect (SQLite, else PostgreSQL), for its `ON CONFLICT`."""
     return insert_in(session.get_bind().dialect.name, table)
@@ -126,6 +136,11 @@ def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any
     `conflict` goes to `on_conflict_do_nothing` (e.g. `index_elements=["key"]`).
     """
     return dialect_insert(session, table).on_conflict_do_nothing(**conflict)
+
+
+def table_of(model: type[Base] | Base) -> Table:
+    """A model's table, for Core statements (no ORM bookkeeping) on it."""
+    return cast(Table, model.__table__)
 
 
 def new_row(obj: Base) -> dict[str, Any]:
@@ -158,7 +173,7 @@ def new_row(obj: Base) -> dict[str, Any]:
 async def insert_new(session: AsyncSession, objects: Sequence[Base]) -> None:
     """Write new objects of one model with one Core INSERT (see `new_row`), then `attach`."""
     if objects:
-        table = cast(Table, objects[0].__table__)
+        table = table_of(objects[0])
         await session.execute(insert(table), [new_row(obj) for obj in objects])
         attach(session, objects)
 

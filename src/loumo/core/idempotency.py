@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loumo.core.auth import Principal
-from loumo.core.db import Base, SessionDep, insert_in, utcnow
+from loumo.core.db import Base, SessionDep, autocommit, insert_in, table_of, utcnow
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
 from loumo.core.settings import Settings
@@ -120,7 +120,7 @@ def _claim_statement(dialect: str) -> Any:
     """The claim, built once per dialect (every idempotent request runs it), values bound at
     each call. One statement: a new key is inserted, an expired one (whatever its state) starts
     over in place; a live one is left alone and returns no row."""
-    table = IdempotencyRecord.__table__
+    table = table_of(IdempotencyRecord)
     insert = insert_in(dialect, table)
     now = bindparam("c_now", type_=table.c.created_at.type)
     fresh = {
@@ -161,6 +161,7 @@ async def _claim(
     running_lease: timedelta,
 ) -> IdempotencyRecord | str:
     """Take the key (committed at once): the new row's id, or the finished row to replay."""
+    await autocommit(claim)  # each statement below commits at once
     now = utcnow()
     claimed = await claim.scalar(
         _claim_statement(claim.get_bind().dialect.name),
@@ -239,15 +240,15 @@ async def _keep(session: AsyncSession, row_id: str) -> None:
 Work = Callable[[], Awaitable[tuple[int, Any]]]
 
 # Built once (every idempotent request stores its answer): the values go as parameters.
+# On the table, not the entity: no ORM bulk-update bookkeeping for a row the session never loads.
 _STORE = (
-    update(IdempotencyRecord)
-    .where(IdempotencyRecord.id == bindparam("s_id"))
+    update(table_of(IdempotencyRecord))
+    .where(table_of(IdempotencyRecord).c.id == bindparam("s_id"))
     .values(
         status=DONE,
         response_status=bindparam("s_status", type_=IdempotencyRecord.response_status.type),
         response_body=bindparam("s_body", type_=IdempotencyRecord.response_body.type),
     )
-    .execution_options(synchronize_session=False)
 )
 
 

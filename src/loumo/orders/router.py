@@ -11,7 +11,7 @@ from loumo.audit.deps import RequestMetaDep
 from loumo.content import settings as business
 from loumo.core.auth import CurrentPrincipal, Principal, require
 from loumo.core.crud import CrudRoutes
-from loumo.core.db import SessionDep
+from loumo.core.db import SessionDep, autocommit
 from loumo.core.idempotency import IdempotencyKeyHeader, idempotent
 from loumo.core.pagination import Page
 from loumo.core.policy import policy
@@ -91,6 +91,7 @@ async def create_order(
     async with checkout.placing(session) as unit:
 
         async def work() -> tuple[int, Any]:
+            await autocommit(session)  # reads until the stock is held (see checkout._hold)
             timeout = await business.value(session, business.ORDER_PAYMENT_TIMEOUT, settings)
             written.append(
                 await checkout.write_order(unit, principal, body, payment_timeout=timeout)

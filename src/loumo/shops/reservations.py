@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import engine_of, utcnow
+from loumo.core.db import engine_of, table_of, utcnow
 from loumo.core.ids import new_id
 from loumo.shops.errors import InsufficientStock, StockHoldLost
 from loumo.shops.ledger import record, stock_key
@@ -95,7 +95,7 @@ _HOLD_ALL = text(
     bindparam("quantities", type_=ARRAY(Integer)),
     bindparam("now", type_=Stock.updated_at.type),
 )
-_KEEP = delete(StockHold).where(StockHold.holder_id == bindparam("holder"))
+_KEEP = delete(table_of(StockHold)).where(table_of(StockHold).c.holder_id == bindparam("holder"))
 
 
 class _Short(Exception):
