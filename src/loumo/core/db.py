@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 import asyncpg
+import orjson
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import (
@@ -347,6 +348,21 @@ event.listen(Pool, "checkin", _count_committed)
 POOL_TIMEOUT_SECONDS = 30.0
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _json_loads(value: Any) -> Any:
+    if not isinstance(value, str | bytes):  # as json.loads: SQLite's JSON type keeps a number
+        raise TypeError(f"JSON text expected, not {type(value).__name__}")
+    return orjson.loads(value)
+
+
+# JSON columns (job payloads, stored answers, snapshots) written and read with orjson: the
+# standard library's encoder was ~2% of a checkout's CPU.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
+
+
 def create_engine(
     url: str,
     *,
@@ -369,11 +385,12 @@ def create_engine(
                 "max_overflow": max_overflow,
                 "pool_timeout": pool_timeout,
             }
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **JSON_CODEC, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(
         url,
+        **JSON_CODEC,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
