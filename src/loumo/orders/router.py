@@ -71,7 +71,8 @@ async def quote(
     responses={
         400: {"description": "No Idempotency-Key, unknown address or one outside every zone"},
         409: {
-            "description": "insufficient_stock, price_changed, promotion_unavailable, or the "
+            "description": "insufficient_stock, price_changed, promotion_unavailable, "
+            "stock_hold_lost (the checkout outlived STOCK_HOLD_SECONDS: place it again), or the "
             "same key still running"
         },
         422: {"description": "Invalid body, or the key reused with another body"},
