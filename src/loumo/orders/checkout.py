@@ -121,13 +121,13 @@ async def _insert_order(session: AsyncSession, order: Order) -> None:
 
 async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
     """Hold every line's stock for the order `holder_id`, or raise 409 naming the short lines
-    (nothing held). The session's read transaction ends first: it gives its connection back
-    while the hold uses another."""
+    (nothing held). The session's reads end first: it gives its connection back while the hold
+    uses another."""
     session = unit.session
-    await session.commit()
     wanted = [(x.shop_id, x.variant_id, x.quantity) for x in lines]
     in_order = sorted(lines, key=lambda x: (x.shop_id, x.variant_id))
     for _ in range(3):  # units given back between a refusal and its reading are held next time
+        await session.commit()
         unit.holder_id = holder_id
         if await reservations.hold(session, holder_id, wanted):
             await reservations.keep(session, holder_id, len(lines))
