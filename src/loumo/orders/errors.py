@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from loumo.core.errors import BadRequest, Conflict, NotFound
+from loumo.shops.errors import InsufficientStock as InsufficientStock
 from loumo.zones.errors import AddressOutsideZones as AddressOutsideZones
 
 
@@ -24,10 +25,6 @@ class MixedCurrencies(BadRequest):
 
 class ContactPhoneRequired(BadRequest):
     code, title = "contact_phone_required", "Contact phone required"
-
-
-class InsufficientStock(Conflict):
-    code, title = "insufficient_stock", "Insufficient stock"
 
 
 class PriceChanged(Conflict):
