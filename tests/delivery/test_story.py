@@ -28,6 +28,7 @@ from tests.payments.support import MTN_OK
 from loumo.audit.models import AuditEntry
 from loumo.core.settings import Settings
 from loumo.delivery.models import Delivery, DeliveryAgent
+from loumo.jobs.models import Job
 from loumo.payments.models import Payment
 
 
@@ -147,6 +148,46 @@ async def test_a_cash_order_is_settled_at_closing_with_the_amount_collected(
     assert handed.status_code == 201, handed.text
     summary = (await client.get(f"{API}/agents/{agent.id}/summary", headers=dispatcher)).json()
     assert (summary["cash_handed_in"], summary["cash_owed"]) == (order["total"], 0)
+
+
+async def test_a_line_short_in_full_is_not_in_the_agents_notice(
+    client: httpx.AsyncClient,
+    world: World,
+    db: AsyncSession,
+    agent: Agent,
+    dispatcher: dict[str, str],
+) -> None:
+    order = await place(
+        client,
+        world,
+        (world.a1, world.shop_a, 2),
+        (world.a2, world.shop_a, 1),
+        payment_method="cash",
+    )
+    base = f"{API}/orders/{order['id']}"
+    fulfilment = f"{base}/fulfilments/{order['fulfilments'][0]['id']}"
+    for step in ("accept", "transitions"):
+        body = {"to": "preparing"} if step == "transitions" else None
+        moved = await client.post(f"{fulfilment}/{step}", json=body, headers=world.manager_a)
+        assert moved.status_code == 200, moved.text
+    a2 = next(i["id"] for i in order["items"] if i["variant_id"] == world.a2)
+    short = await client.post(
+        f"{base}/items/{a2}/short", json={"quantity": 1}, headers=world.manager_a
+    )
+    assert short.status_code == 200, short.text
+    ready = await client.post(
+        f"{fulfilment}/transitions", json={"to": "ready"}, headers=world.manager_a
+    )
+    assert ready.status_code == 200, ready.text
+    delivery = await assigned(client, dispatcher, order["id"], agent_id=agent.id)
+    assert [line["quantity"] for line in delivery["lines"]] == [2]
+    job = await db.scalar(
+        select(Job).where(
+            Job.name == "email.send", Job.payload["template"].as_string() == "delivery_assigned"
+        )
+    )
+    assert job is not None
+    assert [line["quantity"] for line in job.payload["context"]["lines"]] == [2]
 
 
 async def test_a_two_shop_order_is_delivered_only_after_both_deliveries_close(

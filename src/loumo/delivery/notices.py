@@ -65,6 +65,7 @@ async def tell_agent(session: AsyncSession, delivery: Delivery, order: Order) ->
                 "quantity": item.quantity - item.short_quantity,
             }
             for item in items
+            if item.quantity > item.short_quantity  # a line short in full is not carried
         ]
         title = (
             f"Nouvelle livraison : {order.reference}"
