@@ -107,6 +107,9 @@ class ReadConnection:
             asyncpg.InterfaceError,
             asyncpg.PostgresConnectionError,
             asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+            # The connection's protocol left mid-operation when the server went away ("cannot
+            # switch to state ...; another operation is in progress"): it is lost as well.
+            asyncpg.InternalClientError,
         ) as error:
             # As SQLAlchemy reports a lost connection (invalidated: a 503 to retry, see
             # `loumo.core.errors`); `Reader.connection` drops it from the pool.
