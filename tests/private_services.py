@@ -1,5 +1,6 @@
 """Private infrastructure for fault tests: a PostgreSQL, a Redis and an S3 API (moto server) of
-the test's own, on free loopback ports, that the test may stop and start again mid-test.
+the test's own, on free loopback ports, that the test may stop and start again mid-test; and a
+TCP forwarder that can be cut and restored in front of a shared server (`TcpProxy`).
 
 The machine's shared servers (PostgreSQL 5432, Redis 6379, RabbitMQ) are never touched: every
 server here lives in a temporary directory or in this process, and is stopped on exit.
@@ -7,11 +8,13 @@ server here lives in a temporary directory or in this process, and is stopped on
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -226,3 +229,68 @@ def env_without_shared_services() -> dict[str, str]:
     """This process's environment minus what would point a server at the shared services."""
     names = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "STORAGE_BACKEND", "S3_ENDPOINT_URL")
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+class TcpProxy:
+    """A loopback TCP forwarder that can be cut and restored, to make a server unreachable."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.links: set[asyncio.StreamWriter] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.links.update({writer, up_writer})
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for link in self.links:
+            link.close()
+        self.links.clear()
+        await self.server.wait_closed()
+
+
+class ThreadedTcpProxy:
+    """A `TcpProxy` on an event loop of its own, in a thread: it forwards while the test's own
+    loop is blocked (e.g. waiting for a subprocess to start)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.proxy = TcpProxy(target_host, target_port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    def start(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(PROCESS_DEADLINE)
+
+    def cut(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(PROCESS_DEADLINE)
+
+    def close(self) -> None:
+        if self.proxy.server is not None and self.proxy.server.is_serving():
+            self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(PROCESS_DEADLINE)
+        self._loop.close()

@@ -20,6 +20,7 @@ from loumo.core.migrations import alembic_config, head_revisions, upgrade_async
 from loumo.core.settings import Settings
 from loumo.main import create_app
 from tests.conftest import make_settings
+from tests.private_services import TcpProxy
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -95,43 +96,6 @@ async def _stamp(url: str, revision: str) -> None:
             await conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
     finally:
         await engine.dispose()
-
-
-class TcpProxy:
-    """A loopback TCP forwarder that can be cut and restored, to make a server unreachable."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.server: asyncio.Server | None = None
-        self.port = 0
-        self.links: set[asyncio.StreamWriter] = set()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self.links.update({writer, up_writer})
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for link in self.links:
-            link.close()
-        self.links.clear()
-        await self.server.wait_closed()
 
 
 @pytest.mark.skipif(

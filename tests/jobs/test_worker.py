@@ -29,6 +29,7 @@ from loumo.jobs.models import Job, JobStatus, PeriodicRun
 from loumo.jobs.outbox import defer
 from tests.conftest import PROCESS_DEADLINE
 from tests.jobs.conftest import eventually
+from tests.private_services import ThreadedTcpProxy
 
 pytestmark = pytest.mark.e2e
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -279,3 +280,40 @@ async def test_a_job_outliving_the_shutdown_timeout_is_given_back_and_runs_again
         "attempt=1",
     ]
     assert await audit_rows(db, "gated-cut") == 1
+
+
+async def test_a_job_deferred_while_the_broker_is_unreachable_runs_once_it_is_back(
+    db: AsyncSession, spawn_worker: Spawn, tmp_path: Path
+) -> None:
+    """RabbitMQ unreachable (a forwarder in front of it, cut): the change that defers a job
+    still commits (the jobs table is the record), the job waits, and once the broker answers
+    again the relay sends it and a worker runs it, once."""
+    proxy = ThreadedTcpProxy("127.0.0.1", 5672)
+    try:
+        proxy.start()
+        spawn_worker("behind-proxy", BROKER_URL=f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F")
+        effects = tmp_path / "effects.log"
+
+        async def run(key: str) -> str:
+            job = await defer(db, "test.file_effect", {"dir": str(tmp_path), "key": key})
+            await db.commit()
+            return job.id
+
+        async def done(job_id: str) -> bool:
+            return (await job_row(db, job_id)).status == JobStatus.SUCCEEDED
+
+        before = await run("before")
+        await eventually(lambda: done(before), what="a job while the broker answers")
+
+        proxy.cut()
+        during = await run("during")
+        await asyncio.sleep(3)  # longer than the relay's lease (2 s): it tried and failed
+        assert (await job_row(db, during)).status == JobStatus.PENDING
+
+        proxy.start()
+        await eventually(lambda: done(during), what="the job deferred while the broker was away")
+        assert effects.read_text().split() == ["before", "during"]
+        runs = (tmp_path / "runs.log").read_text().splitlines()
+        assert [line.split()[0] for line in runs] == [before, during]  # each run once
+    finally:
+        proxy.close()
