@@ -232,17 +232,21 @@ def env_without_shared_services() -> dict[str, str]:
 
 
 class TcpProxy:
-    """A loopback TCP forwarder that can be cut and restored, to make a server unreachable."""
+    """A loopback TCP forwarder that can be cut and restored, to make a server unreachable, or
+    frozen and thawed (`frozen`), to make it hang."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.server: asyncio.Server | None = None
         self.port = 0
         self.links: set[asyncio.StreamWriter] = set()
+        self.frozen = False
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                while self.frozen:  # a server that hangs: connections stay open, nothing passes
+                    await asyncio.sleep(0.05)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, asyncio.CancelledError):
@@ -284,6 +288,9 @@ class ThreadedTcpProxy:
 
     def start(self) -> None:
         asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(PROCESS_DEADLINE)
+
+    def freeze(self, frozen: bool = True) -> None:
+        self.proxy.frozen = frozen
 
     def cut(self) -> None:
         asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(PROCESS_DEADLINE)

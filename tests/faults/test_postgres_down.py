@@ -1,9 +1,10 @@
-"""PostgreSQL stopped and started under load, behind a real `loumo serve` in production mode.
+"""PostgreSQL stopped and started under load, or hanging (connections open, no answer), behind
+a real `loumo serve` in production mode.
 
 While the database is down `/readyz` answers 503 naming it (no driver text), and every request
 that needs it gets a clean 503 problem document (`database_unavailable`, `Retry-After`): never a
-500, never a hang. Once it is back the same process serves reads, writes and sign-ins again,
-without a restart.
+500, never a hang (a hanging database answers 503 after the driver's 30 s command timeout).
+Once it is back the same process serves reads, writes and sign-ins again, without a restart.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,12 @@ import httpx
 import pytest
 
 from tests.conftest import PROCESS_DEADLINE
-from tests.private_services import PrivatePostgres, env_without_shared_services, private_postgres
+from tests.private_services import (
+    PrivatePostgres,
+    ThreadedTcpProxy,
+    env_without_shared_services,
+    private_postgres,
+)
 from tests.servers import serving
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -176,3 +183,45 @@ def test_postgres_stopped_and_started_under_load(
                 200 if kind == "read" else 201
             }
         assert web.post(f"{API}/auth/login", json=ADMIN).status_code == 200
+
+
+def test_a_hanging_postgres_answers_503_then_recovers(
+    database: PrivatePostgres, tmp_path: Path
+) -> None:
+    """The server keeps its connections open and answers nothing (a forwarder in front of it,
+    frozen): `/readyz` says so within its check's bound, a read and a write get a clean 503
+    once the driver gives up (its command timeout), and all is served again when it answers."""
+    proxy = ThreadedTcpProxy("127.0.0.1", database.port)
+    try:
+        proxy.start()
+        env = _server_env(database, tmp_path)
+        env["DATABASE_URL"] = database.url.replace(f":{database.port}/", f":{proxy.port}/")
+        with (
+            serving(1, env, tmp_path) as (base,),
+            httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as web,
+        ):
+            login = web.post(f"{API}/auth/login", json=ADMIN)
+            assert login.status_code == 200, login.text
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            assert web.get(f"{API}/products").status_code == 200
+
+            proxy.freeze()
+            down = _wait_ready(web, 503)
+            assert down.json()["failing"] == ["database"]
+            name = f"Category {uuid.uuid4().hex[:10]}"
+            with ThreadPoolExecutor(2) as both:  # each waits out the driver's timeout: at once
+                read = both.submit(web.get, f"{API}/products")
+                write = both.submit(
+                    web.post, f"{API}/categories", json={"name": name}, headers=headers
+                )
+                _assert_clean_503(read.result())
+                _assert_clean_503(write.result())
+
+            proxy.freeze(False)
+            _wait_ready(web, 200)
+            for _ in range(3):  # connections that gave up are replaced, not handed out again
+                assert web.get(f"{API}/products").status_code == 200
+            created = web.post(f"{API}/categories", json={"name": name}, headers=headers)
+            assert created.status_code == 201, created.text
+    finally:
+        proxy.close()

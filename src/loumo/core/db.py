@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -315,6 +315,24 @@ def _connect_or_unavailable(
         raise DatabaseUnavailable() from error
 
 
+def _no_answer_is_lost(context: ExceptionContext) -> exc.DBAPIError | None:
+    """A statement, BEGIN or COMMIT that the server did not answer within the driver's command
+    timeout (a hanging server) raises the driver's bare `TimeoutError`, which SQLAlchemy passes
+    through as it is: a 500. The connection is left mid-operation and cannot serve again, so it
+    is taken for lost like a broken one: invalidated (this one, not the pool) and reported as a
+    `DBAPIError` with `connection_invalidated`, a 503 to retry (`loumo.core.errors`)."""
+    if not isinstance(context.original_exception, TimeoutError):
+        return None
+    context.is_disconnect = True
+    context.invalidate_pool_on_disconnect = False
+    return exc.OperationalError(
+        context.statement,
+        context.parameters,
+        context.original_exception,
+        connection_invalidated=True,
+    )
+
+
 # Commits in this process, counted: a copy of a read taken while the count was N is current
 # only while it still is N (`loumo.core.http_cache.RecentReads`). Counted when a transaction
 # is about to commit and again when its connection goes back to the pool, after the COMMIT
@@ -398,6 +416,7 @@ def create_engine(
         connect_args={"timeout": 5, "command_timeout": 30},
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    event.listen(engine.sync_engine, "handle_error", _no_answer_is_lost)
     event.listen(engine.sync_engine.pool, "checkin", _mark_checkin)
     event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine
