@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            command_timeout=settings.db_command_timeout,
         )
         app.state.db = db
         metrics.POOL_COLLECTOR.track("primary", db.engine)

@@ -3,7 +3,7 @@ a real `loumo serve` in production mode.
 
 While the database is down `/readyz` answers 503 naming it (no driver text), and every request
 that needs it gets a clean 503 problem document (`database_unavailable`, `Retry-After`): never a
-500, never a hang (a hanging database answers 503 after the driver's 30 s command timeout).
+500, never a hang (a hanging database answers 503 after `DB_COMMAND_TIMEOUT`).
 Once it is back the same process serves reads, writes and sign-ins again, without a restart.
 """
 
@@ -190,12 +190,13 @@ def test_a_hanging_postgres_answers_503_then_recovers(
 ) -> None:
     """The server keeps its connections open and answers nothing (a forwarder in front of it,
     frozen): `/readyz` says so within its check's bound, a read and a write get a clean 503
-    once the driver gives up (its command timeout), and all is served again when it answers."""
+    once the driver gives up (`DB_COMMAND_TIMEOUT`), and all is served again when it answers."""
     proxy = ThreadedTcpProxy("127.0.0.1", database.port)
     try:
         proxy.start()
         env = _server_env(database, tmp_path)
         env["DATABASE_URL"] = database.url.replace(f":{database.port}/", f":{proxy.port}/")
+        env["DB_COMMAND_TIMEOUT"] = "3"  # 30 s by default
         with (
             serving(1, env, tmp_path) as (base,),
             httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as web,

@@ -364,6 +364,8 @@ event.listen(Pool, "checkin", _count_committed)
 
 # How long a request waits for a pooled connection before it is answered 503 (`core.errors`).
 POOL_TIMEOUT_SECONDS = 30.0
+# How long a statement waits for PostgreSQL's answer (`DB_COMMAND_TIMEOUT` in the app and worker).
+COMMAND_TIMEOUT_SECONDS = 30.0
 
 
 def _json_dumps(value: Any) -> str:
@@ -387,6 +389,7 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 10,
     pool_timeout: float = POOL_TIMEOUT_SECONDS,
+    command_timeout: float = COMMAND_TIMEOUT_SECONDS,
 ) -> AsyncEngine:
     """Build an async engine; SQLite gets WAL, foreign keys and a busy timeout.
 
@@ -413,7 +416,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_recycle=1800,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args={"timeout": 5, "command_timeout": command_timeout},
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
     event.listen(engine.sync_engine, "handle_error", _no_answer_is_lost)
@@ -456,10 +459,15 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 10,
         pool_timeout: float = POOL_TIMEOUT_SECONDS,
+        command_timeout: float = COMMAND_TIMEOUT_SECONDS,
     ) -> None:
         self.url = url
         self.engine = create_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            command_timeout=command_timeout,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_writes)

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     """Connections each process keeps open to the database."""
     db_max_overflow: int = Field(default=10, ge=0)
     """Connections a process may open beyond DB_POOL_SIZE under load."""
+    db_command_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a statement waits for PostgreSQL's answer; past it (a hanging server) the
+    connection is taken for lost and the request answered 503."""
     secret_key: SecretStr | None = None
     """Signs tokens. Unset outside production: generated into VAR_DIR/secret_key. Production
     needs at least 32 random characters."""

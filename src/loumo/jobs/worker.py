@@ -22,7 +22,11 @@ logger = structlog.get_logger("loumo.jobs")
 
 
 async def _serve(settings: Settings, modules: Iterable[str], threads: int) -> None:
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        command_timeout=settings.db_command_timeout,
+    )
     system = JobSystem(settings, db, modules)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
