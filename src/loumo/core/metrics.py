@@ -194,15 +194,17 @@ class _SharedFilesCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         files = sorted(str(p) for p in self.directory.glob("*.db"))
-        readable = [f for f in files if _readable(f)]
-        if len(readable) < len(files):
-            logger.warning("metrics_files_skipped", files=sorted(set(files) - set(readable)))
         try:
-            metrics: Iterable[Metric] = MultiProcessCollector.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
-        except _UNREADABLE:  # one became unreadable meanwhile: the others, once more
-            readable = [f for f in readable if _readable(f)]
-            metrics = MultiProcessCollector.merge(readable, accumulate=True)  # type: ignore[no-untyped-call]
-        return metrics
+            return _merge(files)
+        except _UNREADABLE:  # rare: only then is each file read on its own first
+            readable = [f for f in files if _readable(f)]
+            logger.warning("metrics_files_skipped", files=sorted(set(files) - set(readable)))
+            return _merge(readable)
+
+
+def _merge(files: list[str]) -> Iterable[Metric]:
+    metrics: Iterable[Metric] = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+    return metrics
 
 
 def multiproc_dir() -> Path:

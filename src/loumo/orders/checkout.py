@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -68,7 +68,7 @@ class Placing:
     """A checkout's unit of work (see `placing`): the holder of the stock it held, if any."""
 
     session: AsyncSession
-    holder_id: str | None = field(default=None)
+    holder_id: str | None = None
 
 
 @asynccontextmanager
