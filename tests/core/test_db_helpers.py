@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.core.auth import Principal, sees_inactive
 from loumo.core.db import (
     flush_or_conflict,
-    insert_new,
     is_taken,
     locked_value,
     save_changes,
@@ -18,6 +17,7 @@ from loumo.core.db import (
 )
 from loumo.core.errors import Conflict
 from loumo.core.pagination import InvalidCursor, encode_cursor, id_after
+from loumo.core.writes import insert_new
 from loumo.zones.models import Zone
 from tests.factories import create_zone
 

@@ -17,6 +17,7 @@ from tests.orders.conftest import API, World, key, stock_of
 from loumo.core.db import Database, utcnow
 from loumo.core.ids import new_id
 from loumo.jobs.registry import schedules
+from loumo.orders import checkout
 from loumo.orders.models import Order
 from loumo.shops import reservations
 from loumo.shops.errors import StockHoldLost
@@ -124,4 +125,22 @@ async def test_a_checkout_failing_after_its_hold_gives_the_stock_back(
     assert await db.scalar(select(func.count()).select_from(Order)) == 1
     assert await stock_of(db, world.shop_a, world.a1) == (10, 2)  # the first order's only
     assert await stock_of(db, world.shop_b, world.b1) == (10, 1)
+    assert await _holds(db) == 0
+
+
+async def test_an_order_whose_reference_is_taken_draws_another_and_keeps_its_stock(
+    client: httpx.AsyncClient, world: World, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order's writes fail together on the taken reference (rolled back, holds back), and
+    the next try, under a new reference, keeps the same holds."""
+    drawn = iter(["LM-222222", "LM-222222", "LM-333333"])
+    monkeypatch.setattr(checkout, "_draw_reference", lambda: next(drawn))
+    body = world.basket((world.a1, world.shop_a, 2), (world.b1, world.shop_b, 1))
+    first = await client.post(f"{API}/orders", json=body, headers={**world.buyer.headers, **key()})
+    second = await client.post(f"{API}/orders", json=body, headers={**world.buyer.headers, **key()})
+    assert first.status_code == second.status_code == 201, second.text
+    assert [first.json()["reference"], second.json()["reference"]] == ["LM-222222", "LM-333333"]
+    assert len(second.json()["items"]) == 2
+    assert await stock_of(db, world.shop_a, world.a1) == (10, 4)
+    assert await stock_of(db, world.shop_b, world.b1) == (10, 2)
     assert await _holds(db) == 0

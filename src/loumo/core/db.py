@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     event,
     exc,
-    insert,
     select,
     text,
     update,
@@ -41,7 +40,6 @@ from sqlalchemy.orm import (
     DeclarativeBase,
     InstrumentedAttribute,
     Mapped,
-    make_transient_to_detached,
     mapped_column,
 )
 from sqlalchemy.orm.attributes import set_committed_value
@@ -142,49 +140,6 @@ def insert_ignoring_conflicts(session: AsyncSession, table: Any, **conflict: Any
 def table_of(model: type[Base] | Base) -> Table:
     """A model's table, for Core statements (no ORM bookkeeping) on it."""
     return cast(Table, model.__table__)
-
-
-def new_row(obj: Base) -> dict[str, Any]:
-    """Fill the unset columns of a new ORM object with their Python defaults, as a flush
-    would; returns its row (column name → value) for a Core `insert()`. Then `attach` it.
-
-    A Core INSERT skips the unit of work (change tracking, per-object bookkeeping): for the
-    hot writes of a request. A column whose default is SQL (or only on the server) is not
-    supported: such an object is flushed as usual."""
-    row: dict[str, Any] = {}
-    for column in obj.__table__.columns:
-        key = column.key
-        if key not in obj.__dict__:
-            default = column.default
-            if column.server_default is not None and default is None:
-                raise ValueError(f"{column}: a server default; flush this object instead")
-            if default is None:
-                value = None
-            elif default.is_clause_element or default.is_sequence:
-                raise ValueError(f"{column}: a SQL default; flush this object instead")
-            elif default.is_callable:
-                value = default.arg(None)
-            else:
-                value = default.arg
-            setattr(obj, key, value)
-        row[column.name] = getattr(obj, key)
-    return row
-
-
-async def insert_new(session: AsyncSession, objects: Sequence[Base]) -> None:
-    """Write new objects of one model with one Core INSERT (see `new_row`), then `attach`."""
-    if objects:
-        table = table_of(objects[0])
-        await session.execute(insert(table), [new_row(obj) for obj in objects])
-        attach(session, objects)
-
-
-def attach(session: AsyncSession, objects: Iterable[Base]) -> None:
-    """Make objects written by a Core insert (see `new_row`) persistent in `session`, every
-    column loaded, as if the session had flushed them."""
-    for obj in objects:
-        make_transient_to_detached(obj)
-        session.add(obj)
 
 
 async def flush_or_conflict(

@@ -11,7 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from loumo.core.db import insert_new, utcnow
+from loumo.core.db import utcnow
+from loumo.core.writes import insert_new
 from loumo.jobs.metrics import JOBS_ENQUEUED
 from loumo.jobs.models import Job
 

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import insert_new, utcnow
+from loumo.core.db import utcnow
 from loumo.core.errors import NotFound
 from loumo.core.once import rowcount
 from loumo.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from loumo.core.writes import insert_new
 from loumo.notifications.email import LANGUAGES, send_email
 from loumo.notifications.models import Notification
 from loumo.notifications.schemas import (

@@ -23,12 +23,14 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal
-from loumo.core.db import attach, insert_ignoring_conflicts, insert_new, new_row, utcnow
+from loumo.core.db import is_taken, utcnow
 from loumo.core.errors import AppError
 from loumo.core.ids import new_id
+from loumo.core.writes import insert_new, writes_together
 from loumo.orders.errors import (
     ContactPhoneRequired,
     InsufficientStock,
@@ -37,7 +39,7 @@ from loumo.orders.errors import (
 from loumo.orders.lifecycle import new_event
 from loumo.orders.models import Fulfilment, Order, OrderItem
 from loumo.orders.notices import tell_customer, tell_managers
-from loumo.orders.quote import available, quote
+from loumo.orders.quote import Quote, available, quote
 from loumo.orders.reading import build_read
 from loumo.orders.schemas import (
     BasketItem,
@@ -103,20 +105,8 @@ def _short_lines(lines: list[QuoteLine]) -> list[dict[str, Any]]:
     ]
 
 
-async def _insert_order(session: AsyncSession, order: Order) -> None:
-    """Write the order (a Core insert, see `new_row`) under a new reference: a reference
-    already taken (~never: 32^6 of them) inserts nothing, and another is drawn."""
-    for _ in range(8):
-        order.reference = "LM-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-        # The row as parameters, not `.values(...)`: one cached statement, no per-value binds.
-        inserted = await session.execute(
-            insert_ignoring_conflicts(session, Order.__table__, index_elements=["reference"]),
-            new_row(order),
-        )
-        if inserted.rowcount == 1:  # type: ignore[attr-defined]
-            attach(session, [order])
-            return
-    raise AppError("Could not allocate an order reference; retry")
+def _draw_reference() -> str:
+    return "LM-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
 
 
 async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
@@ -130,7 +120,6 @@ async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
         await session.commit()
         unit.holder_id = holder_id
         if await reservations.hold(session, holder_id, wanted):
-            await reservations.keep(session, holder_id, len(lines))
             return
         unit.holder_id = None
         free = await available(
@@ -245,56 +234,76 @@ async def write_order(
         updated_at=now,
     )
     await _hold(unit, order.id, read.lines)
-    await _insert_order(session, order)
-    # The rest with Core inserts too: the rows are new, the unit of work has nothing to track.
-    by_shop = {
-        part.shop_id: Fulfilment(
-            id=new_id(),
-            order_id=order.id,
-            shop_id=part.shop_id,
-            status="pending",
-            subtotal=part.subtotal,
-            discount=part.discount,
-            delivery_fee=part.delivery_fee,
-            created_at=now,
-            updated_at=now,
+    for _ in range(8):
+        order.reference = _draw_reference()
+        try:
+            return await _write(session, principal, order, priced)
+        except IntegrityError:  # its reference already taken (~never: 32^6 of them)?
+            await session.rollback()  # the holds are back: the next try keeps them
+            if not await is_taken(session, Order.reference, order.reference):
+                raise
+    raise AppError("Could not allocate an order reference; retry")
+
+
+async def _write(
+    session: AsyncSession, principal: Principal, order: Order, priced: Quote
+) -> Placed:
+    """Keep the held stock and write the order, its fulfilments, lines, first event and
+    notices, in one round trip (`writes_together`); its answer."""
+    read = priced.read
+    now = order.created_at
+    prepaid = is_prepaid(order.payment_method)
+    async with writes_together(session):
+        await reservations.keep(session, order.id, len(read.lines))
+        await insert_new(session, [order])
+        by_shop = {
+            part.shop_id: Fulfilment(
+                id=new_id(),
+                order_id=order.id,
+                shop_id=part.shop_id,
+                status="pending",
+                subtotal=part.subtotal,
+                discount=part.discount,
+                delivery_fee=part.delivery_fee,
+                created_at=now,
+                updated_at=now,
+            )
+            for part in read.fulfilments
+        }
+        items = [
+            OrderItem(
+                order_id=order.id,
+                fulfilment_id=by_shop[line.shop_id].id,
+                shop_id=line.shop_id,
+                variant_id=line.variant_id,
+                product_id=line.product_id,
+                name_fr=line.name_fr[:300],
+                name_en=line.name_en[:300],
+                sku=priced.skus.get(line.variant_id, "")[:80],
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+                discount_share=line.discount_share,
+            )
+            for line in read.lines
+        ]
+        event = new_event(
+            order.id,
+            kind="status",
+            actor=Actor.CUSTOMER,
+            actor_id=principal.user_id,
+            to_status=order.status,
+            reason="placed",
         )
-        for part in read.fulfilments
-    }
-    items = [
-        OrderItem(
-            order_id=order.id,
-            fulfilment_id=by_shop[line.shop_id].id,
-            shop_id=line.shop_id,
-            variant_id=line.variant_id,
-            product_id=line.product_id,
-            name_fr=line.name_fr[:300],
-            name_en=line.name_en[:300],
-            sku=priced.skus.get(line.variant_id, "")[:80],
-            unit_price=line.unit_price,
-            quantity=line.quantity,
-            line_total=line.line_total,
-            discount_share=line.discount_share,
-        )
-        for line in read.lines
-    ]
-    event = new_event(
-        order.id,
-        kind="status",
-        actor=Actor.CUSTOMER,
-        actor_id=principal.user_id,
-        to_status=order.status,
-        reason="placed",
-    )
-    await insert_new(session, list(by_shop.values()))
-    await insert_new(session, items)
-    await insert_new(session, [event])
-    # In id order, as the reads give them (the receipt, the answer).
-    fulfilments = sorted(by_shop.values(), key=lambda f: f.id)
-    items.sort(key=lambda i: i.id)
-    await tell_customer(session, order, "received", items=items)
-    if not prepaid:
-        for fulfilment in by_shop.values():
-            await tell_managers(session, order, fulfilment, "accept", items=items)
+        await insert_new(session, list(by_shop.values()))
+        await insert_new(session, items)
+        await insert_new(session, [event])
+        # In id order, as the reads give them (the receipt, the answer).
+        fulfilments = sorted(by_shop.values(), key=lambda f: f.id)
+        items.sort(key=lambda i: i.id)
+        await tell_customer(session, order, "received", items=items)
+        if not prepaid:
+            for fulfilment in by_shop.values():
+                await tell_managers(session, order, fulfilment, "accept", items=items)
     answer = build_read(order, fulfilments, items, [event])
     return Placed(order, answer, read.lines)

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import engine_of, table_of, utcnow
 from loumo.core.ids import new_id
+from loumo.core.writes import write
 from loumo.shops.errors import InsufficientStock, StockHoldLost
 from loumo.shops.ledger import record, stock_key
 from loumo.shops.models import Stock, StockHold
@@ -169,13 +170,17 @@ async def hold(
 async def keep(session: AsyncSession, holder_id: str, lines: int) -> None:
     """In the order's transaction: its holds become the order's reservation (they are deleted
     with the order's commit; a rollback brings them back). Raises `StockHoldLost` when they
-    were given back meanwhile (see `release_stale`)."""
-    kept = await session.execute(_KEEP, {"holder": holder_id})
-    if kept.rowcount != lines:  # type: ignore[attr-defined]
-        raise StockHoldLost(
-            "The stock held for this checkout was given back before its order was written; "
-            "place the order again"
-        )
+    were given back meanwhile (see `release_stale`). Inside `writes_together`, with the order's
+    other writes."""
+
+    def check(kept: int) -> None:
+        if kept != lines:
+            raise StockHoldLost(
+                "The stock held for this checkout was given back before its order was "
+                "written; place the order again"
+            )
+
+    await write(session, _KEEP, {"holder": holder_id}, check=check)
 
 
 async def _give_back(session: AsyncSession, which: ColumnElement[bool]) -> int:
