@@ -341,8 +341,8 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer
 def create_engine(
     url: str,
     *,
-    pool_size: int = 10,
-    max_overflow: int = 10,
+    pool_size: int = 20,
+    max_overflow: int = 0,
     pool_timeout: float = POOL_TIMEOUT_SECONDS,
     command_timeout: float = COMMAND_TIMEOUT_SECONDS,
 ) -> AsyncEngine:
@@ -411,8 +411,8 @@ class Database:
         self,
         url: str,
         *,
-        pool_size: int = 10,
-        max_overflow: int = 10,
+        pool_size: int = 20,
+        max_overflow: int = 0,
         pool_timeout: float = POOL_TIMEOUT_SECONDS,
         command_timeout: float = COMMAND_TIMEOUT_SECONDS,
     ) -> None:

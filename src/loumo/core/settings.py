@@ -69,10 +69,13 @@ class Settings(BaseSettings):
     no API docs, no sandbox, no demo seed."""
     database_url: str = "sqlite+aiosqlite:///var/loumo.db"
     """SQLAlchemy URL: `sqlite+aiosqlite:///…` or `postgresql+asyncpg://user:pass@host/db`."""
-    db_pool_size: int = Field(default=10, ge=1)
-    """Connections each process keeps open to the database."""
-    db_max_overflow: int = Field(default=10, ge=0)
-    """Connections a process may open beyond DB_POOL_SIZE under load."""
+    db_pool_size: int = Field(default=20, ge=1)
+    """Connections each process keeps open to the database; a request finding none free waits
+    for one."""
+    db_max_overflow: int = Field(default=0, ge=0)
+    """Connections a process may open beyond DB_POOL_SIZE under load, each closed when given
+    back: opened and closed again under a steady load (a server process, the driver's setup,
+    every statement prepared anew), they cost more than waiting for a pooled one."""
     db_command_timeout: float = Field(default=30.0, gt=0)
     """Seconds a statement waits for PostgreSQL's answer; past it (a hanging server) the
     connection is taken for lost and the request answered 503."""
