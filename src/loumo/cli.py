@@ -77,7 +77,7 @@ def _prepare_metrics_dir(settings: Settings, workers: int) -> tuple[Path | None,
 
 def _run_uvicorn(settings: Settings, *, host: str, port: int, workers: int, reload: bool) -> None:
     uvicorn.run(
-        "loumo.main:create_app",
+        "loumo.main:served_app",
         factory=True,
         host=host,
         port=port,

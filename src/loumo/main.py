@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -84,7 +85,18 @@ def build_api_router() -> APIRouter:
     return api
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def served_app() -> FastAPI:
+    """The app as `loumo serve` runs it, in each of its processes (see `create_app`'s
+    `freeze_gc`)."""
+    return create_app(freeze_gc=True)
+
+
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
+    """The app. `freeze_gc`, for a long-lived server process only: once started, everything
+    that lives as long as the process (modules, routes, schemas, pools) is moved out of the
+    garbage collector's sight (`gc.freeze`), so that its full collections no longer walk them:
+    they paused every request of the process for tens of milliseconds (checkout bench p99
+    345-355 -> 270-295 ms). Frozen objects are never collected: not for an app made per test."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     secret_key = resolve_secret_key(settings)
@@ -106,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             publishing = asyncio.create_task(metrics.publish_pools())
         jobs = JobSystem(settings, db, ports.job_modules)
         await jobs.start(run_jobs_here=settings.jobs_in_process)
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

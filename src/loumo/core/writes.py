@@ -190,9 +190,7 @@ def _chain(dialect: Dialect, steps: list[_Step]) -> Select[Any]:
     Built once per shape (the tables and statements, in order; a statement is one object built
     once, which the key keeps alive)."""
     shape = tuple(
-        ("rows", step.table.name)
-        if step.table is not None
-        else (step.statement, bool(step.check))
+        ("rows", step.table.name) if step.table is not None else (step.statement, bool(step.check))
         for step in steps
     )
     cached = _chains.get(shape)
