@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import bindparam, delete, event, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import table_of
+from loumo.core.db import Database, autocommit, table_of
 from loumo.core.writes import insert_new, write, writes_together
 from loumo.shops.models import Shop
 from loumo.zones.models import Zone
@@ -27,14 +28,6 @@ _DROP = delete(table_of(Shop)).where(table_of(Shop).c.slug == bindparam("slug"))
 
 class Missing(Exception):
     pass
-
-
-def _exactly(n: int) -> Any:
-    def check(changed: int) -> None:
-        if changed != n:
-            raise Missing(f"{changed} rows changed, not {n}")
-
-    return check
 
 
 @contextmanager
@@ -72,7 +65,7 @@ async def test_rows_and_the_rows_naming_them_are_written_when_the_block_ends(
             await insert_new(db, [Shop(name="A", slug="a", zone_id=zone.id)])
             await insert_new(db, [Shop(name="B", slug="b", zone_id=zone.id)])
             await write(
-                db, _RENAME, {"old_name": "Plain", "new_name": "Plain 2"}, check=_exactly(1)
+                db, _RENAME, {"old_name": "Plain", "new_name": "Plain 2"}, expect=(1, Missing)
             )
             assert seen == []  # gathered, not written
         # One statement on PostgreSQL (the shops in one insert), one per table and statement else.
@@ -99,7 +92,7 @@ async def test_a_failed_check_fails_the_block_and_its_rollback_leaves_nothing(
     with pytest.raises(Missing):
         async with writes_together(db):
             await insert_new(db, [Zone(name="Bonapriso")])
-            await write(db, _DROP, {"slug": "none-such"}, check=_exactly(1))
+            await write(db, _DROP, {"slug": "none-such"}, expect=(1, Missing))
     await db.rollback()
     assert await _zones(db) == []
 
@@ -113,16 +106,41 @@ async def test_an_error_inside_the_block_writes_nothing(db: AsyncSession) -> Non
     await insert_new(db, [Zone(name="Bali")])  # no block open any more: at once
     await db.commit()
     assert await _zones(db) == ["Bali"]
-    with pytest.raises(RuntimeError):
-        async with writes_together(db), writes_together(db):
-            pass
+
+
+async def test_a_block_inside_another_joins_it(db: AsyncSession) -> None:
+    with _statements(db) as seen:
+        async with writes_together(db):
+            async with writes_together(db):
+                await insert_new(db, [Zone(name="Inner")])
+            assert seen == []  # the outer block writes
+            await insert_new(db, [Zone(name="Outer")])
+        assert len(seen) == 1  # one table, one statement
+    await db.commit()
+    assert await _zones(db) == ["Inner", "Outer"]
 
 
 async def test_outside_a_block_write_runs_and_checks_at_once(db: AsyncSession) -> None:
     await insert_new(db, [Zone(name="Logpom")])
-    await write(db, _RENAME, {"old_name": "Logpom", "new_name": "Logbaba"}, check=_exactly(1))
+    await write(db, _RENAME, {"old_name": "Logpom", "new_name": "Logbaba"}, expect=(1, Missing))
     with pytest.raises(Missing):
-        await write(db, _RENAME, {"old_name": "Logpom", "new_name": "X"}, check=_exactly(1))
+        await write(db, _RENAME, {"old_name": "Logpom", "new_name": "X"}, expect=(1, Missing))
     await db.commit()
     assert await db.scalar(select(func.count()).select_from(Zone)) == 1
     assert await _zones(db) == ["Logbaba"]
+
+
+async def test_a_failed_expectation_leaves_nothing_even_in_autocommit(
+    db: AsyncSession, app: FastAPI
+) -> None:
+    """On PostgreSQL the block is one statement, which the failed expectation fails whole: no
+    transaction is needed to undo it (SQLite keeps the block in the session's transaction)."""
+    await autocommit(db)
+    with pytest.raises(Missing):
+        async with writes_together(db):
+            await insert_new(db, [Zone(name="Bonamoussadi")])
+            await write(db, _DROP, {"slug": "none-such"}, expect=(1, Missing))
+    database: Database = app.state.db
+    async with database.sessionmaker() as other:
+        assert await other.scalar(select(func.count()).select_from(Zone)) == 0
+    await db.rollback()

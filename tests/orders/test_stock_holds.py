@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +145,30 @@ async def test_an_order_whose_reference_is_taken_draws_another_and_keeps_its_sto
     assert await stock_of(db, world.shop_a, world.a1) == (10, 4)
     assert await stock_of(db, world.shop_b, world.b1) == (10, 2)
     assert await _holds(db) == 0
+
+
+async def test_a_hold_lost_before_the_order_is_written_is_a_409_and_writes_nothing(
+    client: httpx.AsyncClient, world: World, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holds given back between the hold and the order's writes (as the job does to a
+    checkout it takes for dead): the order's writes fail together, the key is free again."""
+    real_hold = reservations.hold
+
+    async def hold_then_lose(session: AsyncSession, holder_id: str, lines: Any) -> bool:
+        held = await real_hold(session, holder_id, lines)
+        await reservations.let_go(session, holder_id)
+        return held
+
+    monkeypatch.setattr(reservations, "hold", hold_then_lose)
+    body = world.basket((world.a1, world.shop_a, 2), (world.b1, world.shop_b, 1))
+    headers = {**world.buyer.headers, **key()}
+    lost = await client.post(f"{API}/orders", json=body, headers=headers)
+    assert lost.status_code == 409, lost.text
+    assert lost.json()["code"] == "stock_hold_lost"
+    assert await db.scalar(select(func.count()).select_from(Order)) == 0
+    assert await stock_of(db, world.shop_a, world.a1) == (10, 0)
+    assert await _holds(db) == 0
+    monkeypatch.setattr(reservations, "hold", real_hold)
+    again = await client.post(f"{API}/orders", json=body, headers=headers)  # the same key
+    assert again.status_code == 201, again.text
+    assert await stock_of(db, world.shop_a, world.a1) == (10, 2)

@@ -114,8 +114,10 @@ async def autocommit(session: AsyncSession) -> None:
     own: no BEGIN and COMMIT round trips for a phase that only reads, or writes one statement
     that must be committed at once (an idempotency key's claim). Nothing when a transaction
     has begun already. The session's commit then only gives its connection back, whose
-    isolation the pool restores, and the next statement begins a transaction as usual."""
-    if not session.in_transaction():
+    isolation the pool restores, and the next statement begins a transaction as usual.
+    PostgreSQL only: SQLite has no round trips to save, and its statements stay in the
+    session's transaction (a block of `core.writes.writes_together` is atomic there by it)."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 

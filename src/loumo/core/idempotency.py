@@ -14,6 +14,7 @@ the stored answer; same key, other body → 422; still running → 409.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ from loumo.core.db import Base, SessionDep, autocommit, insert_in, table_of, utc
 from loumo.core.errors import AppError, BadRequest, Conflict
 from loumo.core.ids import new_id
 from loumo.core.settings import Settings
+from loumo.core.writes import write, writes_together
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -262,6 +264,7 @@ async def idempotent(
     work: Work,
     then: Callable[[], Awaitable[None]] | None = None,
     ttl: timedelta = DEFAULT_TTL,
+    together: bool = False,
 ) -> JSONResponse:
     """Run `work()` (it returns `(status, json_body)`) once per key; replay its answer after.
 
@@ -272,6 +275,10 @@ async def idempotent(
     `then()` runs after the answer is stored, in the same unit of work (an error there fails
     the whole, as one in `work`): the statements on rows that concurrent requests wait for go
     there, so that they are held for the fewest round trips before the commit.
+    `together`: the work's gathered writes (`core.writes.insert_new` and `write`) and its
+    stored answer go to the database in one round trip when the work returns
+    (`core.writes.writes_together`; on PostgreSQL one statement, atomic without a transaction,
+    so a work that runs in autocommit needs no BEGIN and COMMIT for them).
     """
     if key is None or not key.strip():
         raise IdempotencyKeyRequired(f"This endpoint needs an {HEADER} header (e.g. a UUID)")
@@ -291,8 +298,9 @@ async def idempotent(
     if isinstance(claimed, IdempotencyRecord):
         return _replay(claimed)
     try:
-        status, answer = await work()
-        await session.execute(_STORE, {"s_id": claimed, "s_status": status, "s_body": answer})
+        async with writes_together(session) if together else contextlib.nullcontext():
+            status, answer = await work()
+            await write(session, _STORE, {"s_id": claimed, "s_status": status, "s_body": answer})
         if then is not None:
             await then()
         await session.flush()

@@ -9,10 +9,16 @@ many small writes (placing an order: its fulfilments, lines, timeline, notices a
 pays one round trip for them, not one each. The statements of one `WITH` see the same snapshot
 and none sees another's rows; foreign keys are checked at the end of the statement, so a row
 and the rows that name it go in together.
+
+A statement that must change a number of rows (`write(..., expect=(rows, error))`) is checked
+inside the statement on PostgreSQL (the function `loumo_expect`, migration 0008): another number
+fails the whole statement, so nothing of it is written even in autocommit, and `error()` is
+raised. One statement being atomic, a block's writes need no transaction of their own there.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Delete,
     Select,
@@ -32,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as select_
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -39,7 +47,9 @@ from loumo.core.db import Base, table_of
 
 _GATHERING = "loumo.writes_together"
 
-Check = Callable[[int], None]
+Expect = tuple[int, Callable[[], Exception]]
+"""The rows a statement must change, and the error to raise when it changed another number."""
+EXPECT_FAILED = "LM001"  # the SQLSTATE `loumo_expect` raises
 
 
 def new_row(obj: Base) -> dict[str, Any]:
@@ -78,14 +88,18 @@ def attach(session: AsyncSession, objects: Iterable[Base]) -> None:
 
 @dataclass
 class _Step:
-    """One gathered write: new rows of a table, or a DML statement (and the check of how many
-    rows it changed)."""
+    """One gathered write: new rows of a table, or a DML statement (and the rows it must
+    change)."""
 
     table: Table | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     statement: Update | Delete | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
-    check: Check | None = None
+    expect: Expect | None = None
+
+    def changed(self, rows: int) -> None:
+        if self.expect is not None and rows != self.expect[0]:
+            raise self.expect[1]()
 
 
 @dataclass
@@ -123,28 +137,30 @@ async def write(
     statement: Update | Delete,
     params: Mapping[str, Any],
     *,
-    check: Check | None = None,
+    expect: Expect | None = None,
 ) -> None:
-    """Run an UPDATE or DELETE built once (its values bound by `params`), then
-    `check(rows it changed)`, which raises when they are not what the caller needs; inside
-    `writes_together`, both when the block ends. Its parameter names must differ from those of
-    the other statements of the block."""
+    """Run an UPDATE or DELETE built once (its values bound by `params`); with `expect=(rows,
+    error)`, raise `error()` when it changed another number of rows. Inside `writes_together`,
+    when the block ends. Its parameter names must differ from those of the other statements of
+    the block."""
+    step = _Step(statement=statement, params=params, expect=expect)
     gathered: _Gathered | None = session.info.get(_GATHERING)
     if gathered is not None:
-        gathered.steps.append(_Step(statement=statement, params=params, check=check))
+        gathered.steps.append(step)
         return
     result = await session.execute(statement, params)
-    if check is not None:
-        check(int(result.rowcount))  # type: ignore[attr-defined]
+    step.changed(int(result.rowcount))  # type: ignore[attr-defined]
 
 
 @asynccontextmanager
 async def writes_together(session: AsyncSession) -> AsyncIterator[None]:
     """Gather the block's `insert_new` and `write` calls, and write them in one round trip on
     PostgreSQL (see the module's docstring) when it ends without an error; on an error,
-    nothing is written. What the block reads must not depend on what it gathered."""
+    nothing is written. What the block reads must not depend on what it gathered. A block
+    inside another joins it: the outer one writes."""
     if _GATHERING in session.info:
-        raise RuntimeError("writes_together blocks do not nest")
+        yield
+        return
     gathered = _Gathered()
     session.info[_GATHERING] = gathered
     try:
@@ -165,8 +181,7 @@ async def _one_by_one(session: AsyncSession, steps: list[_Step]) -> None:
         else:
             assert step.statement is not None
             result = await session.execute(step.statement, step.params)
-            if step.check is not None:
-                step.check(int(result.rowcount))  # type: ignore[attr-defined]
+            step.changed(int(result.rowcount))  # type: ignore[attr-defined]
 
 
 def _rows_parameter(table: Table) -> str:
@@ -186,11 +201,13 @@ _MAX_CHAINS = 64
 
 
 def _chain(dialect: Dialect, steps: list[_Step]) -> Select[Any]:
-    """The steps as one statement: each a `WITH` clause, then the counts of the checked ones.
+    """The steps as one statement: each a `WITH` clause, then each expected count checked.
     Built once per shape (the tables and statements, in order; a statement is one object built
     once, which the key keeps alive)."""
     shape = tuple(
-        ("rows", step.table.name) if step.table is not None else (step.statement, bool(step.check))
+        ("rows", step.table.name)
+        if step.table is not None
+        else (step.statement, step.expect is not None)
         for step in steps
     )
     cached = _chains.get(shape)
@@ -211,12 +228,15 @@ def _chain(dialect: Dialect, steps: list[_Step]) -> Select[Any]:
         else:
             assert step.statement is not None
             statement = step.statement
-            if step.check is None:
+            if step.expect is None:
                 clauses.append(statement.cte(f"w{n}"))
             else:
                 clause = statement.returning(literal_column("1")).cte(f"w{n}")
                 clauses.append(clause)
-                counts.append(select_(func.count()).select_from(clause).scalar_subquery())
+                changed = select_(func.count()).select_from(clause).scalar_subquery()
+                counts.append(
+                    func.loumo_expect(changed, bindparam(f"expect_w{n}", type_=BigInteger), f"w{n}")
+                )
     chain: Select[Any] = select_(*(counts or [literal_column("1")])).add_cte(*clauses)
     if len(_chains) < _MAX_CHAINS:
         _chains[shape] = chain
@@ -227,14 +247,22 @@ async def _in_one_statement(session: AsyncSession, steps: list[_Step]) -> None:
     if not steps:
         return
     params: dict[str, Any] = {}
-    for step in steps:
+    for n, step in enumerate(steps):
         if step.table is not None:
             params[_rows_parameter(step.table)] = step.rows
         else:
             if params.keys() & step.params.keys():
                 raise ValueError(f"parameter names used twice in one chain: {sorted(step.params)}")
             params.update(step.params)
-    counts = iter((await session.execute(_chain(session.get_bind().dialect, steps), params)).one())
-    for step in steps:
-        if step.check is not None:
-            step.check(int(next(counts)))
+            if step.expect is not None:
+                params[f"expect_w{n}"] = step.expect[0]
+    try:
+        await session.execute(_chain(session.get_bind().dialect, steps), params)
+    except DBAPIError as error:
+        failed = re.search(r"loumo_expect w(\d+):", str(error.orig))
+        if getattr(error.orig, "sqlstate", None) != EXPECT_FAILED or failed is None:
+            raise
+        expect = steps[int(failed.group(1))].expect
+        if expect is None:
+            raise
+        raise expect[1]() from None

@@ -16,18 +16,18 @@ is held last in the order's transaction (only buyers of one code contend for its
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal
-from loumo.core.db import is_taken, utcnow
+from loumo.core.db import autocommit, is_taken, utcnow
 from loumo.core.errors import AppError
 from loumo.core.ids import new_id
 from loumo.core.writes import insert_new, writes_together
@@ -67,10 +67,12 @@ class Placed:
 
 @dataclass
 class Placing:
-    """A checkout's unit of work (see `placing`): the holder of the stock it held, if any."""
+    """A checkout's unit of work (see `placing`): the holder of the stock it held, if any, and
+    the reference its order was written under."""
 
     session: AsyncSession
     holder_id: str | None = None
+    reference: str | None = None
 
 
 @asynccontextmanager
@@ -107,6 +109,27 @@ def _short_lines(lines: list[QuoteLine]) -> list[dict[str, Any]]:
 
 def _draw_reference() -> str:
     return "LM-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+T = TypeVar("T")
+
+
+async def placed(session: AsyncSession, place: Callable[[Placing], Awaitable[T]]) -> T:
+    """Run `place(unit)` in a checkout's unit of work (`placing`), and again whole when its
+    order's reference turned out taken (~never: 32^6 of them): its writes then failed
+    together, and `placing` gave its stock back."""
+    for _ in range(8):
+        try:
+            async with placing(session) as unit:
+                return await place(unit)
+        except IntegrityError:
+            if unit.reference is None:
+                raise
+            taken = await is_taken(session, Order.reference, unit.reference)
+            await session.commit()
+            if not taken:
+                raise
+    raise AppError("Could not allocate an order reference; retry")
 
 
 async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
@@ -147,10 +170,13 @@ async def place_order(
     payment_timeout: timedelta,
 ) -> Placed:
     """Create the order from a fresh quote and commit it (the session's earlier work too)."""
-    async with placing(session) as unit:
-        placed = await write_order(unit, principal, data, payment_timeout=payment_timeout)
-        await claim(session, placed)
-    return placed
+
+    async def place(unit: Placing) -> Placed:
+        written = await write_order(unit, principal, data, payment_timeout=payment_timeout)
+        await claim(session, written)
+        return written
+
+    return await placed(session, place)
 
 
 async def claim(session: AsyncSession, placed: Placed) -> None:
@@ -234,22 +260,20 @@ async def write_order(
         updated_at=now,
     )
     await _hold(unit, order.id, read.lines)
-    for _ in range(8):
-        order.reference = _draw_reference()
-        try:
-            return await _write(session, principal, order, priced)
-        except IntegrityError:  # its reference already taken (~never: 32^6 of them)?
-            await session.rollback()  # the holds are back: the next try keeps them
-            if not await is_taken(session, Order.reference, order.reference):
-                raise
-    raise AppError("Could not allocate an order reference; retry")
+    order.reference = unit.reference = _draw_reference()
+    if order.promotion_id is None:
+        # Its writes are one statement on PostgreSQL (`_write`): no BEGIN and COMMIT. With a
+        # promotion, `claim`'s statements follow them in one transaction.
+        await autocommit(session)
+    return await _write(session, principal, order, priced)
 
 
 async def _write(
     session: AsyncSession, principal: Principal, order: Order, priced: Quote
 ) -> Placed:
     """Keep the held stock and write the order, its fulfilments, lines, first event and
-    notices, in one round trip (`writes_together`); its answer."""
+    notices, in one round trip (`writes_together`; the caller's block, if any, writes them);
+    its answer."""
     read = priced.read
     now = order.created_at
     prepaid = is_prepaid(order.payment_method)

@@ -88,8 +88,8 @@ async def create_order(
 ) -> JSONResponse:
     settings = app_settings(request)
 
-    written: list[checkout.Placed] = []
-    async with checkout.placing(session) as unit:
+    async def place(unit: checkout.Placing) -> JSONResponse:
+        written: list[checkout.Placed] = []
 
         async def work() -> tuple[int, Any]:
             await autocommit(session)  # reads until the stock is held (see checkout._hold)
@@ -99,7 +99,7 @@ async def create_order(
             )
             return 201, written[0].read.model_dump(mode="json")
 
-        async def claim() -> None:  # the promotion's row, after the stored answer
+        async def claim() -> None:  # the promotion's row, after the order and its answer
             await checkout.claim(session, written[0])
 
         return await idempotent(
@@ -110,7 +110,10 @@ async def create_order(
             body=body.model_dump(mode="json"),
             work=work,
             then=claim,
+            together=True,  # the order's writes and its answer: one statement (PostgreSQL)
         )
+
+    return await checkout.placed(session, place)
 
 
 @router.get(

@@ -172,15 +172,14 @@ async def keep(session: AsyncSession, holder_id: str, lines: int) -> None:
     with the order's commit; a rollback brings them back). Raises `StockHoldLost` when they
     were given back meanwhile (see `release_stale`). Inside `writes_together`, with the order's
     other writes."""
+    await write(session, _KEEP, {"holder": holder_id}, expect=(lines, _hold_lost))
 
-    def check(kept: int) -> None:
-        if kept != lines:
-            raise StockHoldLost(
-                "The stock held for this checkout was given back before its order was "
-                "written; place the order again"
-            )
 
-    await write(session, _KEEP, {"holder": holder_id}, check=check)
+def _hold_lost() -> StockHoldLost:
+    return StockHoldLost(
+        "The stock held for this checkout was given back before its order was written; "
+        "place the order again"
+    )
 
 
 async def _give_back(session: AsyncSession, which: ColumnElement[bool]) -> int:
