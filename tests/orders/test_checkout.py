@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories import count, jobs_named
 from tests.orders.conftest import API, FEE, World, key, make_buyer, place, reload, stock_of
 
+from loumo.accounts.models import User
 from loumo.catalog.models import Variant
 from loumo.jobs.models import Job
 from loumo.notifications.models import Notification
@@ -104,6 +105,23 @@ async def test_placing_freezes_amounts_reserves_stock_and_tells_the_buyer(
     emails = await jobs_named(db, "email.send")
     received = [j for j in emails if j.payload["template"] == "order_received"]
     assert len(received) == 1 and received[0].payload["context"]["lines"][0]["quantity"] in (1, 2)
+
+
+async def test_the_receipt_goes_in_the_buyers_language(
+    client: httpx.AsyncClient, world: World, db: AsyncSession
+) -> None:
+    """The buyer as checkout read them with their address (not read again for the notice)."""
+    await db.execute(update(User).where(User.id == world.buyer.user.id).values(language="fr"))
+    await db.commit()
+    order = await place(client, world, (world.a1, world.shop_a, 1))
+    notices = await db.scalars(
+        select(Notification.title).where(Notification.user_id == world.buyer.user.id)
+    )
+    assert list(notices) == [f"Commande {order['reference']} reçue"]
+    emails = [j.payload for j in await jobs_named(db, "email.send")]
+    assert [(e["template"], e["language"], e["to"]) for e in emails] == [
+        ("order_received", "fr", world.buyer.user.email)
+    ]
 
 
 async def test_a_cash_order_starts_placed_and_asks_the_shops(

@@ -7,6 +7,7 @@ two lookups with `loumo.notifications.recipients` so that lower packages' jobs c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,19 @@ _RECIPIENTS = select(User.id, User.email, User.email_verified_at, User.name, Use
 )
 
 
+def as_recipient(
+    user_id: str, email: str, email_verified_at: datetime | None, name: str, language: str
+) -> Recipient:
+    """A user as a notification recipient: the email only once verified (see
+    `recipients_for`), for a caller that read the user's row with its own statement."""
+    return Recipient(
+        user_id=user_id,
+        email=email if email_verified_at is not None else None,
+        name=name,
+        language=language,
+    )
+
+
 async def recipients_for(session: AsyncSession, user_ids: Sequence[str]) -> list[Recipient]:
     """The active users among `user_ids` as notification recipients, in `user_ids` order.
 
@@ -52,12 +66,7 @@ async def recipients_for(session: AsyncSession, user_ids: Sequence[str]) -> list
         return []
     rows = await session.execute(_RECIPIENTS, {"r_users": list(dict.fromkeys(user_ids))})
     found = {
-        row.id: Recipient(
-            user_id=row.id,
-            email=row.email if row.email_verified_at is not None else None,
-            name=row.name,
-            language=row.language,
-        )
+        row.id: as_recipient(row.id, row.email, row.email_verified_at, row.name, row.language)
         for row in rows
     }
     return [found[user_id] for user_id in dict.fromkeys(user_ids) if user_id in found]

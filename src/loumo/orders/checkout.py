@@ -325,7 +325,7 @@ async def _write(
         # In id order, as the reads give them (the receipt, the answer).
         fulfilments = sorted(by_shop.values(), key=lambda f: f.id)
         items.sort(key=lambda i: i.id)
-        await tell_customer(session, order, "received", items=items)
+        await tell_customer(session, order, "received", items=items, buyer=priced.caller)
         if not prepaid:
             for fulfilment in by_shop.values():
                 await tell_managers(session, order, fulfilment, "accept", items=items)

@@ -71,10 +71,14 @@ async def _tell(
     notice: Notice,
     words: Callable[[str], dict[str, Any]],
     email_context: Callable[[str], Awaitable[dict[str, Any]]],
+    recipients: Sequence[Recipient] | None = None,
 ) -> None:
     """Send `notice` about `order` to `user_ids`, one notification per language group: the
-    texts filled with `words(language)`, the email rendered with `email_context(language)`."""
-    for language, group in _by_language(await resolve_recipients(session, user_ids)).items():
+    texts filled with `words(language)`, the email rendered with `email_context(language)`.
+    `recipients`: those users, when the caller has read them."""
+    if recipients is None:
+        recipients = await resolve_recipients(session, user_ids)
+    for language, group in _by_language(recipients).items():
         title, body = notice.texts(language)
         values = words(language)
         await notify(
@@ -114,10 +118,12 @@ async def tell_customer(
     event: str,
     *,
     items: Sequence[OrderItem] | None = None,
+    buyer: Recipient | None = None,
     **words: Any,
 ) -> None:
     """Tell the buyer, in-app and (for most steps) by email in their language; `items`, the
-    order's lines when the caller has them (else they are read for a receipt)."""
+    order's lines when the caller has them (else they are read for a receipt); `buyer`, the
+    buyer as a recipient when the caller has read them (else they are read)."""
     next_fr, next_en = (
         ("Elle attend votre paiement.", "It awaits your payment.")
         if order.status == OrderStatus.PENDING_PAYMENT
@@ -159,7 +165,10 @@ async def tell_customer(
             found["reason"] = str(words.get("reason", ""))
         return found
 
-    await _tell(session, order, [order.user_id], CUSTOMER_NOTICES[event], values, context)
+    recipients = None if buyer is None else [buyer]
+    await _tell(
+        session, order, [order.user_id], CUSTOMER_NOTICES[event], values, context, recipients
+    )
 
 
 async def tell_managers(

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loumo.accounts.directory import as_recipient
 from loumo.accounts.models import Address, User
 from loumo.catalog.models import Category, Product, Variant
 from loumo.core.auth import Principal
+from loumo.notifications.service import Recipient
 from loumo.orders.errors import (
     AddressOutsideZones,
     MixedCurrencies,
@@ -42,6 +44,7 @@ class Quote:
     promotion: Promotion | None
     skus: dict[str, str]
     phone: str | None  # the caller's account phone, the default contact
+    caller: Recipient  # the caller, to whom the order's notices go
 
 
 def merge_items(items: list[BasketItem]) -> list[BasketItem]:
@@ -69,7 +72,15 @@ def share(total: int, weights: list[int]) -> list[int]:
 
 # Built once (every quote and checkout runs them): the values go as parameters.
 _ADDRESS = (
-    select(Address, Zone, User.phone)
+    select(
+        Address,
+        Zone,
+        User.phone,
+        User.email,
+        User.email_verified_at,
+        User.name,
+        User.language,
+    )
     .join(User, User.id == Address.user_id)
     .outerjoin(Zone, Zone.id == Address.zone_id)
     .where(Address.id == bindparam("a_id"), Address.user_id == bindparam("a_user"))
@@ -106,12 +117,14 @@ _BASKET = (
 
 async def _address(
     session: AsyncSession, user_id: str, address_id: str
-) -> tuple[Address, Zone, str | None]:
-    """The caller's address, its zone and the caller's phone, in one read."""
+) -> tuple[Address, Zone, str | None, Recipient]:
+    """The caller's address, its zone, the caller's phone and the caller as a recipient (of
+    the order's notices), in one read."""
     row = (await session.execute(_ADDRESS, {"a_id": address_id, "a_user": user_id})).first()
     if row is None:
         raise UnknownAddress("address_id is not one of your addresses", field="address_id")
-    address, found, phone = row
+    address, found, phone, email, verified_at, name, language = row
+    caller = as_recipient(user_id, email, verified_at, name, language)
     zone: Zone | None = found
     # The address's zone while it is active and still covers it (coverage may have changed
     # since the address was saved), else the active zone that covers it now, else a 400.
@@ -123,7 +136,7 @@ async def _address(
             "This address is in no active delivery zone; choose or update another address",
             field="address_id",
         )
-    return address, zone, phone
+    return address, zone, phone, caller
 
 
 @dataclass
@@ -187,7 +200,7 @@ async def available(session: AsyncSession, items: list[BasketItem]) -> dict[tupl
 async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuoteRequest) -> Quote:
     """Price the basket from the catalog, the promotion and the address's zone."""
     items = merge_items(data.items)
-    address, zone, phone = await _address(session, principal.user_id, data.address_id)
+    address, zone, phone, caller = await _address(session, principal.user_id, data.address_id)
     basket = await _basket(session, items)
     priced = basket.priced
     currencies = {line.currency for line in priced}
@@ -278,4 +291,5 @@ async def quote(session: AsyncSession, principal: Principal, data: CheckoutQuote
         promotion=promotion,
         skus=basket.skus,
         phone=phone,
+        caller=caller,
     )
