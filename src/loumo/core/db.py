@@ -121,6 +121,16 @@ async def autocommit(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+async def in_autocommit(session: AsyncSession) -> bool:
+    """Whether the session runs its statements each in a transaction of its own (see
+    `autocommit`) until its next commit."""
+    if not session.in_transaction():
+        return False
+    connection = (await session.connection()).sync_connection
+    options = connection.get_execution_options() if connection is not None else {}
+    return bool(options.get("isolation_level") == "AUTOCOMMIT")
+
+
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """`INSERT` in the session's dialect (SQLite, else PostgreSQL), for its `ON CONFLICT`."""
     return insert_in(session.get_bind().dialect.name, table)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.auth import Principal
-from loumo.core.db import autocommit, is_taken, utcnow
+from loumo.core.db import autocommit, in_autocommit, is_taken, utcnow
 from loumo.core.errors import AppError
 from loumo.core.ids import new_id
 from loumo.core.writes import insert_new, writes_together
@@ -134,13 +134,15 @@ async def placed(session: AsyncSession, place: Callable[[Placing], Awaitable[T]]
 
 async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
     """Hold every line's stock for the order `holder_id`, or raise 409 naming the short lines
-    (nothing held). The session's reads end first: it gives its connection back while the hold
-    uses another."""
+    (nothing held). A session in autocommit (PostgreSQL, see `POST /orders`) runs the hold
+    itself; any other ends its reads first: it gives its connection back while the hold uses
+    another."""
     session = unit.session
     wanted = [(x.shop_id, x.variant_id, x.quantity) for x in lines]
     in_order = sorted(lines, key=lambda x: (x.shop_id, x.variant_id))
     for _ in range(3):  # units given back between a refusal and its reading are held next time
-        await session.commit()
+        if not await in_autocommit(session):
+            await session.commit()
         unit.holder_id = holder_id
         if await reservations.hold(session, holder_id, wanted):
             return
@@ -262,9 +264,11 @@ async def write_order(
     await _hold(unit, order.id, read.lines)
     order.reference = unit.reference = _draw_reference()
     if order.promotion_id is None:
-        # Its writes are one statement on PostgreSQL (`_write`): no BEGIN and COMMIT. With a
-        # promotion, `claim`'s statements follow them in one transaction.
+        # Its writes are one statement on PostgreSQL (`_write`): no BEGIN and COMMIT.
         await autocommit(session)
+    else:
+        # `claim`'s statements follow the order's writes, in one transaction with them.
+        await session.commit()
     return await _write(session, principal, order, priced)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loumo.core.db import engine_of, table_of, utcnow
+from loumo.core.db import engine_of, in_autocommit, table_of, utcnow
 from loumo.core.ids import new_id
 from loumo.core.writes import write
 from loumo.shops.errors import InsufficientStock, StockHoldLost
@@ -110,8 +110,9 @@ async def hold(
     none, in a short transaction of its own on another connection of the session's engine;
     False (nothing held) when a line has too few free units.
 
-    The session must hold no connection meanwhile (commit it first): a request never waits for
-    a second connection while holding one, or a full pool would wait on itself. What is held
+    On PostgreSQL, a session in autocommit (`core.db.autocommit`) runs it itself; any other
+    session must hold no connection meanwhile (commit it first): a request never waits for a
+    second connection while holding one, or a full pool would wait on itself. What is held
     stays held until the order's transaction `keep`s it, `let_go` gives it back, or
     `release_stale` does once the holder is taken for dead.
     """
@@ -124,20 +125,21 @@ async def hold(
     now = utcnow()
     engine = engine_of(session)
     if engine.dialect.name == "postgresql":
+        params = {
+            "ids": [new_id() for _ in ordered],
+            "shops": [s for s, _, _ in ordered],
+            "variants": [v for _, v, _ in ordered],
+            "quantities": [q for _, _, q in ordered],
+            "lines": len(ordered),
+            "holder": holder_id,
+            "now": now,
+        }
+        if await in_autocommit(session):
+            held = await session.execute(_HOLD_ALL, params)
+            return len(held.all()) == len(ordered)
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            held = await connection.execute(
-                _HOLD_ALL,
-                {
-                    "ids": [new_id() for _ in ordered],
-                    "shops": [s for s, _, _ in ordered],
-                    "variants": [v for _, v, _ in ordered],
-                    "quantities": [q for _, _, q in ordered],
-                    "lines": len(ordered),
-                    "holder": holder_id,
-                    "now": now,
-                },
-            )
+            held = await connection.execute(_HOLD_ALL, params)
             return len(held.all()) == len(ordered)
     try:
         async with engine.begin() as connection:
