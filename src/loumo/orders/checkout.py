@@ -7,10 +7,12 @@ The stock rows are the rows every buyer of a popular product writes, and Postgre
 the writers of one row: the time a checkout keeps them locked bounds the orders per second of
 a product. So the lines are first *held* in a statement of their own, committed at once
 (`shops.reservations.hold`, which locks the rows for that statement only), then the order is
-written in the request's transaction, which `keep`s the holds (they become the order's
-reservation when it commits). If anything fails after the hold, `placing` gives the units
-back; if the process dies in between, the `stock.release_holds` job does. The promotion's use
-is held last in the order's transaction (only buyers of one code contend for its row).
+written, with the `keep` of its holds (they become the order's reservation when it commits),
+its notices and jobs, and for `POST /orders` its stored answer, in one round trip
+(`core.writes.writes_together`: on PostgreSQL one statement, run in autocommit). If anything
+fails after the hold, `placing` gives the units back; if the process dies in between, the
+`stock.release_holds` job does. The promotion's use is held last, after the order's writes
+and in one transaction with them (only buyers of one code contend for its row).
 """
 
 from __future__ import annotations
