@@ -88,8 +88,8 @@ class ClusterConfig:
     worker_threads: int = 4
     # Connections per process (pool + overflow): the machine's PostgreSQL takes 100 in all, and
     # is shared with whatever else runs there.
-    db_pool_size: int = 5
-    db_max_overflow: int = 5
+    db_pool_size: int = 10
+    db_max_overflow: int = 0
     api_log_level: str = "WARNING"
     # More environment for every Loumo process (e.g. JOBS_LEASE_SECONDS for a fault test).
     env: dict[str, str] = field(default_factory=dict)
