@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from loumo.core.db import Base, table_of
+from loumo.core.once import rowcount
 
 _GATHERING = "loumo.writes_together"
 
@@ -128,7 +129,7 @@ async def insert_new(session: AsyncSession, objects: Sequence[Base]) -> None:
         gathered.insert(table, rows)
         gathered.objects.extend(objects)
         return
-    await session.execute(insert(table), rows)
+    await _run(session, _Step(table=table, rows=rows))
     attach(session, objects)
 
 
@@ -148,8 +149,7 @@ async def write(
     if gathered is not None:
         gathered.steps.append(step)
         return
-    result = await session.execute(statement, params)
-    step.changed(int(result.rowcount))  # type: ignore[attr-defined]
+    await _run(session, step)
 
 
 @asynccontextmanager
@@ -174,14 +174,18 @@ async def writes_together(session: AsyncSession) -> AsyncIterator[None]:
     attach(session, gathered.objects)
 
 
+async def _run(session: AsyncSession, step: _Step) -> None:
+    """One write as its own statement (outside a block, or a block on SQLite)."""
+    if step.table is not None:
+        await session.execute(insert(step.table), step.rows)
+    else:
+        assert step.statement is not None
+        step.changed(rowcount(await session.execute(step.statement, step.params)))
+
+
 async def _one_by_one(session: AsyncSession, steps: list[_Step]) -> None:
     for step in steps:
-        if step.table is not None:
-            await session.execute(insert(step.table), step.rows)
-        else:
-            assert step.statement is not None
-            result = await session.execute(step.statement, step.params)
-            step.changed(int(result.rowcount))  # type: ignore[attr-defined]
+        await _run(session, step)
 
 
 def _rows_parameter(table: Table) -> str:

@@ -142,8 +142,9 @@ async def _hold(unit: Placing, holder_id: str, lines: list[QuoteLine]) -> None:
     session = unit.session
     wanted = [(x.shop_id, x.variant_id, x.quantity) for x in lines]
     in_order = sorted(lines, key=lambda x: (x.shop_id, x.variant_id))
+    runs_it = await in_autocommit(session)
     for _ in range(3):  # units given back between a refusal and its reading are held next time
-        if not await in_autocommit(session):
+        if not runs_it:
             await session.commit()
         unit.holder_id = holder_id
         if await reservations.hold(session, holder_id, wanted):

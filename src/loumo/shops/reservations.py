@@ -135,12 +135,12 @@ async def hold(
             "now": now,
         }
         if await in_autocommit(session):
-            held = await session.execute(_HOLD_ALL, params)
-            return len(held.all()) == len(ordered)
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            held = await connection.execute(_HOLD_ALL, params)
-            return len(held.all()) == len(ordered)
+            held = (await session.execute(_HOLD_ALL, params)).all()
+        else:
+            async with engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                held = (await connection.execute(_HOLD_ALL, params)).all()
+        return len(held) == len(ordered)
     try:
         async with engine.begin() as connection:
             for shop_id, variant_id, qty in ordered:
