@@ -14,19 +14,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.accounts.models import AuthSession, User, UserRole
 from loumo.core import security
 from loumo.core.db import Database, utcnow
 from loumo.core.ids import new_id
+from loumo.core.reads import ReadConnection
 from loumo.jobs.models import Job
 from loumo.zones.models import Zone
 from tests.images import png_bytes
@@ -184,3 +186,30 @@ async def upload_image(
     assert response.status_code == 201, response.text
     key: str = response.json()["key"]
     return key
+
+
+@contextmanager
+def count_statements(app: FastAPI) -> Iterator[list[str]]:
+    """Collect every SQL statement the app's engine runs inside the block, and those the hot
+    reads run on the driver itself (`loumo.core.db.Reader` on PostgreSQL)."""
+    statements: list[str] = []
+    engine = app.state.db.engine.sync_engine
+    native_rows = ReadConnection.rows
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    async def rows(
+        connection: ReadConnection, stmt: Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Any]:
+        if connection.native:
+            statements.append(str(stmt))
+        return await native_rows(connection, stmt, params)
+
+    event.listen(engine, "before_cursor_execute", record)
+    ReadConnection.rows = rows  # type: ignore[method-assign,assignment]
+    try:
+        yield statements
+    finally:
+        ReadConnection.rows = native_rows  # type: ignore[method-assign]
+        event.remove(engine, "before_cursor_execute", record)

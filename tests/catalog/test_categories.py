@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import Select, event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.catalog.models import Category
-from loumo.core.reads import ReadConnection
-from tests.factories import make_category, make_product
-
-
-@contextmanager
-def count_statements(app: FastAPI) -> Iterator[list[str]]:
-    """Collect every SQL statement the app's engine runs inside the block, and those the hot
-    reads run on the driver itself (`loumo.core.db.Reader` on PostgreSQL)."""
-    statements: list[str] = []
-    engine = app.state.db.engine.sync_engine
-    native_rows = ReadConnection.rows
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    async def rows(
-        connection: ReadConnection, stmt: Select[Any], params: Mapping[str, Any]
-    ) -> Sequence[Any]:
-        if connection.native:
-            statements.append(str(stmt))
-        return await native_rows(connection, stmt, params)
-
-    event.listen(engine, "before_cursor_execute", record)
-    ReadConnection.rows = rows  # type: ignore[method-assign,assignment]
-    try:
-        yield statements
-    finally:
-        ReadConnection.rows = native_rows  # type: ignore[method-assign]
-        event.remove(engine, "before_cursor_execute", record)
+from tests.factories import count_statements, make_category, make_product
 
 
 def _selects(statements: list[str]) -> list[str]:

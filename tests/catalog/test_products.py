@@ -13,9 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loumo.catalog.models import Product, ProductImage, Variant
 from loumo.catalog.schemas import ProductRead
 from loumo.core.pagination import Page, encode_cursor
-from tests.catalog.test_categories import _selects, count_statements
+from tests.catalog.test_categories import _selects
 from tests.conftest import AuthHeaders
-from tests.factories import make_category, make_product, make_shop, make_zone, upload_image
+from tests.factories import (
+    count_statements,
+    make_category,
+    make_product,
+    make_shop,
+    make_zone,
+    upload_image,
+)
 
 
 async def _put_stock(

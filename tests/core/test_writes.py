@@ -4,19 +4,16 @@ written when the block or a check fails. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import bindparam, delete, event, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loumo.core.db import Database, autocommit, table_of
 from loumo.core.writes import insert_new, write, writes_together
 from loumo.shops.models import Shop
 from loumo.zones.models import Zone
+from tests.factories import count_statements
 
 _RENAME = (
     update(table_of(Zone))
@@ -30,21 +27,6 @@ class Missing(Exception):
     pass
 
 
-@contextmanager
-def _statements(db: AsyncSession) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def _is_postgres(db: AsyncSession) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
@@ -55,11 +37,12 @@ async def _zones(db: AsyncSession) -> list[str]:
 
 async def test_rows_and_the_rows_naming_them_are_written_when_the_block_ends(
     db: AsyncSession,
+    app: FastAPI,
 ) -> None:
     await insert_new(db, [Zone(name="Plain")])  # outside a block: at once
     await db.commit()
     zone = Zone(name="Akwa", localities=["Akwa Nord"], delivery_fee=500)
-    with _statements(db) as seen:
+    with count_statements(app) as seen:
         async with writes_together(db):
             await insert_new(db, [zone])
             await insert_new(db, [Shop(name="A", slug="a", zone_id=zone.id)])
@@ -97,8 +80,8 @@ async def test_a_failed_check_fails_the_block_and_its_rollback_leaves_nothing(
     assert await _zones(db) == []
 
 
-async def test_an_error_inside_the_block_writes_nothing(db: AsyncSession) -> None:
-    with _statements(db) as seen, pytest.raises(RuntimeError):
+async def test_an_error_inside_the_block_writes_nothing(db: AsyncSession, app: FastAPI) -> None:
+    with count_statements(app) as seen, pytest.raises(RuntimeError):
         async with writes_together(db):
             await insert_new(db, [Zone(name="Deido")])
             raise RuntimeError("the work failed")
@@ -108,8 +91,8 @@ async def test_an_error_inside_the_block_writes_nothing(db: AsyncSession) -> Non
     assert await _zones(db) == ["Bali"]
 
 
-async def test_a_block_inside_another_joins_it(db: AsyncSession) -> None:
-    with _statements(db) as seen:
+async def test_a_block_inside_another_joins_it(db: AsyncSession, app: FastAPI) -> None:
+    with count_statements(app) as seen:
         async with writes_together(db):
             async with writes_together(db):
                 await insert_new(db, [Zone(name="Inner")])
